@@ -1,0 +1,109 @@
+#include "common/config.h"
+
+#include <cctype>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace cs {
+namespace {
+
+bool ValidSchemaName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+absl::Status Invalid(absl::string_view flag, absl::string_view why) {
+  std::string env = "CS_";
+  for (char c : flag) env.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, " (", env, "): ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<DbConfig> ParseDbUri(absl::string_view uri, DbConfig base) {
+  absl::string_view rest = uri;
+  if (!absl::ConsumePrefix(&rest, "mysql://") && !absl::ConsumePrefix(&rest, "mariadb://")) {
+    return absl::InvalidArgumentError("database uri must start with mysql://");
+  }
+  DbConfig out = std::move(base);
+  size_t at = rest.rfind('@');
+  if (at != absl::string_view::npos) {
+    absl::string_view userinfo = rest.substr(0, at);
+    rest.remove_prefix(at + 1);
+    size_t colon = userinfo.find(':');
+    if (colon == absl::string_view::npos) {
+      out.user = std::string(userinfo);
+    } else {
+      out.user = std::string(userinfo.substr(0, colon));
+      out.password = std::string(userinfo.substr(colon + 1));
+    }
+  }
+  absl::string_view hostport = rest;
+  size_t slash = rest.find('/');
+  if (slash != absl::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    absl::string_view schema = rest.substr(slash + 1);
+    schema = schema.substr(0, schema.find('?'));
+    if (!schema.empty()) out.schema = std::string(schema);
+  }
+  size_t colon = hostport.rfind(':');
+  if (colon != absl::string_view::npos && hostport.find(']') == absl::string_view::npos) {
+    int port = 0;
+    if (!absl::SimpleAtoi(hostport.substr(colon + 1), &port) || port < 1 || port > 65535) {
+      return absl::InvalidArgumentError("database uri: port must be a number in 1-65535");
+    }
+    out.port = port;
+    hostport = hostport.substr(0, colon);
+  }
+  if (hostport.empty()) return absl::InvalidArgumentError("database uri: host is empty");
+  out.host = std::string(hostport);
+  if (out.user.empty()) return absl::InvalidArgumentError("database uri: user is empty");
+  if (!ValidSchemaName(out.schema)) {
+    return absl::InvalidArgumentError(
+        "database uri: schema must be 1-64 letters, digits or underscores");
+  }
+  return out;
+}
+
+absl::Status ValidateListenAddress(absl::string_view field, absl::string_view address) {
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return Invalid(field, absl::StrCat("'", address, "' is not host:port"));
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return Invalid(field, absl::StrCat("'", address, "' has no port in 0-65535"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const ServerConfig& config) {
+  if (config.service_name.empty()) return Invalid("service_name", "must not be empty");
+  if (absl::Status s = ValidateListenAddress("listen", config.listen); !s.ok()) return s;
+  if (absl::Status s = ValidateListenAddress("metrics_listen", config.metrics_listen); !s.ok()) {
+    return s;
+  }
+  if (config.db.pool_size < 1 || config.db.pool_size > 512) {
+    return Invalid("db_pool_size", "must be in 1-512");
+  }
+  if (config.db.pool_wait <= absl::ZeroDuration()) return Invalid("db_pool_wait", "must be > 0");
+  if (config.drain_timeout < absl::ZeroDuration()) {
+    return Invalid("drain_timeout", "must not be negative");
+  }
+  if (config.health_check_interval <= absl::ZeroDuration()) {
+    return Invalid("health_check_interval", "must be > 0");
+  }
+  if (!ValidSchemaName(config.db.schema)) {
+    return Invalid("db_uri", "schema must be 1-64 letters, digits or underscores");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cs

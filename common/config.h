@@ -1,0 +1,55 @@
+#ifndef CS_COMMON_CONFIG_H_
+#define CS_COMMON_CONFIG_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+
+namespace cs {
+
+// Where and how to reach the service's own database schema.
+struct DbConfig {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string user = "root";
+  std::string password;
+  std::string schema;
+  int pool_size = 8;
+  // How long a call waits for a free connection before UNAVAILABLE.
+  absl::Duration pool_wait = absl::Seconds(2);
+  absl::Duration connect_timeout = absl::Seconds(2);
+  // Read/write timeout of one statement on the wire.
+  absl::Duration io_timeout = absl::Seconds(30);
+};
+
+// Parses mysql://USER[:PASSWORD]@HOST[:PORT]/SCHEMA into `base` (which keeps the
+// pool settings). The schema may be omitted when `base.schema` is already set.
+absl::StatusOr<DbConfig> ParseDbUri(absl::string_view uri, DbConfig base = {});
+
+// Checks host:port with a port in 1-65535 (host may be empty, "[::]" or a name).
+absl::Status ValidateListenAddress(absl::string_view field, absl::string_view address);
+
+// Everything the shared runtime needs to run one service binary.
+struct ServerConfig {
+  std::string service_name;
+  std::string listen;
+  std::string metrics_listen;
+  DbConfig db;
+  absl::Duration drain_timeout = absl::Seconds(20);
+  absl::Duration health_check_interval = absl::Seconds(1);
+  bool migrate_on_start = true;
+  bool migrate_only = false;
+  bool reflection = true;
+  log::Level log_level = log::Level::kInfo;
+};
+
+// Checks every field, naming the flag and the environment variable at fault.
+absl::Status Validate(const ServerConfig& config);
+
+}  // namespace cs
+
+#endif  // CS_COMMON_CONFIG_H_

@@ -1,0 +1,55 @@
+#include "common/db/idempotency.h"
+
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <memory>
+#include <sstream>
+
+namespace cs::db {
+
+absl::StatusOr<std::optional<std::string>> FindStoredResponse(Connection& conn,
+                                                              const WriteKey& key) {
+  auto& stmt = conn.Prepare(
+      "SELECT request_fingerprint, response FROM idempotency_keys"
+      " WHERE method = ? AND request_id = ? FOR UPDATE");
+  stmt.setString(1, key.method);
+  stmt.setString(2, key.request_id);
+  std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<std::string>();
+  if (std::string(rs->getString(1)) != key.fingerprint) {
+    return absl::InvalidArgumentError(
+        "request_id: already used for a different request; use a new request_id");
+  }
+  std::unique_ptr<std::istream> blob(rs->getBlob(2));
+  std::ostringstream bytes;
+  bytes << blob->rdbuf();
+  return std::optional<std::string>(bytes.str());
+}
+
+void StoreResponse(Connection& conn, const WriteKey& key, const std::string& response,
+                   absl::Time now) {
+  auto& stmt = conn.Prepare(
+      "INSERT INTO idempotency_keys (method, request_id, request_fingerprint, response, created_at)"
+      " VALUES (?, ?, ?, ?, ?)");
+  stmt.setString(1, key.method);
+  stmt.setString(2, key.request_id);
+  stmt.setString(3, key.fingerprint);
+  std::istringstream blob(response);
+  stmt.setBlob(4, &blob);
+  stmt.setString(5, ToSqlDatetime(now));
+  try {
+    stmt.executeUpdate();
+  } catch (const sql::SQLException& e) {
+    // Two concurrent first attempts with one id: the loser retries its transaction
+    // and then finds the winner's answer.
+    if (e.getErrorCode() == 1062) {
+      throw sql::SQLException("concurrent idempotent write", "40001", 1213);
+    }
+    throw;
+  }
+}
+
+}  // namespace cs::db
+

@@ -1,0 +1,114 @@
+#include "common/db/idempotency.h"
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/db/migrations.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_db.h"
+
+namespace cs::db {
+namespace {
+
+using ::cs::testing::StatusIs;
+
+// A write that appends a row to a ledger and answers with the row's id.
+class IdempotencyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CS_TEST_DATABASE_OR_SKIP(db_, "idem");
+    pool_ = std::make_unique<Pool>(db_->config());
+    static const auto* kLedger = new std::vector<Migration>{
+        {1, "ledger", "CREATE TABLE ledger (id BIGINT AUTO_INCREMENT PRIMARY KEY, amount INT)"}};
+    ASSERT_OK(ApplyMigrations(*pool_, {{"common", &common_migrations()}, {"t", kLedger}}));
+    codec_.encode = [](const int64_t& v) { return absl::StrCat(v); };
+    codec_.decode = [](const std::string& s) -> absl::StatusOr<int64_t> {
+      int64_t v;
+      if (!absl::SimpleAtoi(s, &v)) return absl::InternalError("bad");
+      return v;
+    };
+  }
+
+  absl::StatusOr<int64_t> Append(const WriteKey& key, int amount) {
+    return RunIdempotent<int64_t>(*pool_, clock_, key, codec_,
+                                  [&](Connection& c) -> absl::StatusOr<int64_t> {
+                                    ++writes_;
+                                    auto& ins = c.Prepare("INSERT INTO ledger (amount) VALUES (?)");
+                                    ins.setInt(1, amount);
+                                    ins.executeUpdate();
+                                    std::unique_ptr<sql::ResultSet> rs(
+                                        c.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
+                                    rs->next();
+                                    return rs->getInt64(1);
+                                  });
+  }
+
+  int64_t Rows() {
+    int64_t n = -1;
+    EXPECT_OK(pool_->Run([&](Connection& c) {
+      std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT COUNT(*) FROM ledger").executeQuery());
+      rs->next();
+      n = rs->getInt64(1);
+      return absl::OkStatus();
+    }));
+    return n;
+  }
+
+  std::unique_ptr<cs::testing::TestDatabase> db_;
+  std::unique_ptr<Pool> pool_;
+  FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  ResultCodec<int64_t> codec_;
+  std::atomic<int> writes_{0};
+};
+
+TEST_F(IdempotencyTest, RetryReturnsTheFirstAnswerAndWritesOnce) {
+  const WriteKey key{"Append", "req-1", "fp-a"};
+  absl::StatusOr<int64_t> first = Append(key, 10);
+  ASSERT_OK(first);
+  absl::StatusOr<int64_t> retry = Append(key, 10);
+  ASSERT_OK(retry);
+  EXPECT_EQ(*retry, *first);
+  EXPECT_EQ(Rows(), 1);
+  EXPECT_EQ(writes_.load(), 1);
+}
+
+TEST_F(IdempotencyTest, SameIdWithADifferentRequestIsRefused) {
+  ASSERT_OK(Append({"Append", "req-2", "fp-a"}, 10));
+  EXPECT_THAT(Append({"Append", "req-2", "fp-b"}, 99),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("request_id")));
+  EXPECT_EQ(Rows(), 1);
+}
+
+TEST_F(IdempotencyTest, EmptyRequestIdIsNotDeduplicated) {
+  ASSERT_OK(Append({"Append", "", "fp"}, 1));
+  ASSERT_OK(Append({"Append", "", "fp"}, 1));
+  EXPECT_EQ(Rows(), 2);
+}
+
+TEST_F(IdempotencyTest, ConcurrentRetriesWriteOnce) {
+  constexpr int kCallers = 8;
+  const WriteKey key{"Append", "req-concurrent", "fp"};
+  std::vector<absl::StatusOr<int64_t>> results(kCallers, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] { results[i] = Append(key, 5); });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_OK(results[0]);
+  for (const auto& r : results) {
+    ASSERT_OK(r);
+    EXPECT_EQ(*r, *results[0]);
+  }
+  EXPECT_EQ(Rows(), 1);
+}
+
+}  // namespace
+}  // namespace cs::db

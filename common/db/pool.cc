@@ -1,0 +1,319 @@
+#include "common/db/pool.h"
+
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/statement.h>
+#include <mysql_connection.h>
+#include <mysql_driver.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace cs::db {
+namespace {
+
+// Client and server error codes (mysqld_error.h, errmsg.h) the mapping needs.
+constexpr int kDuplicateKey = 1062;
+constexpr int kLockWaitTimeout = 1205;
+constexpr int kDeadlock = 1213;
+constexpr int kRowReferenced = 1451;
+constexpr int kNoReferencedRow = 1452;
+constexpr int kDataTooLong = 1406;
+constexpr int kOutOfRange = 1264;
+constexpr int kTooManyConnections = 1040;
+constexpr int kServerShutdown = 1053;
+constexpr int kConnectionKilled = 1927;
+constexpr int kReadOnly = 1290;
+
+sql::mysql::MySQL_Driver* Driver() {
+  // The driver's first use initialises the client library; do it once.
+  static sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
+  return driver;
+}
+
+int Seconds(absl::Duration d) {
+  int64_t s = absl::ToInt64Seconds(d);
+  return static_cast<int>(s < 1 ? 1 : s);
+}
+
+}  // namespace
+
+bool IsConnectionError(int code) {
+  switch (code) {
+    case 2002:  // can't connect through socket
+    case 2003:  // can't connect to server
+    case 2006:  // server has gone away
+    case 2013:  // lost connection during query
+    case 2055:  // lost connection at reading/writing
+    case kServerShutdown:
+    case kConnectionKilled:
+    case 4031:  // disconnected by the server for inactivity
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status MapSqlError(const sql::SQLException& e, absl::string_view operation) {
+  const int code = e.getErrorCode();
+  absl::Status status;
+  switch (code) {
+    case kDuplicateKey:
+      status = absl::AlreadyExistsError("already exists");
+      break;
+    case kDeadlock:
+    case kLockWaitTimeout:
+      status = absl::AbortedError("concurrent update conflict; retry the call");
+      break;
+    case kRowReferenced:
+    case kNoReferencedRow:
+      status = absl::FailedPreconditionError("a referenced record is missing or still in use");
+      break;
+    case kDataTooLong:
+    case kOutOfRange:
+      status = absl::InvalidArgumentError("a value is too long or out of range");
+      break;
+    case kTooManyConnections:
+    case kReadOnly:
+      status = absl::UnavailableError("database unavailable");
+      break;
+    default:
+      status = IsConnectionError(code) ? absl::UnavailableError("database unavailable")
+                                       : absl::InternalError("database error");
+  }
+  // Constraint outcomes are the caller's business; only log real failures.
+  if (code != kDuplicateKey) {
+    log::Write(status.code() == absl::StatusCode::kAborted ? log::Level::kInfo : log::Level::kWarn,
+               "database error",
+               {{"operation", operation},
+                {"mysql_code", code},
+                {"sql_state", std::string(e.getSQLState())},
+                {"detail", std::string(e.what())},
+                {"mapped_to", absl::StatusCodeToString(status.code())}});
+  }
+  return status;
+}
+
+Connection::Connection(std::unique_ptr<sql::Connection> conn, uint64_t generation)
+    : conn_(std::move(conn)), generation_(generation) {}
+
+Connection::~Connection() {
+  statements_.clear();
+  if (conn_ && !broken_) {
+    try {
+      conn_->close();
+    } catch (const sql::SQLException&) {
+      // Closing a dead connection has nothing left to clean up.
+    }
+  }
+}
+
+sql::PreparedStatement& Connection::Prepare(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return *it->second;
+  std::unique_ptr<sql::PreparedStatement> stmt(conn_->prepareStatement(sql));
+  auto* raw = stmt.get();
+  statements_.emplace(sql, std::move(stmt));
+  return *raw;
+}
+
+void Connection::Execute(const std::string& sql) {
+  std::unique_ptr<sql::Statement> stmt(conn_->createStatement());
+  stmt->execute(sql);
+}
+
+Pool::Lease::~Lease() {
+  if (conn_ != nullptr && pool_ != nullptr) pool_->Return(std::move(conn_));
+}
+
+Pool::Pool(DbConfig config) : config_(std::move(config)) {}
+
+Pool::~Pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.clear();
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Pool::Connect(bool with_schema) {
+  sql::ConnectOptionsMap options;
+  options["hostName"] = sql::SQLString(config_.host);
+  options["port"] = config_.port;
+  options["userName"] = sql::SQLString(config_.user);
+  options["password"] = sql::SQLString(config_.password);
+  options["OPT_CONNECT_TIMEOUT"] = Seconds(config_.connect_timeout);
+  options["OPT_READ_TIMEOUT"] = Seconds(config_.io_timeout);
+  options["OPT_WRITE_TIMEOUT"] = Seconds(config_.io_timeout);
+  options["OPT_RECONNECT"] = false;
+  options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+  if (with_schema) options["schema"] = sql::SQLString(config_.schema);
+  const uint64_t generation = generation_.load();
+  try {
+    std::unique_ptr<sql::Connection> raw(Driver()->connect(options));
+    auto conn = std::make_unique<Connection>(std::move(raw), generation);
+    conn->Execute("SET time_zone = '+00:00'");
+    conn->Execute(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+        "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    conn->Execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    std::lock_guard<std::mutex> lock(mu_);
+    ++created_total_;
+    return conn;
+  } catch (const sql::SQLException& e) {
+    absl::Status s = MapSqlError(e, "connect");
+    if (s.code() == absl::StatusCode::kInternal) {
+      // An unknown schema or bad credentials: still nothing a client can act on.
+      return absl::UnavailableError("database unavailable");
+    }
+    return s;
+  }
+}
+
+absl::Status Pool::EnsureSchema() {
+  absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(/*with_schema=*/false);
+  if (!conn.ok()) return conn.status();
+  try {
+    // The schema name was validated to [A-Za-z0-9_]{1,64}; identifiers cannot be bound.
+    (*conn)->Execute(absl::StrCat("CREATE DATABASE IF NOT EXISTS `", config_.schema,
+                                  "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"));
+  } catch (const sql::SQLException& e) {
+    (*conn)->MarkBroken();
+    return MapSqlError(e, "create schema");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Pool::Lease> Pool::Acquire() {
+  const absl::Time deadline = absl::Now() + config_.pool_wait;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    const uint64_t generation = generation_.load();
+    while (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (conn->generation() != generation) {
+        --open_;
+        conn->MarkBroken();  // its server went away; closing would only block
+        continue;
+      }
+      ++leased_;
+      return Lease(this, std::move(conn));
+    }
+    if (open_ < config_.pool_size) {
+      ++open_;
+      ++leased_;
+      lock.unlock();
+      absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(/*with_schema=*/true);
+      if (!conn.ok()) {
+        lock.lock();
+        --open_;
+        --leased_;
+        cv_.notify_one();
+        return conn.status();
+      }
+      return Lease(this, std::move(conn).value());
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration() ||
+        cv_.wait_for(lock, absl::ToChronoNanoseconds(left)) == std::cv_status::timeout) {
+      if (idle_.empty() && open_ >= config_.pool_size) {
+        ++wait_timeouts_total_;
+        return absl::UnavailableError("database connection pool exhausted; retry the call");
+      }
+    }
+  }
+}
+
+void Pool::Return(std::unique_ptr<Connection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --leased_;
+  if (conn->broken() || conn->generation() != generation_.load()) {
+    --open_;
+    conn->MarkBroken();
+    conn.reset();
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+absl::Status Pool::Run(const std::function<absl::Status(Connection&)>& fn) {
+  absl::StatusOr<Lease> lease = Acquire();
+  if (!lease.ok()) return lease.status();
+  Connection& conn = **lease;
+  try {
+    return fn(conn);
+  } catch (const sql::SQLException& e) {
+    if (IsConnectionError(e.getErrorCode())) {
+      conn.MarkBroken();
+      generation_.fetch_add(1);
+    }
+    return MapSqlError(e, "query");
+  }
+}
+
+absl::Status Pool::InTransaction(const std::function<absl::Status(Connection&)>& fn,
+                                 int attempts) {
+  absl::Status last;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    absl::StatusOr<Lease> lease = Acquire();
+    if (!lease.ok()) return lease.status();
+    Connection& conn = **lease;
+    bool began = false;
+    try {
+      conn.raw().setAutoCommit(false);
+      began = true;
+      absl::Status s = fn(conn);
+      if (s.ok()) {
+        conn.raw().commit();
+        conn.raw().setAutoCommit(true);
+        return s;
+      }
+      conn.raw().rollback();
+      conn.raw().setAutoCommit(true);
+      last = s;
+    } catch (const sql::SQLException& e) {
+      last = MapSqlError(e, "transaction");
+      if (IsConnectionError(e.getErrorCode())) {
+        conn.MarkBroken();
+        generation_.fetch_add(1);
+        return last;  // the outcome of a commit in flight is unknown: do not replay it
+      }
+      if (began) {
+        try {
+          conn.raw().rollback();
+          conn.raw().setAutoCommit(true);
+        } catch (const sql::SQLException&) {
+          conn.MarkBroken();
+        }
+      }
+    }
+    if (last.code() != absl::StatusCode::kAborted) return last;
+  }
+  return last;
+}
+
+absl::Status Pool::Ping() {
+  return Run([](Connection& conn) -> absl::Status {
+    conn.Execute("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+Pool::Stats Pool::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Stats{open_, leased_, created_total_, wait_timeouts_total_};
+}
+
+std::string ToSqlDatetime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S", t, absl::UTCTimeZone());
+}
+
+absl::StatusOr<absl::Time> FromSqlDatetime(absl::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S", std::string(text), absl::UTCTimeZone(), &t, &err)) {
+    return absl::InternalError(absl::StrCat("bad DATETIME value from the database: ", err));
+  }
+  return t;
+}
+
+}  // namespace cs::db

@@ -1,0 +1,148 @@
+#include "common/db/pool.h"
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_db.h"
+
+namespace cs::db {
+namespace {
+
+using ::cs::testing::StatusIs;
+
+class PoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CS_TEST_DATABASE_OR_SKIP(db_, "pool");
+    pool_ = std::make_unique<Pool>(db_->config());
+    ASSERT_OK(pool_->EnsureSchema());
+    ASSERT_OK(pool_->Run([](Connection& c) {
+      c.Execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(32) NOT NULL)");
+      return absl::OkStatus();
+    }));
+  }
+
+  int64_t Count() {
+    int64_t n = -1;
+    EXPECT_OK(pool_->Run([&](Connection& c) {
+      std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT COUNT(*) FROM items").executeQuery());
+      rs->next();
+      n = rs->getInt64(1);
+      return absl::OkStatus();
+    }));
+    return n;
+  }
+
+  static void Insert(Connection& c, int id) {
+    auto& stmt = c.Prepare("INSERT INTO items (id, name) VALUES (?, ?)");
+    stmt.setInt(1, id);
+    stmt.setString(2, "item");
+    stmt.executeUpdate();
+  }
+
+  std::unique_ptr<cs::testing::TestDatabase> db_;
+  std::unique_ptr<Pool> pool_;
+};
+
+TEST_F(PoolTest, CommitsOnOkAndRollsBackOnError) {
+  ASSERT_OK(pool_->InTransaction([](Connection& c) {
+    Insert(c, 1);
+    return absl::OkStatus();
+  }));
+  EXPECT_THAT(pool_->InTransaction([](Connection& c) {
+    Insert(c, 2);
+    return absl::FailedPreconditionError("changed my mind");
+  }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(PoolTest, MapsDuplicateKeyToAlreadyExistsAndWritesNothing) {
+  EXPECT_THAT(pool_->InTransaction([](Connection& c) {
+    Insert(c, 7);
+    Insert(c, 7);
+    return absl::OkStatus();
+  }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(PoolTest, HidesSqlTextInErrors) {
+  absl::Status s = pool_->Run([](Connection& c) {
+    c.Execute("SELECT * FROM no_such_table");
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal));
+  EXPECT_EQ(s.message().find("no_such_table"), absl::string_view::npos);
+}
+
+TEST_F(PoolTest, ReplacesAConnectionTheServerKilled) {
+  DbConfig one = db_->config();
+  one.pool_size = 1;
+  Pool pool(one);
+  int64_t first_id = 0;
+  ASSERT_OK(pool.Run([&](Connection& c) {
+    std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT CONNECTION_ID()").executeQuery());
+    rs->next();
+    first_id = rs->getInt64(1);
+    return absl::OkStatus();
+  }));
+  // Kill the pooled connection from the outside, as a server restart would.
+  ASSERT_OK(pool_->Run([&](Connection& c) {
+    auto& kill = c.Prepare("KILL CONNECTION ?");
+    kill.setInt64(1, first_id);
+    kill.execute();
+    return absl::OkStatus();
+  }));
+  // The first use of the dead connection fails UNAVAILABLE and drops it ...
+  EXPECT_THAT(pool.Ping(), StatusIs(absl::StatusCode::kUnavailable));
+  // ... and the next call gets a fresh one.
+  int64_t second_id = 0;
+  ASSERT_OK(pool.Run([&](Connection& c) {
+    std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT CONNECTION_ID()").executeQuery());
+    rs->next();
+    second_id = rs->getInt64(1);
+    return absl::OkStatus();
+  }));
+  EXPECT_NE(second_id, first_id);
+  EXPECT_EQ(pool.stats().open, 1);
+  EXPECT_EQ(pool.stats().created_total, 2u);
+}
+
+TEST_F(PoolTest, WaitIsBounded) {
+  DbConfig one = db_->config();
+  one.pool_size = 1;
+  one.pool_wait = absl::Milliseconds(200);
+  Pool pool(one);
+  absl::StatusOr<Pool::Lease> held = pool.Acquire();
+  ASSERT_OK(held);
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(pool.Acquire(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(190));
+  EXPECT_EQ(pool.stats().wait_timeouts_total, 1u);
+}
+
+TEST_F(PoolTest, UnreachableServerIsUnavailable) {
+  DbConfig nowhere = db_->config();
+  nowhere.port = 1;  // nothing listens there
+  Pool pool(nowhere);
+  EXPECT_THAT(pool.Ping(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(pool.stats().open, 0);
+}
+
+TEST(SqlDatetimeTest, RoundTripsMicroseconds) {
+  const absl::Time t = absl::FromUnixMicros(1'795'000'000'123'456);
+  EXPECT_EQ(ToSqlDatetime(t), "2026-11-18 11:06:40.123456");
+  absl::StatusOr<absl::Time> back = FromSqlDatetime(ToSqlDatetime(t));
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, t);
+  EXPECT_THAT(FromSqlDatetime("2026-11-18 07:06:40"), cs::testing::IsOk());
+}
+
+}  // namespace
+}  // namespace cs::db

@@ -1,0 +1,107 @@
+#include "common/server/flags.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+ABSL_FLAG(std::string, listen, "", "gRPC listen address host:port (default per service)");
+ABSL_FLAG(std::string, metrics_listen, "", "Prometheus /metrics listen address host:port");
+ABSL_FLAG(std::string, db_uri, "mysql://root@127.0.0.1:3306",
+          "Database: mysql://USER[:PASSWORD]@HOST[:PORT][/SCHEMA] (schema defaults per service)");
+ABSL_FLAG(std::string, db_password_file, "",
+          "File holding the database password (e.g. a mounted secret); overrides the uri's");
+ABSL_FLAG(int, db_pool_size, 16, "Maximum open database connections");
+ABSL_FLAG(absl::Duration, db_pool_wait, absl::Seconds(2),
+          "How long a call waits for a free connection before UNAVAILABLE");
+ABSL_FLAG(absl::Duration, db_io_timeout, absl::Seconds(30), "Read/write timeout of one statement");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(20),
+          "On SIGTERM, how long in-flight calls may finish before they are cancelled");
+ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(1),
+          "How often the database is checked for grpc.health.v1");
+ABSL_FLAG(bool, migrate_on_start, true, "Apply pending schema migrations at start");
+ABSL_FLAG(bool, migrate_only, false, "Apply pending schema migrations and exit");
+ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
+
+namespace cs {
+namespace {
+
+std::string EnvName(absl::string_view flag) {
+  std::string env = "CS_";
+  for (char c : flag) env.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return env;
+}
+
+// Sets every flag that has a CS_<NAME> variable in the environment.
+absl::Status ApplyEnvironment() {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const std::string env = EnvName(name);
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat(env, "='", value, "': ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
+                                              const ServiceDefaults& defaults) {
+  absl::SetProgramUsageMessage(absl::StrCat(
+      "The customer-success suite's ", defaults.service_name,
+      " service. Every flag --NAME may also be set as the environment variable CS_NAME."));
+  if (absl::Status s = ApplyEnvironment(); !s.ok()) return s;
+  absl::ParseCommandLine(argc, argv);
+
+  ServerConfig config;
+  config.service_name = defaults.service_name;
+  config.listen = absl::GetFlag(FLAGS_listen).empty() ? defaults.listen : absl::GetFlag(FLAGS_listen);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen).empty()
+                              ? defaults.metrics_listen
+                              : absl::GetFlag(FLAGS_metrics_listen);
+  DbConfig base;
+  base.schema = defaults.schema;
+  base.pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  base.pool_wait = absl::GetFlag(FLAGS_db_pool_wait);
+  base.io_timeout = absl::GetFlag(FLAGS_db_io_timeout);
+  absl::StatusOr<DbConfig> db = ParseDbUri(absl::GetFlag(FLAGS_db_uri), base);
+  if (!db.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--db_uri (CS_DB_URI): ", db.status().message()));
+  }
+  config.db = *std::move(db);
+  const std::string password_file = absl::GetFlag(FLAGS_db_password_file);
+  if (!password_file.empty()) {
+    std::ifstream in(password_file);
+    if (!in) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--db_password_file (CS_DB_PASSWORD_FILE): cannot read ", password_file));
+    }
+    std::stringstream content;
+    content << in.rdbuf();
+    config.db.password = std::string(absl::StripTrailingAsciiWhitespace(content.str()));
+  }
+  config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  config.health_check_interval = absl::GetFlag(FLAGS_health_check_interval);
+  config.migrate_on_start = absl::GetFlag(FLAGS_migrate_on_start);
+  config.migrate_only = absl::GetFlag(FLAGS_migrate_only);
+  config.reflection = absl::GetFlag(FLAGS_reflection);
+  if (!log::ParseLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
+    return absl::InvalidArgumentError("--log_level (CS_LOG_LEVEL): must be debug, info, warn or error");
+  }
+  if (absl::Status s = Validate(config); !s.ok()) return s;
+  return config;
+}
+
+}  // namespace cs

@@ -1,0 +1,139 @@
+#include "common/server/metrics.h"
+
+#include <grpcpp/server_context.h>
+
+#include <chrono>
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+
+namespace cs {
+namespace {
+
+constexpr char kRequestIdHeader[] = "x-request-id";
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrFormat("%016x%016x", rng(), rng());
+}
+
+const char* CodeName(int code) {
+  static const char* kNames[] = {
+      "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  if (code < 0 || code > 16) return "UNKNOWN";
+  return kNames[code];
+}
+
+class ObservabilityInterceptor : public grpc::experimental::Interceptor {
+ public:
+  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
+      : info_(info), metrics_(metrics), method_(info->method()),
+        start_(std::chrono::steady_clock::now()) {
+    metrics_->Started(method_);
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      auto* md = methods->GetRecvInitialMetadata();
+      auto it = md->find(kRequestIdHeader);
+      if (it != md->end() && it->second.size() > 0 && it->second.size() <= 128) {
+        request_id_.assign(it->second.data(), it->second.size());
+      } else {
+        request_id_ = NewRequestId();
+        // Handlers read the id from the client metadata; the string lives as long as the call.
+        md->emplace(kRequestIdHeader, request_id_);
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      if (!request_id_.empty()) {
+        methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      const int code = static_cast<int>(status.error_code());
+      metrics_->Handled(method_, code, seconds);
+      const log::Level level = code == 0 ? log::Level::kDebug
+                               : (code == grpc::StatusCode::INTERNAL ||
+                                  code == grpc::StatusCode::UNKNOWN ||
+                                  code == grpc::StatusCode::DATA_LOSS)
+                                   ? log::Level::kError
+                                   : log::Level::kInfo;
+      log::Write(level, "rpc", {{"method", method_},
+                                {"code", CodeName(code)},
+                                {"message", status.error_message()},
+                                {"ms", seconds * 1000.0},
+                                {"request_id", request_id_},
+                                {"peer", info_->server_context()->peer()}});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* info_;
+  RpcMetrics* metrics_;
+  std::string method_;
+  std::string request_id_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+RpcMetrics::RpcMetrics(prometheus::Registry& registry)
+    : started_(prometheus::BuildCounter()
+                   .Name("cs_grpc_server_started_total")
+                   .Help("RPCs started on the server, by method.")
+                   .Register(registry)),
+      handled_(prometheus::BuildCounter()
+                   .Name("cs_grpc_server_handled_total")
+                   .Help("RPCs completed on the server, by method and status code.")
+                   .Register(registry)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("cs_grpc_server_handling_seconds")
+                   .Help("Time from the call's start to its status, by method.")
+                   .Register(registry)) {
+  auto& up = prometheus::BuildGauge()
+                 .Name("cs_db_up")
+                 .Help("1 when the service's database answered its last health check.")
+                 .Register(registry);
+  db_up_ = &up.Add({});
+  auto& pool = prometheus::BuildGauge()
+                   .Name("cs_db_pool_connections")
+                   .Help("Database pool connections by state.")
+                   .Register(registry);
+  pool_open_ = &pool.Add({{"state", "open"}});
+  pool_leased_ = &pool.Add({{"state", "leased"}});
+}
+
+void RpcMetrics::Started(const std::string& method) {
+  started_.Add({{"grpc_method", method}}).Increment();
+}
+
+void RpcMetrics::Handled(const std::string& method, int code, double seconds) {
+  handled_.Add({{"grpc_method", method}, {"grpc_code", CodeName(code)}}).Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  latency_.Add({{"grpc_method", method}}, kBuckets).Observe(seconds);
+}
+
+grpc::experimental::Interceptor* ObservabilityInterceptorFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  return new ObservabilityInterceptor(info, metrics_);
+}
+
+std::string RequestIdOf(const grpc::ServerContextBase& context) {
+  const auto& md = context.client_metadata();
+  auto it = md.find(kRequestIdHeader);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace cs

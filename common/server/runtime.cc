@@ -1,0 +1,141 @@
+#include "common/server/runtime.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace cs {
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+ServiceRuntime::ServiceRuntime(ServerConfig config, db::Pool* pool)
+    : config_(std::move(config)),
+      pool_(pool),
+      registry_(std::make_shared<prometheus::Registry>()),
+      metrics_(std::make_unique<RpcMetrics>(*registry_)) {}
+
+ServiceRuntime::~ServiceRuntime() { Shutdown(); }
+
+void ServiceRuntime::AddService(grpc::Service* service) { services_.push_back(service); }
+
+void ServiceRuntime::AddShutdownHook(std::function<void()> hook) {
+  shutdown_hooks_.push_back(std::move(hook));
+}
+
+absl::Status ServiceRuntime::Start() {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(config_.metrics_listen);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics: cannot listen on ", config_.metrics_listen, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(registry_);
+  const auto ports = exposer_->GetListeningPorts();
+  const std::string metrics_host = config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':'));
+  metrics_address_ = absl::StrCat(metrics_host, ":", ports.empty() ? 0 : ports.front());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (config_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
+  for (grpc::Service* service : services_) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(std::make_unique<ObservabilityInterceptorFactory>(metrics_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(absl::StrCat("grpc: cannot listen on ", config_.listen));
+  }
+
+  // Serving only once the database has answered: the watcher's first check runs now.
+  const bool db_ok = pool_ == nullptr || pool_->Ping().ok();
+  server_->GetHealthCheckService()->SetServingStatus(db_ok);
+  metrics_->db_up().Set(db_ok ? 1 : 0);
+  if (pool_ != nullptr) watcher_ = std::thread([this] { WatchDatabase(); });
+  log::Info("serving", {{"listen", config_.listen},
+                        {"port", port_},
+                        {"metrics", metrics_address_},
+                        {"database_up", db_ok}});
+  return absl::OkStatus();
+}
+
+void ServiceRuntime::WatchDatabase() {
+  bool last_ok = true;
+  bool first = true;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    const absl::Status status = pool_->Ping();
+    const bool ok = status.ok();
+    const db::Pool::Stats stats = pool_->stats();
+    metrics_->pool_open().Set(stats.open);
+    metrics_->pool_leased().Set(stats.leased);
+    lock.lock();
+    if (stopping_) break;
+    if (first || ok != last_ok) {
+      server_->GetHealthCheckService()->SetServingStatus(ok);
+      metrics_->db_up().Set(ok ? 1 : 0);
+      if (!first || !ok) {
+        log::Write(ok ? log::Level::kInfo : log::Level::kWarn,
+                   ok ? "database reachable: SERVING" : "database unreachable: NOT_SERVING",
+                   {{"error", std::string(status.message())}});
+      }
+    }
+    first = false;
+    last_ok = ok;
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(config_.health_check_interval),
+                 [this] { return stopping_; });
+  }
+}
+
+void ServiceRuntime::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_ || server_ == nullptr) {
+      stopped_ = true;
+      return;
+    }
+    stopping_ = true;
+    stopped_ = true;
+  }
+  cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+  log::Info("shutting down: draining in-flight calls",
+            {{"drain_timeout_ms", absl::ToInt64Milliseconds(config_.drain_timeout)}});
+  server_->GetHealthCheckService()->Shutdown();
+  for (auto& hook : shutdown_hooks_) hook();
+  const auto deadline = std::chrono::system_clock::now() +
+                        absl::ToChronoMilliseconds(config_.drain_timeout);
+  server_->Shutdown(deadline);
+  server_->Wait();
+  exposer_.reset();
+  log::Info("stopped");
+}
+
+int ServiceRuntime::RunUntilSignal() {
+  if (absl::Status s = Start(); !s.ok()) {
+    log::Error("cannot start", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  Shutdown();
+  return 0;
+}
+
+}  // namespace cs

@@ -1,0 +1,78 @@
+#ifndef CS_COMMON_SERVER_RUNTIME_H_
+#define CS_COMMON_SERVER_RUNTIME_H_
+
+// What every service binary shares: the gRPC server with grpc.health.v1 (tied to
+// the database), reflection, Prometheus metrics, JSON logs, and a graceful drain.
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/config.h"
+#include "common/db/pool.h"
+#include "common/server/metrics.h"
+
+namespace cs {
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later,
+// so that RunUntilSignal can wait for them. Call first thing in main().
+void BlockShutdownSignals();
+
+class ServiceRuntime {
+ public:
+  // `pool` may be null (no database); it must outlive the runtime.
+  ServiceRuntime(ServerConfig config, db::Pool* pool);
+  ~ServiceRuntime();
+
+  void AddService(grpc::Service* service);
+  // Called when shutdown starts, before in-flight calls drain (e.g. to end streams).
+  void AddShutdownHook(std::function<void()> hook);
+
+  prometheus::Registry& registry() { return *registry_; }
+
+  // Listens on config.listen and config.metrics_listen and starts the database
+  // health watcher. Returns once serving.
+  absl::Status Start();
+  // The port actually bound (useful with listen port 0).
+  int port() const { return port_; }
+  const std::string& metrics_address() const { return metrics_address_; }
+
+  // Stops accepting, marks NOT_SERVING, runs shutdown hooks, waits for in-flight
+  // calls up to drain_timeout (then cancels them) and stops the watcher. Idempotent.
+  void Shutdown();
+
+  // Start, wait for SIGTERM/SIGINT, Shutdown. Returns the process exit code.
+  int RunUntilSignal();
+
+ private:
+  void WatchDatabase();
+
+  ServerConfig config_;
+  db::Pool* pool_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<RpcMetrics> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::vector<grpc::Service*> services_;
+  std::vector<std::function<void()>> shutdown_hooks_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string metrics_address_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace cs
+
+#endif  // CS_COMMON_SERVER_RUNTIME_H_

@@ -1,0 +1,54 @@
+#include "common/testing/test_db.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/db/pool.h"
+
+namespace cs::testing {
+
+bool DatabaseRequired() {
+  const char* v = std::getenv("CS_TEST_REQUIRE_DB");
+  return v != nullptr && absl::string_view(v) == "1";
+}
+
+std::unique_ptr<TestDatabase> TestDatabase::Create(absl::string_view prefix) {
+  const char* uri = std::getenv("CS_TEST_DB_URI");
+  if (uri == nullptr || *uri == '\0') return nullptr;
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  DbConfig base;
+  base.schema = absl::StrFormat("t_%s_%d_%d_%04x", prefix, getpid(), counter.fetch_add(1),
+                                rd() & 0xffff);
+  if (base.schema.size() > 64) base.schema.resize(64);
+  base.pool_size = 8;
+  absl::StatusOr<DbConfig> config = ParseDbUri(uri, base);
+  if (!config.ok()) {
+    std::fprintf(stderr, "CS_TEST_DB_URI: %s\n", std::string(config.status().message()).c_str());
+    std::abort();
+  }
+  return std::unique_ptr<TestDatabase>(new TestDatabase(*std::move(config)));
+}
+
+TestDatabase::~TestDatabase() {
+  db::Pool pool(config_);
+  // Dropping needs a connection without the schema selected; the pool's EnsureSchema
+  // path cannot drop, so use a plain connection through Run on an existing schema.
+  (void)pool.Run([&](db::Connection& conn) -> absl::Status {
+    conn.Execute(absl::StrCat("DROP DATABASE IF EXISTS `", config_.schema, "`"));
+    return absl::OkStatus();
+  });
+}
+
+std::string TestDatabase::uri() const {
+  return absl::StrCat("mysql://", config_.user, config_.password.empty() ? "" : ":",
+                      config_.password, "@", config_.host, ":", config_.port, "/",
+                      config_.schema);
+}
+
+}  // namespace cs::testing

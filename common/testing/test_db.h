@@ -1,0 +1,44 @@
+#ifndef CS_COMMON_TESTING_TEST_DB_H_
+#define CS_COMMON_TESTING_TEST_DB_H_
+
+// A throwaway schema on the real MariaDB that scripts/test starts (CS_TEST_DB_URI,
+// e.g. mysql://root@127.0.0.1:33306). Dropped when the object goes away.
+
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "common/config.h"
+
+namespace cs::testing {
+
+class TestDatabase {
+ public:
+  // nullptr when CS_TEST_DB_URI is not set.
+  static std::unique_ptr<TestDatabase> Create(absl::string_view prefix);
+  ~TestDatabase();
+
+  const DbConfig& config() const { return config_; }
+  // mysql://USER[:PASSWORD]@HOST:PORT/SCHEMA for handing to a service binary.
+  std::string uri() const;
+
+ private:
+  explicit TestDatabase(DbConfig config) : config_(std::move(config)) {}
+  DbConfig config_;
+};
+
+// True when scripts/test runs the tests (CS_TEST_REQUIRE_DB=1): a missing
+// database is then a failure, not a skip.
+bool DatabaseRequired();
+
+}  // namespace cs::testing
+
+// Sets `var` to a fresh TestDatabase or skips (fails under scripts/test).
+#define CS_TEST_DATABASE_OR_SKIP(var, prefix)                                        \
+  var = ::cs::testing::TestDatabase::Create(prefix);                                 \
+  if (var == nullptr) {                                                              \
+    if (::cs::testing::DatabaseRequired()) FAIL() << "CS_TEST_DB_URI is not set";    \
+    GTEST_SKIP() << "no test database (set CS_TEST_DB_URI)";                         \
+  }
+
+#endif  // CS_COMMON_TESTING_TEST_DB_H_
