@@ -2,6 +2,7 @@
 
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 #include <mysql_connection.h>
 #include <mysql_driver.h>
@@ -119,7 +120,12 @@ sql::PreparedStatement& Connection::Prepare(const std::string& sql) {
 
 void Connection::Execute(const std::string& sql) {
   std::unique_ptr<sql::Statement> stmt(conn_->createStatement());
-  stmt->execute(sql);
+  if (stmt->execute(sql)) {
+    // Drain a result set so the connection is ready for the next command.
+    std::unique_ptr<sql::ResultSet> rs(stmt->getResultSet());
+    while (rs->next()) {
+    }
+  }
 }
 
 Pool::Lease::~Lease() {

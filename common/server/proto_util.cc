@@ -26,23 +26,6 @@ db::WriteKey WriteKeyOf(absl::string_view method, const google::protobuf::Messag
   return db::WriteKey{std::string(method), request_id, Fingerprint64Hex(bytes)};
 }
 
-absl::Status ValidateId(absl::string_view field, absl::string_view value, bool required) {
-  if (value.empty()) {
-    if (!required) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
-  }
-  if (value.size() > 128) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": longer than 128 characters"));
-  }
-  for (unsigned char c : value) {
-    if (c <= 0x20 || c >= 0x7f) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": only printable ASCII without spaces is allowed"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t micros = absl::ToUnixMicros(t);
   int64_t seconds = micros / 1000000;

@@ -37,10 +37,6 @@ db::ResultCodec<T> ProtoCodec(ToProto to_proto, FromProto from_proto) {
   return codec;
 }
 
-// Checks a client-chosen id (request_id, account_id, ...): 1-128 printable ASCII
-// characters without spaces. `field` names the field in the error.
-absl::Status ValidateId(absl::string_view field, absl::string_view value, bool required = true);
-
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
 

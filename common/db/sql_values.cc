@@ -1,0 +1,29 @@
+#include "common/db/sql_values.h"
+
+#include <cppconn/datatype.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include "absl/strings/str_format.h"
+
+namespace cs::db {
+
+void SetOptionalDate(sql::PreparedStatement& stmt, int index,
+                     const std::optional<absl::CivilDay>& day) {
+  if (!day.has_value()) {
+    stmt.setNull(index, sql::DataType::DATE);
+    return;
+  }
+  stmt.setString(index, absl::StrFormat("%04d-%02d-%02d", day->year(), day->month(), day->day()));
+}
+
+absl::StatusOr<std::optional<absl::CivilDay>> GetOptionalDate(sql::ResultSet& rs, int index) {
+  if (rs.isNull(index)) return std::optional<absl::CivilDay>();
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(std::string(rs.getString(index)), &day)) {
+    return absl::InternalError("bad DATE value from the database");
+  }
+  return std::optional<absl::CivilDay>(day);
+}
+
+}  // namespace cs::db

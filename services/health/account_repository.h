@@ -1,0 +1,27 @@
+#ifndef CS_SERVICES_HEALTH_ACCOUNT_REPOSITORY_H_
+#define CS_SERVICES_HEALTH_ACCOUNT_REPOSITORY_H_
+
+#include "absl/status/statusor.h"
+#include "common/db/idempotency.h"
+#include "services/health/account.h"
+
+namespace cs::health {
+
+class AccountRepository {
+ public:
+  virtual ~AccountRepository() = default;
+
+  // Inserts or updates the account by account_id in one transaction, at most once
+  // per write key. A field left unspecified in `account` (lifecycle) keeps its
+  // stored value on update.
+  virtual absl::StatusOr<UpsertAccountResult> Upsert(
+      const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,
+      const Account& account, absl::Time now) = 0;
+
+  // NOT_FOUND when there is no such account.
+  virtual absl::StatusOr<Account> Get(const std::string& account_id) = 0;
+};
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_ACCOUNT_REPOSITORY_H_

@@ -1,0 +1,43 @@
+#include "services/health/account_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/validation.h"
+#include "common/status.h"
+
+namespace cs::health {
+
+absl::Status ValidateAccount(const Account& a) {
+  RETURN_IF_ERROR(ValidateId("account.account_id", a.account_id));
+  if (a.name.empty()) return absl::InvalidArgumentError("account.name: must not be empty");
+  if (a.name.size() > 255) {
+    return absl::InvalidArgumentError("account.name: longer than 255 characters");
+  }
+  if (a.employee_count < 0) {
+    return absl::InvalidArgumentError("account.employee_count: must not be negative");
+  }
+  RETURN_IF_ERROR(ValidateId("account.owner_id", a.owner_id, /*required=*/false));
+  if (a.arr.minor_units != 0 || !a.arr.currency_code.empty()) {
+    RETURN_IF_ERROR(ValidateMoney("account.arr", a.arr, /*allow_negative=*/false));
+  }
+  if (a.contract_start.has_value() && a.renewal_date.has_value() &&
+      *a.renewal_date < *a.contract_start) {
+    return absl::InvalidArgumentError("account.renewal_date: before account.contract_start");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UpsertAccountResult> AccountService::UpsertAccount(
+    const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,
+    Account account) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateAccount(account));
+  if (account.tier == Tier::kUnspecified) account.tier = DeriveTier(account.employee_count);
+  return repository_->Upsert(key, codec, account, clock_->Now());
+}
+
+absl::StatusOr<Account> AccountService::GetAccount(const std::string& account_id) {
+  RETURN_IF_ERROR(ValidateId("account_id", account_id));
+  return repository_->Get(account_id);
+}
+
+}  // namespace cs::health

@@ -1,0 +1,28 @@
+#ifndef CS_SERVICES_HEALTH_GRPC_HANDLER_H_
+#define CS_SERVICES_HEALTH_GRPC_HANDLER_H_
+
+#include "cs/health/v1/health.grpc.pb.h"
+#include "services/health/account_service.h"
+
+namespace cs::health {
+
+// Thin: map the request, call the service, map the answer and the status.
+class AccountHealthHandler final : public cs::health::v1::AccountHealthService::Service {
+ public:
+  explicit AccountHealthHandler(AccountService* accounts);
+
+  grpc::Status UpsertAccount(grpc::ServerContext* context,
+                             const cs::health::v1::UpsertAccountRequest* request,
+                             cs::health::v1::UpsertAccountResponse* response) override;
+  grpc::Status GetAccount(grpc::ServerContext* context,
+                          const cs::health::v1::GetAccountRequest* request,
+                          cs::health::v1::GetAccountResponse* response) override;
+
+ private:
+  AccountService* accounts_;
+  db::ResultCodec<UpsertAccountResult> upsert_codec_;
+};
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_GRPC_HANDLER_H_

@@ -1,0 +1,41 @@
+// The health service: accounts, signals, scores, alerts and the event stream.
+#include <cstdio>
+#include <memory>
+
+#include "common/server/flags.h"
+#include "common/server/service_main.h"
+#include "services/health/account_service.h"
+#include "services/health/grpc_handler.h"
+#include "services/health/mysql_account_repository.h"
+
+namespace {
+
+struct HealthWiring : cs::ServiceWiring {
+  explicit HealthWiring(cs::db::Pool* pool)
+      : repository(pool, &cs::RealClock::Instance()),
+        accounts(&repository, &cs::RealClock::Instance()),
+        handler(&accounts) {}
+  cs::health::MySqlAccountRepository repository;
+  cs::health::AccountService accounts;
+  cs::health::AccountHealthHandler handler;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cs::BlockShutdownSignals();
+  absl::StatusOr<cs::ServerConfig> config = cs::LoadServerConfig(
+      argc, argv, {"health", "127.0.0.1:50051", "127.0.0.1:9101", "cs_health"});
+  if (!config.ok()) {
+    std::fprintf(stderr, "health: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  return cs::RunServiceMain(
+      *config, {{"common", &common_migrations()}, {"health", &health_migrations()}},
+      [](cs::ServiceRuntime& runtime,
+         cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
+        auto wiring = std::make_unique<HealthWiring>(&pool);
+        runtime.AddService(&wiring->handler);
+        return std::unique_ptr<cs::ServiceWiring>(std::move(wiring));
+      });
+}

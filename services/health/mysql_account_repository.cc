@@ -1,0 +1,120 @@
+#include "services/health/mysql_account_repository.h"
+
+#include <cppconn/datatype.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/db/sql_values.h"
+#include "common/status.h"
+
+namespace cs::health {
+namespace {
+
+constexpr char kColumns[] =
+    "account_id, name, tier, employee_count, industry, owner_id, lifecycle, contract_start,"
+    " renewal_date, arr_minor, arr_currency, created_at, updated_at, version";
+
+absl::StatusOr<Account> ReadAccount(sql::ResultSet& rs) {
+  Account a;
+  a.account_id = rs.getString(1);
+  a.name = rs.getString(2);
+  a.tier = TierFromName(std::string(rs.getString(3))).value_or(Tier::kUnspecified);
+  a.employee_count = rs.getInt(4);
+  a.industry = IndustryFromName(std::string(rs.getString(5))).value_or(Industry::kUnspecified);
+  a.owner_id = rs.getString(6);
+  a.lifecycle = LifecycleFromName(std::string(rs.getString(7))).value_or(Lifecycle::kUnspecified);
+  ASSIGN_OR_RETURN(a.contract_start, db::GetOptionalDate(rs, 8));
+  ASSIGN_OR_RETURN(a.renewal_date, db::GetOptionalDate(rs, 9));
+  a.arr.minor_units = rs.getInt64(10);
+  a.arr.currency_code = rs.getString(11);
+  ASSIGN_OR_RETURN(a.created_at, db::FromSqlDatetime(std::string(rs.getString(12))));
+  ASSIGN_OR_RETURN(a.updated_at, db::FromSqlDatetime(std::string(rs.getString(13))));
+  a.version = rs.getInt64(14);
+  return a;
+}
+
+absl::StatusOr<std::optional<Account>> Find(db::Connection& conn, const std::string& account_id,
+                                            bool for_update) {
+  auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kColumns,
+                                         " FROM accounts WHERE account_id = ?",
+                                         for_update ? " FOR UPDATE" : ""));
+  stmt.setString(1, account_id);
+  std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<Account>();
+  ASSIGN_OR_RETURN(Account a, ReadAccount(*rs));
+  return std::optional<Account>(std::move(a));
+}
+
+}  // namespace
+
+absl::StatusOr<UpsertAccountResult> MySqlAccountRepository::Upsert(
+    const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,
+    const Account& account, absl::Time now) {
+  return db::RunIdempotent<UpsertAccountResult>(
+      *pool_, *clock_, key, codec,
+      [&](db::Connection& conn) -> absl::StatusOr<UpsertAccountResult> {
+        ASSIGN_OR_RETURN(std::optional<Account> existing,
+                         Find(conn, account.account_id, /*for_update=*/true));
+        UpsertAccountResult result;
+        result.account = account;
+        result.account.updated_at = now;
+        if (existing.has_value()) {
+          result.created = false;
+          result.account.created_at = existing->created_at;
+          result.account.version = existing->version + 1;
+          if (account.lifecycle == Lifecycle::kUnspecified) {
+            result.account.lifecycle = existing->lifecycle;
+          }
+        } else {
+          result.created = true;
+          result.account.created_at = now;
+          result.account.version = 1;
+          if (account.lifecycle == Lifecycle::kUnspecified) {
+            result.account.lifecycle = Lifecycle::kOnboarding;
+          }
+        }
+        const Account& a = result.account;
+        auto& stmt = conn.Prepare(absl::StrCat(
+            "INSERT INTO accounts (", kColumns,
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON DUPLICATE KEY UPDATE name = VALUES(name), tier = VALUES(tier),"
+            " employee_count = VALUES(employee_count), industry = VALUES(industry),"
+            " owner_id = VALUES(owner_id), lifecycle = VALUES(lifecycle),"
+            " contract_start = VALUES(contract_start), renewal_date = VALUES(renewal_date),"
+            " arr_minor = VALUES(arr_minor), arr_currency = VALUES(arr_currency),"
+            " updated_at = VALUES(updated_at), version = VALUES(version)"));
+        stmt.setString(1, a.account_id);
+        stmt.setString(2, a.name);
+        stmt.setString(3, std::string(TierName(a.tier)));
+        stmt.setInt(4, a.employee_count);
+        stmt.setString(5, std::string(IndustryName(a.industry)));
+        stmt.setString(6, a.owner_id);
+        stmt.setString(7, std::string(LifecycleName(a.lifecycle)));
+        db::SetOptionalDate(stmt, 8, a.contract_start);
+        db::SetOptionalDate(stmt, 9, a.renewal_date);
+        stmt.setInt64(10, a.arr.minor_units);
+        stmt.setString(11, a.arr.currency_code);
+        stmt.setString(12, db::ToSqlDatetime(a.created_at));
+        stmt.setString(13, db::ToSqlDatetime(a.updated_at));
+        stmt.setInt64(14, a.version);
+        stmt.executeUpdate();
+        return result;
+      });
+}
+
+absl::StatusOr<Account> MySqlAccountRepository::Get(const std::string& account_id) {
+  std::optional<Account> found;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(found, Find(conn, account_id, /*for_update=*/false));
+    return absl::OkStatus();
+  }));
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrCat("account '", account_id, "' not found"));
+  }
+  return *std::move(found);
+}
+
+}  // namespace cs::health

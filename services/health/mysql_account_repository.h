@@ -1,0 +1,32 @@
+#ifndef CS_SERVICES_HEALTH_MYSQL_ACCOUNT_REPOSITORY_H_
+#define CS_SERVICES_HEALTH_MYSQL_ACCOUNT_REPOSITORY_H_
+
+#include <vector>
+
+#include "common/clock.h"
+#include "common/db/migrations.h"
+#include "common/db/pool.h"
+#include "services/health/account_repository.h"
+
+// Generated from services/health/migrations/*.sql.
+const std::vector<cs::db::Migration>& health_migrations();
+
+namespace cs::health {
+
+class MySqlAccountRepository final : public AccountRepository {
+ public:
+  MySqlAccountRepository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
+
+  absl::StatusOr<UpsertAccountResult> Upsert(const db::WriteKey& key,
+                                             const db::ResultCodec<UpsertAccountResult>& codec,
+                                             const Account& account, absl::Time now) override;
+  absl::StatusOr<Account> Get(const std::string& account_id) override;
+
+ private:
+  db::Pool* pool_;
+  const Clock* clock_;
+};
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_MYSQL_ACCOUNT_REPOSITORY_H_

@@ -1,0 +1,74 @@
+#include "services/health/proto_mapping.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/server/common_mapping.h"
+#include "common/server/proto_util.h"
+#include "common/status.h"
+
+namespace cs::health {
+
+namespace v1 = ::cs::health::v1;
+
+absl::StatusOr<Account> AccountFromProto(const v1::Account& p) {
+  Account a;
+  a.account_id = p.account_id();
+  a.name = p.name();
+  if (!v1::Tier_IsValid(p.tier())) {
+    return absl::InvalidArgumentError(absl::StrCat("account.tier: unknown value ", p.tier()));
+  }
+  a.tier = static_cast<Tier>(p.tier());
+  a.employee_count = p.employee_count();
+  if (!v1::Industry_IsValid(p.industry())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("account.industry: unknown value ", p.industry()));
+  }
+  a.industry = static_cast<Industry>(p.industry());
+  a.owner_id = p.owner_id();
+  if (!v1::Lifecycle_IsValid(p.lifecycle())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("account.lifecycle: unknown value ", p.lifecycle()));
+  }
+  a.lifecycle = static_cast<Lifecycle>(p.lifecycle());
+  ASSIGN_OR_RETURN(a.contract_start, DateFromProto("account.contract_start", p.contract_start()));
+  ASSIGN_OR_RETURN(a.renewal_date, DateFromProto("account.renewal_date", p.renewal_date()));
+  a.arr = FromProto(p.arr());
+  return a;
+}
+
+void AccountToProto(const Account& a, v1::Account* out) {
+  out->set_account_id(a.account_id);
+  out->set_name(a.name);
+  out->set_tier(static_cast<v1::Tier>(a.tier));
+  out->set_employee_count(a.employee_count);
+  out->set_industry(static_cast<v1::Industry>(a.industry));
+  out->set_owner_id(a.owner_id);
+  out->set_lifecycle(static_cast<v1::Lifecycle>(a.lifecycle));
+  DateToProto(a.contract_start, out->mutable_contract_start());
+  DateToProto(a.renewal_date, out->mutable_renewal_date());
+  if (!a.arr.currency_code.empty()) ToProto(a.arr, out->mutable_arr());
+  ToTimestamp(a.created_at, out->mutable_created_at());
+  ToTimestamp(a.updated_at, out->mutable_updated_at());
+  out->set_etag(absl::StrCat(a.version));
+}
+
+void UpsertResultToProto(const UpsertAccountResult& r, v1::UpsertAccountResponse* out) {
+  AccountToProto(r.account, out->mutable_account());
+  out->set_created(r.created);
+}
+
+absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(const v1::UpsertAccountResponse& p) {
+  UpsertAccountResult r;
+  ASSIGN_OR_RETURN(r.account, AccountFromProto(p.account()));
+  r.account.created_at = FromTimestamp(p.account().created_at());
+  r.account.updated_at = FromTimestamp(p.account().updated_at());
+  int64_t version = 0;
+  if (!absl::SimpleAtoi(p.account().etag(), &version)) {
+    return absl::InternalError("stored response has a bad etag");
+  }
+  r.account.version = version;
+  r.created = p.created();
+  return r;
+}
+
+}  // namespace cs::health

@@ -1,0 +1,20 @@
+#ifndef CS_SERVICES_HEALTH_PROTO_MAPPING_H_
+#define CS_SERVICES_HEALTH_PROTO_MAPPING_H_
+
+#include "absl/status/statusor.h"
+#include "cs/health/v1/health.pb.h"
+#include "services/health/account.h"
+
+namespace cs::health {
+
+// Unknown enum numbers are INVALID_ARGUMENT naming the field.
+absl::StatusOr<Account> AccountFromProto(const cs::health::v1::Account& p);
+void AccountToProto(const Account& a, cs::health::v1::Account* out);
+
+void UpsertResultToProto(const UpsertAccountResult& r, cs::health::v1::UpsertAccountResponse* out);
+absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(
+    const cs::health::v1::UpsertAccountResponse& p);
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_PROTO_MAPPING_H_
