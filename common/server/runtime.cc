@@ -118,6 +118,7 @@ void ServiceRuntime::Shutdown() {
                         absl::ToChronoMilliseconds(config_.drain_timeout);
   server_->Shutdown(deadline);
   server_->Wait();
+  log::Info("grpc drained");
   exposer_.reset();
   log::Info("stopped");
 }

@@ -1,0 +1,317 @@
+// Runs the real service binaries against the real MariaDB: grpc.health.v1, metrics,
+// one real RPC each, a graceful SIGTERM drain, and recovery from a database outage.
+
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/db/pool.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_db.h"
+#include "cs/expansion/v1/expansion.grpc.pb.h"
+#include "cs/health/v1/health.grpc.pb.h"
+#include "cs/playbooks/v1/playbooks.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/process.h"
+
+namespace cs::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using HealthStatus = grpc::health::v1::HealthCheckResponse;
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(5)) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+  return ctx;
+}
+
+// One real write and one real read of the service's own API.
+using RealRpc = std::function<grpc::Status(const std::shared_ptr<grpc::Channel>&, int round)>;
+
+grpc::Status HealthRpc(const std::shared_ptr<grpc::Channel>& channel, int round) {
+  auto stub = cs::health::v1::AccountHealthService::NewStub(channel);
+  cs::health::v1::UpsertAccountRequest req;
+  req.set_request_id(absl::StrCat("it-", round));
+  req.mutable_account()->set_account_id(absl::StrCat("acct-", round));
+  req.mutable_account()->set_name("Initech");
+  req.mutable_account()->set_employee_count(250);
+  cs::health::v1::UpsertAccountResponse resp;
+  grpc::Status s = stub->UpsertAccount(Context().get(), req, &resp);
+  if (!s.ok()) return s;
+  if (resp.account().tier() != cs::health::v1::TIER_MID_MARKET) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "tier was not derived");
+  }
+  cs::health::v1::GetAccountRequest get;
+  get.set_account_id(absl::StrCat("acct-", round));
+  cs::health::v1::GetAccountResponse got;
+  s = stub->GetAccount(Context().get(), get, &got);
+  if (s.ok() && got.account().name() != "Initech") {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "wrong account read back");
+  }
+  return s;
+}
+
+grpc::Status PlaybooksRpc(const std::shared_ptr<grpc::Channel>& channel, int round) {
+  auto stub = cs::playbooks::v1::PlaybookService::NewStub(channel);
+  cs::playbooks::v1::UpsertEscalationChainRequest req;
+  req.set_request_id(absl::StrCat("it-", round));
+  req.mutable_chain()->set_chain_id(absl::StrCat("chain-", round));
+  req.mutable_chain()->add_levels()->set_role(cs::playbooks::v1::ROLE_CSM);
+  req.mutable_chain()->add_levels()->set_role(cs::playbooks::v1::ROLE_DIRECTOR);
+  cs::playbooks::v1::UpsertEscalationChainResponse resp;
+  grpc::Status s = stub->UpsertEscalationChain(Context().get(), req, &resp);
+  if (!s.ok()) return s;
+  cs::playbooks::v1::GetEscalationChainRequest get;
+  get.set_chain_id("default");
+  cs::playbooks::v1::GetEscalationChainResponse got;
+  s = stub->GetEscalationChain(Context().get(), get, &got);
+  if (s.ok() && got.chain().levels_size() != 4) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "default chain not seeded");
+  }
+  return s;
+}
+
+grpc::Status ExpansionRpc(const std::shared_ptr<grpc::Channel>& channel, int round) {
+  auto stub = cs::expansion::v1::ExpansionService::NewStub(channel);
+  cs::expansion::v1::RecordRevenueMovementRequest req;
+  req.set_request_id(absl::StrCat("it-", round));
+  auto* m = req.mutable_movement();
+  m->set_account_id("acme");
+  m->mutable_month()->set_year(2026);
+  m->mutable_month()->set_month(10);
+  m->set_kind(cs::expansion::v1::MOVEMENT_KIND_EXPANSION);
+  m->mutable_mrr_change()->set_minor_units(25'000);
+  m->mutable_mrr_change()->set_currency_code("USD");
+  cs::expansion::v1::RecordRevenueMovementResponse resp;
+  grpc::Status s = stub->RecordRevenueMovement(Context().get(), req, &resp);
+  if (!s.ok()) return s;
+  cs::expansion::v1::ListRevenueMovementsRequest list;
+  list.set_account_id("acme");
+  cs::expansion::v1::ListRevenueMovementsResponse page;
+  s = stub->ListRevenueMovements(Context().get(), list, &page);
+  if (s.ok() && page.movements_size() != round + 1) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "movement count is off");
+  }
+  return s;
+}
+
+struct ServiceCase {
+  std::string name;
+  std::string binary;
+  std::string method;  // one method RealRpc calls, as metrics label it
+  RealRpc rpc;
+};
+
+void PrintTo(const ServiceCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<ServiceCase> Cases() {
+  return {
+      {"health", CS_HEALTH_SERVER, "/cs.health.v1.AccountHealthService/UpsertAccount", HealthRpc},
+      {"playbooks", CS_PLAYBOOKS_SERVER,
+       "/cs.playbooks.v1.PlaybookService/UpsertEscalationChain", PlaybooksRpc},
+      {"expansion", CS_EXPANSION_SERVER,
+       "/cs.expansion.v1.ExpansionService/RecordRevenueMovement", ExpansionRpc},
+  };
+}
+
+// One running service binary.
+class RunningService {
+ public:
+  RunningService(const ServiceCase& c, const std::string& db_uri, const std::string& tag)
+      : port_(FreePort()), metrics_port_(FreePort()),
+        log_(absl::StrCat(::testing::TempDir(), "/", c.name, "-", tag, "-", getpid(), ".log")) {
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{c.binary, absl::StrCat("--listen=127.0.0.1:", port_),
+                                 absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                                 absl::StrCat("--db_uri=", db_uri), "--drain_timeout=10s",
+                                 "--health_check_interval=200ms", "--db_pool_wait=1s"},
+        log_);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  HealthStatus::ServingStatus Check() {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::health::v1::HealthCheckRequest req;
+    HealthStatus resp;
+    grpc::Status s = stub->Check(Context(absl::Seconds(1)).get(), req, &resp);
+    return s.ok() ? resp.status() : HealthStatus::UNKNOWN;
+  }
+
+  bool WaitFor(HealthStatus::ServingStatus want, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (Check() == want) return true;
+      if (!process_->running()) return false;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  std::string Metrics() { return HttpGet("127.0.0.1", metrics_port_, "/metrics"); }
+  std::string Log() { return ReadFile(log_); }
+  ChildProcess& process() { return *process_; }
+  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
+
+ private:
+  int port_;
+  int metrics_port_;
+  std::string log_;
+  std::unique_ptr<ChildProcess> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+class ServiceBinaryTest : public ::testing::TestWithParam<ServiceCase> {};
+
+TEST_P(ServiceBinaryTest, ServesHealthMetricsItsOwnRpcAndStopsCleanly) {
+  std::unique_ptr<TestDatabase> db;
+  CS_TEST_DATABASE_OR_SKIP(db, GetParam().name.substr(0, 4));
+  RunningService service(GetParam(), db->uri(), "basic");
+  ASSERT_TRUE(service.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << service.Log();
+
+  ASSERT_TRUE(GetParam().rpc(service.channel(), 0).ok()) << service.Log();
+
+  const std::string metrics = service.Metrics();
+  EXPECT_THAT(metrics, HasSubstr("200 OK"));
+  EXPECT_THAT(metrics, HasSubstr("cs_db_up 1"));
+  EXPECT_THAT(metrics, HasSubstr("cs_grpc_server_handled_total"));
+  EXPECT_THAT(metrics, HasSubstr(GetParam().method));
+  EXPECT_THAT(metrics, HasSubstr("cs_grpc_server_handling_seconds_bucket"));
+
+  service.process().Signal(SIGTERM);
+  EXPECT_EQ(service.process().WaitExit(absl::Seconds(15)), 0) << service.Log();
+  const std::string log = service.Log();
+  EXPECT_THAT(log, HasSubstr("\"msg\":\"signal received\""));
+  EXPECT_THAT(log, HasSubstr("\"msg\":\"stopped\""));
+}
+
+TEST_P(ServiceBinaryTest, MigrateOnlyAppliesTheSchemaAndExits) {
+  std::unique_ptr<TestDatabase> db;
+  CS_TEST_DATABASE_OR_SKIP(db, GetParam().name.substr(0, 4));
+  const std::string log = absl::StrCat(::testing::TempDir(), "/migrate-", getpid(), ".log");
+  ChildProcess migrate({GetParam().binary, absl::StrCat("--db_uri=", db->uri()), "--migrate_only"},
+                       log);
+  ASSERT_EQ(migrate.WaitExit(absl::Seconds(30)), 0) << ReadFile(log);
+  EXPECT_THAT(ReadFile(log), HasSubstr("schema up to date"));
+  // A second run finds nothing to do.
+  ChildProcess again({GetParam().binary, absl::StrCat("--db_uri=", db->uri()), "--migrate_only"},
+                     log);
+  ASSERT_EQ(again.WaitExit(absl::Seconds(30)), 0);
+  EXPECT_THAT(ReadFile(log), ::testing::Not(HasSubstr("migration applied")));
+}
+
+TEST_P(ServiceBinaryTest, BadConfigurationIsRefusedWithTheFlagName) {
+  const std::string log = absl::StrCat(::testing::TempDir(), "/badcfg-", getpid(), ".log");
+  ChildProcess bad({GetParam().binary, "--listen=nowhere", "--db_uri=mysql://root@127.0.0.1:1/x"},
+                   log);
+  EXPECT_EQ(bad.WaitExit(absl::Seconds(10)), 2);
+  EXPECT_THAT(ReadFile(log), HasSubstr("--listen (CS_LISTEN)"));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest, ::testing::ValuesIn(Cases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(GracefulShutdownTest, SigtermDrainsAnInFlightCall) {
+  std::unique_ptr<TestDatabase> db;
+  CS_TEST_DATABASE_OR_SKIP(db, "drain");
+  const ServiceCase health = Cases()[0];
+  RunningService service(health, db->uri(), "drain");
+  ASSERT_TRUE(service.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << service.Log();
+  ASSERT_TRUE(HealthRpc(service.channel(), 1).ok());
+
+  // Hold the account's row lock so the next update waits inside the server.
+  db::Pool pool(db->config());
+  std::promise<void> locked, release;
+  std::thread holder([&] {
+    ASSERT_OK(pool.InTransaction([&](db::Connection& c) {
+      auto& stmt = c.Prepare("SELECT name FROM accounts WHERE account_id = 'acct-1' FOR UPDATE");
+      std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+      locked.set_value();
+      release.get_future().wait();
+      return absl::OkStatus();
+    }));
+  });
+  locked.get_future().wait();
+
+  auto in_flight = std::async(std::launch::async, [&] {
+    auto stub = cs::health::v1::AccountHealthService::NewStub(service.channel());
+    cs::health::v1::UpsertAccountRequest req;
+    req.set_request_id("drain-update");
+    req.mutable_account()->set_account_id("acct-1");
+    req.mutable_account()->set_name("Initech Renamed");
+    cs::health::v1::UpsertAccountResponse resp;
+    return stub->UpsertAccount(Context(absl::Seconds(20)).get(), req, &resp);
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // the call is now blocked on the row lock
+  service.process().Signal(SIGTERM);
+  absl::SleepFor(absl::Milliseconds(700));
+  EXPECT_TRUE(service.process().running()) << "exited before the in-flight call finished";
+  release.set_value();
+  holder.join();
+
+  grpc::Status s = in_flight.get();
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(service.process().WaitExit(absl::Seconds(15)), 0) << service.Log();
+}
+
+TEST(DatabaseOutageTest, NotServingWhileTheDatabaseIsDownAndServingAgainWithoutRestart) {
+  if (std::getenv("CS_TEST_DB_URI") == nullptr) {
+    if (DatabaseRequired()) FAIL() << "CS_TEST_DB_URI is not set";
+    GTEST_SKIP() << "database tests not enabled";
+  }
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/outage-", getpid());
+  PrivateMariaDb mariadb(CS_MARIADB_SCRIPT, dir);
+  ASSERT_TRUE(mariadb.Start()) << ReadFile(dir + ".script.log");
+
+  std::vector<std::unique_ptr<RunningService>> services;
+  for (const ServiceCase& c : Cases()) {
+    services.push_back(std::make_unique<RunningService>(c, mariadb.uri("cs_" + c.name), "outage"));
+  }
+  for (size_t i = 0; i < services.size(); ++i) {
+    ASSERT_TRUE(services[i]->WaitFor(HealthStatus::SERVING, absl::Seconds(30)))
+        << services[i]->Log();
+    ASSERT_TRUE(Cases()[i].rpc(services[i]->channel(), 0).ok());
+  }
+  std::vector<pid_t> pids;
+  for (auto& s : services) pids.push_back(s->process().pid());
+
+  ASSERT_TRUE(mariadb.Stop());
+  for (size_t i = 0; i < services.size(); ++i) {
+    EXPECT_TRUE(services[i]->WaitFor(HealthStatus::NOT_SERVING, absl::Seconds(15)))
+        << services[i]->Log();
+    grpc::Status s = Cases()[i].rpc(services[i]->channel(), 1);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("SQL")));
+  }
+
+  ASSERT_TRUE(mariadb.Start()) << ReadFile(dir + ".script.log");
+  for (size_t i = 0; i < services.size(); ++i) {
+    EXPECT_TRUE(services[i]->WaitFor(HealthStatus::SERVING, absl::Seconds(30)))
+        << services[i]->Log();
+    grpc::Status s = Cases()[i].rpc(services[i]->channel(), 1);
+    EXPECT_TRUE(s.ok()) << Cases()[i].name << ": " << s.error_message();
+    EXPECT_EQ(services[i]->process().pid(), pids[i]);
+    EXPECT_TRUE(services[i]->process().running());
+  }
+  for (auto& s : services) {
+    s->process().Signal(SIGTERM);
+    EXPECT_EQ(s->process().WaitExit(absl::Seconds(15)), 0);
+  }
+}
+
+}  // namespace
+}  // namespace cs::testing

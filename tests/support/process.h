@@ -1,0 +1,63 @@
+#ifndef CS_TESTS_SUPPORT_PROCESS_H_
+#define CS_TESTS_SUPPORT_PROCESS_H_
+
+// Helpers for tests that run the real binaries: child processes, free ports,
+// plain HTTP GETs, and a private MariaDB started through scripts/mariadb.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace cs::testing {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] with the given arguments; stdout and stderr go to `log_path`.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path);
+  ~ChildProcess();  // SIGKILL if still running
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void Signal(int sig);
+  // The exit code once it exited within `timeout` (128+N for a signal), else nullopt.
+  std::optional<int> WaitExit(absl::Duration timeout);
+  bool running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+// A port nothing listens on right now (bind to 0, read, close).
+int FreePort();
+
+// GET http://host:port/path; the whole response (headers and body), or "" on failure.
+std::string HttpGet(const std::string& host, int port, const std::string& path);
+
+std::string ReadFile(const std::string& path);
+
+// A MariaDB of the test's own (so it can stop and start it), on a free port.
+class PrivateMariaDb {
+ public:
+  // `script` is scripts/mariadb; `dir` a fresh directory.
+  PrivateMariaDb(std::string script, std::string dir);
+  ~PrivateMariaDb();
+  bool Start();
+  bool Stop();
+  int port() const { return port_; }
+  std::string uri(const std::string& schema) const;
+
+ private:
+  std::string script_;
+  std::string dir_;
+  int port_;
+};
+
+}  // namespace cs::testing
+
+#endif  // CS_TESTS_SUPPORT_PROCESS_H_
