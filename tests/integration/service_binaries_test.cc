@@ -140,8 +140,14 @@ class RunningService {
                                  absl::StrCat("--db_uri=", db_uri), "--drain_timeout=10s",
                                  "--health_check_interval=200ms", "--db_pool_wait=1s"},
         log_);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                                   grpc::InsecureChannelCredentials());
+    // The first probes find nothing listening; keep reconnect backoff short so the
+    // test sees the server as soon as it is up.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
+                                         grpc::InsecureChannelCredentials(), args);
   }
 
   HealthStatus::ServingStatus Check() {

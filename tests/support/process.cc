@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -97,10 +98,22 @@ std::string HttpGet(const std::string& host, int port, const std::string& path) 
     close(fd);
     return "";
   }
+  // Read until the body is complete: servers may keep the connection open.
   std::string out;
   char buf[8192];
   ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  while ((n = read(fd, buf, sizeof(buf))) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+    const size_t header_end = out.find("\r\n\r\n");
+    if (header_end == std::string::npos) continue;
+    std::string headers = out.substr(0, header_end);
+    for (char& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t cl = headers.find("content-length:");
+    if (cl != std::string::npos &&
+        out.size() >= header_end + 4 + std::strtoul(headers.c_str() + cl + 15, nullptr, 10)) {
+      break;
+    }
+  }
   close(fd);
   return out;
 }
