@@ -228,8 +228,58 @@ TEST_P(ServiceBinaryTest, BadConfigurationIsRefusedWithTheFlagName) {
   EXPECT_THAT(ReadFile(log), HasSubstr("--listen (CS_LISTEN)"));
 }
 
+TEST_P(ServiceBinaryTest, EnvironmentOverridesTheDefaultAndTheCommandLineWins) {
+  const std::string log = absl::StrCat(::testing::TempDir(), "/envcfg-", getpid(), ".log");
+  ChildProcess from_env({GetParam().binary, "--db_uri=mysql://root@127.0.0.1:1/x"}, log,
+                        {"CS_METRICS_LISTEN=no-port-here"});
+  EXPECT_EQ(from_env.WaitExit(absl::Seconds(10)), 2);
+  EXPECT_THAT(ReadFile(log), HasSubstr("--metrics_listen (CS_METRICS_LISTEN)"));
+
+  ChildProcess bad_env({GetParam().binary}, log, {"CS_DB_POOL_SIZE=many"});
+  EXPECT_EQ(bad_env.WaitExit(absl::Seconds(10)), 2);
+  EXPECT_THAT(ReadFile(log), HasSubstr("CS_DB_POOL_SIZE"));
+
+  // The flag beats the environment: this one starts (and keeps retrying the
+  // unreachable database) instead of refusing its configuration.
+  ChildProcess flag_wins({GetParam().binary, "--db_uri=mysql://root@127.0.0.1:1/x",
+                          absl::StrCat("--metrics_listen=127.0.0.1:", FreePort())},
+                         log, {"CS_METRICS_LISTEN=no-port-here"});
+  EXPECT_EQ(flag_wins.WaitExit(absl::Seconds(1)), std::nullopt) << ReadFile(log);
+  flag_wins.Signal(SIGTERM);
+  EXPECT_EQ(flag_wins.WaitExit(absl::Seconds(10)), 0) << ReadFile(log);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });
+
+TEST(RequestIdTest, EchoedToTheClientAndLoggedWithAFailedCall) {
+  std::unique_ptr<TestDatabase> db;
+  CS_TEST_DATABASE_OR_SKIP(db, "reqid");
+  RunningService service(Cases()[0], db->uri(), "reqid");
+  ASSERT_TRUE(service.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << service.Log();
+  auto stub = cs::health::v1::AccountHealthService::NewStub(service.channel());
+  cs::health::v1::GetAccountRequest req;
+  req.set_account_id("no-such-account");
+  cs::health::v1::GetAccountResponse resp;
+  auto ctx = Context();
+  ctx->AddMetadata("x-request-id", "trace-4711");
+  grpc::Status s = stub->GetAccount(ctx.get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  const auto& md = ctx->GetServerInitialMetadata();
+  auto it = md.find("x-request-id");
+  ASSERT_NE(it, md.end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "trace-4711");
+  // Without one, the server makes one up and still hands it back.
+  auto anon = Context();
+  stub->GetAccount(anon.get(), req, &resp);
+  auto gen = anon->GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(gen, anon->GetServerInitialMetadata().end());
+  EXPECT_EQ(gen->second.size(), 32u);
+  service.process().Signal(SIGTERM);
+  ASSERT_EQ(service.process().WaitExit(absl::Seconds(15)), 0);
+  EXPECT_THAT(service.Log(), HasSubstr("\"code\":\"NOT_FOUND\""));
+  EXPECT_THAT(service.Log(), HasSubstr("\"request_id\":\"trace-4711\""));
+}
 
 TEST(GracefulShutdownTest, SigtermDrainsAnInFlightCall) {
   std::unique_ptr<TestDatabase> db;

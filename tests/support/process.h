@@ -16,8 +16,10 @@ namespace cs::testing {
 
 class ChildProcess {
  public:
-  // Starts argv[0] with the given arguments; stdout and stderr go to `log_path`.
-  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path);
+  // Starts argv[0] with the given arguments and extra environment entries
+  // ("NAME=value"); stdout and stderr go to `log_path`.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path,
+               const std::vector<std::string>& extra_env = {});
   ~ChildProcess();  // SIGKILL if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
