@@ -24,6 +24,9 @@ struct DbConfig {
   absl::Duration connect_timeout = absl::Seconds(2);
   // Read/write timeout of one statement on the wire.
   absl::Duration io_timeout = absl::Seconds(30);
+  // A pooled connection idle this long is pinged before it is lent out: the server
+  // may have closed it meanwhile (wait_timeout, a restart, a failover).
+  absl::Duration validate_after_idle = absl::Seconds(30);
 };
 
 // Parses mysql://USER[:PASSWORD]@HOST[:PORT]/SCHEMA into `base` (which keeps the

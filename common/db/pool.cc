@@ -201,6 +201,21 @@ absl::StatusOr<Pool::Lease> Pool::Acquire() {
         continue;
       }
       ++leased_;
+      if (absl::Now() - conn->last_used() >= config_.validate_after_idle) {
+        lock.unlock();
+        bool valid = false;
+        try {
+          valid = conn->raw().isValid();
+        } catch (const sql::SQLException&) {
+        }
+        lock.lock();
+        if (!valid) {
+          --leased_;
+          --open_;
+          conn->MarkBroken();
+          continue;
+        }
+      }
       return Lease(this, std::move(conn));
     }
     if (open_ < config_.pool_size) {
@@ -231,6 +246,7 @@ absl::StatusOr<Pool::Lease> Pool::Acquire() {
 void Pool::Return(std::unique_ptr<Connection> conn) {
   std::lock_guard<std::mutex> lock(mu_);
   --leased_;
+  conn->Touch(absl::Now());
   if (conn->broken() || conn->generation() != generation_.load()) {
     --open_;
     conn->MarkBroken();

@@ -55,6 +55,8 @@ class Connection {
   sql::Connection& raw() { return *conn_; }
 
   uint64_t generation() const { return generation_; }
+  absl::Time last_used() const { return last_used_; }
+  void Touch(absl::Time now) { last_used_ = now; }
   bool broken() const { return broken_; }
   void MarkBroken() { broken_ = true; }
 
@@ -62,6 +64,7 @@ class Connection {
   std::unique_ptr<sql::Connection> conn_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
   uint64_t generation_;
+  absl::Time last_used_ = absl::Now();
   bool broken_ = false;
 };
 

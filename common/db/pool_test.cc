@@ -114,6 +114,29 @@ TEST_F(PoolTest, ReplacesAConnectionTheServerKilled) {
   EXPECT_EQ(pool.stats().created_total, 2u);
 }
 
+TEST_F(PoolTest, IdleConnectionIsCheckedBeforeItIsLentOut) {
+  DbConfig one = db_->config();
+  one.pool_size = 1;
+  one.validate_after_idle = absl::ZeroDuration();  // check every connection
+  Pool pool(one);
+  int64_t first_id = 0;
+  ASSERT_OK(pool.Run([&](Connection& c) {
+    std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT CONNECTION_ID()").executeQuery());
+    rs->next();
+    first_id = rs->getInt64(1);
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(pool_->Run([&](Connection& c) {
+    auto& kill = c.Prepare("KILL CONNECTION ?");
+    kill.setInt64(1, first_id);
+    kill.execute();
+    return absl::OkStatus();
+  }));
+  // Unlike a connection in steady use, no caller sees the dead one.
+  EXPECT_OK(pool.Ping());
+  EXPECT_EQ(pool.stats().created_total, 2u);
+}
+
 TEST_F(PoolTest, WaitIsBounded) {
   DbConfig one = db_->config();
   one.pool_size = 1;
