@@ -59,7 +59,10 @@ absl::Status ServiceRuntime::Start() {
 
   // Serving only once the database has answered: the watcher's first check runs now.
   const bool db_ok = pool_ == nullptr || pool_->Ping().ok();
-  server_->GetHealthCheckService()->SetServingStatus(db_ok);
+  server_->GetHealthCheckService()->SetServingStatus("", db_ok);
+  // "liveness" answers whether the process works, whatever its database does, so a
+  // liveness probe does not restart pods through a database outage.
+  server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
   metrics_->db_up().Set(db_ok ? 1 : 0);
   if (pool_ != nullptr) watcher_ = std::thread([this] { WatchDatabase(); });
   log::Info("serving", {{"listen", config_.listen},
@@ -83,7 +86,7 @@ void ServiceRuntime::WatchDatabase() {
     lock.lock();
     if (stopping_) break;
     if (first || ok != last_ok) {
-      server_->GetHealthCheckService()->SetServingStatus(ok);
+      server_->GetHealthCheckService()->SetServingStatus("", ok);
       metrics_->db_up().Set(ok ? 1 : 0);
       if (!first || !ok) {
         log::Write(ok ? log::Level::kInfo : log::Level::kWarn,

@@ -22,6 +22,10 @@
 
 namespace cs {
 
+// grpc.health.v1 service name that stays SERVING while the process runs (for
+// liveness probes); the empty name follows the database (readiness).
+inline constexpr char kLivenessService[] = "liveness";
+
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later,
 // so that RunUntilSignal can wait for them. Call first thing in main().
 void BlockShutdownSignals();

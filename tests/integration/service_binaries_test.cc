@@ -150,9 +150,10 @@ class RunningService {
                                          grpc::InsecureChannelCredentials(), args);
   }
 
-  HealthStatus::ServingStatus Check() {
+  HealthStatus::ServingStatus Check(const std::string& service_name = "") {
     auto stub = grpc::health::v1::Health::NewStub(channel_);
     grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service_name);
     HealthStatus resp;
     grpc::Status s = stub->Check(Context(absl::Seconds(1)).get(), req, &resp);
     return s.ok() ? resp.status() : HealthStatus::UNKNOWN;
@@ -349,6 +350,8 @@ TEST(DatabaseOutageTest, NotServingWhileTheDatabaseIsDownAndServingAgainWithoutR
   for (size_t i = 0; i < services.size(); ++i) {
     EXPECT_TRUE(services[i]->WaitFor(HealthStatus::NOT_SERVING, absl::Seconds(15)))
         << services[i]->Log();
+    // Liveness does not follow the database: nothing should restart the process.
+    EXPECT_EQ(services[i]->Check("liveness"), HealthStatus::SERVING);
     grpc::Status s = Cases()[i].rpc(services[i]->channel(), 1);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
     EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("SQL")));
