@@ -137,6 +137,8 @@ Pool::Pool(DbConfig config) : config_(std::move(config)) {}
 Pool::~Pool() {
   std::lock_guard<std::mutex> lock(mu_);
   idle_.clear();
+  std::lock_guard<std::mutex> ping_lock(ping_mu_);
+  ping_conn_.reset();
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> Pool::Connect(bool with_schema) {
@@ -314,10 +316,21 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Connection&)>&
 }
 
 absl::Status Pool::Ping() {
-  return Run([](Connection& conn) -> absl::Status {
-    conn.Execute("SELECT 1");
+  std::lock_guard<std::mutex> lock(ping_mu_);
+  if (ping_conn_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(/*with_schema=*/true);
+    if (!conn.ok()) return conn.status();
+    ping_conn_ = *std::move(conn);
+  }
+  try {
+    ping_conn_->Execute("SELECT 1");
     return absl::OkStatus();
-  });
+  } catch (const sql::SQLException& e) {
+    ping_conn_->MarkBroken();
+    ping_conn_.reset();
+    if (IsConnectionError(e.getErrorCode())) generation_.fetch_add(1);
+    return MapSqlError(e, "ping");
+  }
 }
 
 Pool::Stats Pool::stats() const {

@@ -122,7 +122,10 @@ class Pool {
     return std::move(*out);
   }
 
-  // SELECT 1 through the pool: OK when the database answers.
+  // SELECT 1 on a connection of its own (not one of the pool's): OK when the
+  // database answers, even while every pooled connection is busy, so a loaded
+  // service does not report itself down. A lost connection also retires the
+  // pooled ones, so they are replaced before callers trip over them.
   absl::Status Ping();
 
   Stats stats() const;
@@ -144,6 +147,9 @@ class Pool {
   // Bumped when a connection is lost: idle connections from before are dropped,
   // since a server restart kills them all.
   std::atomic<uint64_t> generation_{0};
+
+  std::mutex ping_mu_;
+  std::unique_ptr<Connection> ping_conn_;
 };
 
 // Formats a time as a DATETIME(6) literal in UTC: "2026-11-23 09:37:00.000000".

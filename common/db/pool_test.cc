@@ -100,7 +100,11 @@ TEST_F(PoolTest, ReplacesAConnectionTheServerKilled) {
     return absl::OkStatus();
   }));
   // The first use of the dead connection fails UNAVAILABLE and drops it ...
-  EXPECT_THAT(pool.Ping(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(pool.Run([](Connection& c) {
+    c.Execute("SELECT 1");
+    return absl::OkStatus();
+  }),
+              StatusIs(absl::StatusCode::kUnavailable));
   // ... and the next call gets a fresh one.
   int64_t second_id = 0;
   ASSERT_OK(pool.Run([&](Connection& c) {
@@ -133,8 +137,22 @@ TEST_F(PoolTest, IdleConnectionIsCheckedBeforeItIsLentOut) {
     return absl::OkStatus();
   }));
   // Unlike a connection in steady use, no caller sees the dead one.
-  EXPECT_OK(pool.Ping());
+  EXPECT_OK(pool.Run([](Connection& c) {
+    c.Execute("SELECT 1");
+    return absl::OkStatus();
+  }));
   EXPECT_EQ(pool.stats().created_total, 2u);
+}
+
+TEST_F(PoolTest, PingAnswersWhileEveryPooledConnectionIsBusy) {
+  DbConfig one = db_->config();
+  one.pool_size = 1;
+  one.pool_wait = absl::Milliseconds(100);
+  Pool pool(one);
+  absl::StatusOr<Pool::Lease> held = pool.Acquire();
+  ASSERT_OK(held);
+  EXPECT_THAT(pool.Acquire(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_OK(pool.Ping());  // the health check is not starved by load
 }
 
 TEST_F(PoolTest, WaitIsBounded) {

@@ -1,6 +1,8 @@
 #include "common/server/flags.h"
 
+#include <algorithm>
 #include <cctype>
+#include <vector>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -55,6 +57,23 @@ absl::Status ApplyEnvironment() {
   return absl::OkStatus();
 }
 
+// "--migrate-only" and "--migrate_only" both work: flag names are written with
+// underscores, but operators often type dashes.
+std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i > 0 && arg.size() > 2 && arg.rfind("--", 0) == 0) {
+      const size_t end = std::min(arg.find('='), arg.size());
+      for (size_t j = 2; j < end; ++j) {
+        if (arg[j] == '-') arg[j] = '_';
+      }
+    }
+    out.push_back(std::move(arg));
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
@@ -63,7 +82,11 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
       "The customer-success suite's ", defaults.service_name,
       " service. Every flag --NAME may also be set as the environment variable CS_NAME."));
   if (absl::Status s = ApplyEnvironment(); !s.ok()) return s;
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = NormalizeFlagNames(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  arg_ptrs.push_back(nullptr);
+  absl::ParseCommandLine(argc, arg_ptrs.data());
 
   ServerConfig config;
   config.service_name = defaults.service_name;

@@ -214,8 +214,8 @@ TEST_P(ServiceBinaryTest, MigrateOnlyAppliesTheSchemaAndExits) {
                        log);
   ASSERT_EQ(migrate.WaitExit(absl::Seconds(30)), 0) << ReadFile(log);
   EXPECT_THAT(ReadFile(log), HasSubstr("schema up to date"));
-  // A second run finds nothing to do.
-  ChildProcess again({GetParam().binary, absl::StrCat("--db_uri=", db->uri()), "--migrate_only"},
+  // A second run finds nothing to do (spelled with dashes, as operators often do).
+  ChildProcess again({GetParam().binary, absl::StrCat("--db-uri=", db->uri()), "--migrate-only"},
                      log);
   ASSERT_EQ(again.WaitExit(absl::Seconds(30)), 0);
   EXPECT_THAT(ReadFile(log), ::testing::Not(HasSubstr("migration applied")));
