@@ -100,6 +100,9 @@ absl::Status Validate(const ServerConfig& config) {
   if (config.health_check_interval <= absl::ZeroDuration()) {
     return Invalid("health_check_interval", "must be > 0");
   }
+  if (config.idempotency_retention < absl::ZeroDuration()) {
+    return Invalid("idempotency_retention", "must not be negative");
+  }
   if (!ValidSchemaName(config.db.schema)) {
     return Invalid("db_uri", "schema must be 1-64 letters, digits or underscores");
   }

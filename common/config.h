@@ -47,6 +47,8 @@ struct ServerConfig {
   bool migrate_on_start = true;
   bool migrate_only = false;
   bool reflection = true;
+  // How long answers of write RPCs are kept for replay by request_id; 0 keeps them.
+  absl::Duration idempotency_retention = absl::Hours(24 * 7);
   log::Level log_level = log::Level::kInfo;
 };
 

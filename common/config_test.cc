@@ -69,6 +69,10 @@ TEST(ValidateTest, NamesTheFlagAndTheEnvironmentVariable) {
   c.drain_timeout = absl::Seconds(-1);
   EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
                                     HasSubstr("--drain_timeout")));
+  c = Valid();
+  c.idempotency_retention = absl::Hours(-1);
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("--idempotency_retention (CS_IDEMPOTENCY_RETENTION)")));
 }
 
 }  // namespace

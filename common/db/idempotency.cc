@@ -51,5 +51,22 @@ void StoreResponse(Connection& conn, const WriteKey& key, const std::string& res
   }
 }
 
+absl::StatusOr<int64_t> PurgeStoredResponses(Pool& pool, absl::Time cutoff, int batch) {
+  int64_t total = 0;
+  while (true) {
+    int deleted = 0;
+    absl::Status s = pool.Run([&](Connection& conn) -> absl::Status {
+      auto& stmt = conn.Prepare("DELETE FROM idempotency_keys WHERE created_at < ? LIMIT ?");
+      stmt.setString(1, ToSqlDatetime(cutoff));
+      stmt.setInt(2, batch);
+      deleted = stmt.executeUpdate();
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    total += deleted;
+    if (deleted < batch) return total;
+  }
+}
+
 }  // namespace cs::db
 

@@ -40,6 +40,11 @@ absl::StatusOr<std::optional<std::string>> FindStoredResponse(Connection& conn,
 void StoreResponse(Connection& conn, const WriteKey& key, const std::string& response,
                    absl::Time now);
 
+// Deletes stored answers created before `cutoff`, `batch` rows per statement (short
+// transactions, no long lock), and returns how many went. Safe to run on several
+// replicas at once. A retry arriving after its answer expired is treated as new.
+absl::StatusOr<int64_t> PurgeStoredResponses(Pool& pool, absl::Time cutoff, int batch = 1000);
+
 // Runs `write` in a transaction at most once per key.
 template <typename T>
 absl::StatusOr<T> RunIdempotent(Pool& pool, const Clock& clock, const WriteKey& key,

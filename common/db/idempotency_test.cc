@@ -110,5 +110,19 @@ TEST_F(IdempotencyTest, ConcurrentRetriesWriteOnce) {
   EXPECT_EQ(Rows(), 1);
 }
 
+TEST_F(IdempotencyTest, ExpiredAnswersArePurgedInBatches) {
+  for (int i = 0; i < 5; ++i) ASSERT_OK(Append({"Append", "old-" + std::to_string(i), "f"}, 1));
+  clock_.Advance(absl::Hours(24 * 8));
+  ASSERT_OK(Append({"Append", "fresh", "f"}, 1));
+  absl::StatusOr<int64_t> purged =
+      PurgeStoredResponses(*pool_, clock_.Now() - absl::Hours(24 * 7), /*batch=*/2);
+  ASSERT_OK(purged);
+  EXPECT_EQ(*purged, 5);
+  // The fresh answer is still replayed; an expired id counts as a new request.
+  ASSERT_OK(Append({"Append", "fresh", "f"}, 1));
+  ASSERT_OK(Append({"Append", "old-0", "f"}, 1));
+  EXPECT_EQ(Rows(), 7);
+}
+
 }  // namespace
 }  // namespace cs::db

@@ -32,6 +32,8 @@ ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(1),
 ABSL_FLAG(bool, migrate_on_start, true, "Apply pending schema migrations at start");
 ABSL_FLAG(bool, migrate_only, false, "Apply pending schema migrations and exit");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection");
+ABSL_FLAG(absl::Duration, idempotency_retention, absl::Hours(24 * 7),
+          "How long write answers are kept for replay by request_id (0 keeps them)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
 
 namespace cs {
@@ -120,6 +122,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   config.migrate_on_start = absl::GetFlag(FLAGS_migrate_on_start);
   config.migrate_only = absl::GetFlag(FLAGS_migrate_only);
   config.reflection = absl::GetFlag(FLAGS_reflection);
+  config.idempotency_retention = absl::GetFlag(FLAGS_idempotency_retention);
   if (!log::ParseLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     return absl::InvalidArgumentError("--log_level (CS_LOG_LEVEL): must be debug, info, warn or error");
   }

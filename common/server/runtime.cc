@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/db/idempotency.h"
 #include "common/log.h"
 
 namespace cs {
@@ -65,6 +66,9 @@ absl::Status ServiceRuntime::Start() {
   server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
   metrics_->db_up().Set(db_ok ? 1 : 0);
   if (pool_ != nullptr) watcher_ = std::thread([this] { WatchDatabase(); });
+  if (pool_ != nullptr && config_.idempotency_retention > absl::ZeroDuration()) {
+    janitor_ = std::thread([this] { PurgeExpiredAnswers(); });
+  }
   log::Info("serving", {{"listen", config_.listen},
                         {"port", port_},
                         {"metrics", metrics_address_},
@@ -101,6 +105,24 @@ void ServiceRuntime::WatchDatabase() {
   }
 }
 
+void ServiceRuntime::PurgeExpiredAnswers() {
+  // Replicas may purge at the same time: each DELETE takes whatever rows are left.
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    absl::StatusOr<int64_t> purged =
+        db::PurgeStoredResponses(*pool_, absl::Now() - config_.idempotency_retention);
+    if (purged.ok() && *purged > 0) {
+      log::Info("expired write answers purged", {{"rows", *purged}});
+    } else if (!purged.ok()) {
+      log::Warn("purging expired write answers failed; retrying later",
+                {{"error", std::string(purged.status().message())}});
+    }
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::hours(1), [this] { return stopping_; });
+  }
+}
+
 void ServiceRuntime::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,6 +135,7 @@ void ServiceRuntime::Shutdown() {
   }
   cv_.notify_all();
   if (watcher_.joinable()) watcher_.join();
+  if (janitor_.joinable()) janitor_.join();
   log::Info("shutting down: draining in-flight calls",
             {{"drain_timeout_ms", absl::ToInt64Milliseconds(config_.drain_timeout)}});
   server_->GetHealthCheckService()->Shutdown();

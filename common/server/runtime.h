@@ -58,6 +58,7 @@ class ServiceRuntime {
 
  private:
   void WatchDatabase();
+  void PurgeExpiredAnswers();
 
   ServerConfig config_;
   db::Pool* pool_;
@@ -75,6 +76,7 @@ class ServiceRuntime {
   bool stopping_ = false;
   bool stopped_ = false;
   std::thread watcher_;
+  std::thread janitor_;
 };
 
 }  // namespace cs
