@@ -16,6 +16,9 @@ void BlockShutdownSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A write to a socket the database or a client already closed must fail with
+  // EPIPE, not end the process.
+  signal(SIGPIPE, SIG_IGN);
 }
 
 ServiceRuntime::ServiceRuntime(ServerConfig config, db::Pool* pool)

@@ -27,7 +27,8 @@ namespace cs {
 inline constexpr char kLivenessService[] = "liveness";
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later,
-// so that RunUntilSignal can wait for them. Call first thing in main().
+// so that RunUntilSignal can wait for them, and ignores SIGPIPE. Call first thing
+// in main().
 void BlockShutdownSignals();
 
 class ServiceRuntime {
