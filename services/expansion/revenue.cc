@@ -1,37 +1,27 @@
 #include "services/expansion/revenue.h"
 
-#include <array>
-#include <utility>
-
+#include "common/enum_names.h"
 #include "common/status.h"
 #include "common/validation.h"
 
 namespace cs::expansion {
 namespace {
 
-constexpr std::array<std::pair<MovementKind, absl::string_view>, 6> kKinds = {{
+constexpr EnumNames<MovementKind, 6> kKinds({{
     {MovementKind::kUnspecified, "UNSPECIFIED"},
     {MovementKind::kNew, "NEW"},
     {MovementKind::kExpansion, "EXPANSION"},
     {MovementKind::kContraction, "CONTRACTION"},
     {MovementKind::kChurn, "CHURN"},
     {MovementKind::kReactivation, "REACTIVATION"},
-}};
+}});
 
 }  // namespace
 
-absl::string_view MovementKindName(MovementKind kind) {
-  for (const auto& [k, name] : kKinds) {
-    if (k == kind) return name;
-  }
-  return "UNSPECIFIED";
-}
+absl::string_view MovementKindName(MovementKind kind) { return kKinds.Name(kind); }
 
 std::optional<MovementKind> MovementKindFromName(absl::string_view name) {
-  for (const auto& [k, n] : kKinds) {
-    if (n == name) return k;
-  }
-  return std::nullopt;
+  return kKinds.Parse(name);
 }
 
 absl::Status ValidateMovement(const RevenueMovement& m) {

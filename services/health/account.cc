@@ -1,19 +1,18 @@
 #include "services/health/account.h"
 
-#include <array>
-#include <utility>
+#include "common/enum_names.h"
 
 namespace cs::health {
 namespace {
 
-constexpr std::array<std::pair<Tier, absl::string_view>, 5> kTiers = {{
+constexpr EnumNames<Tier, 5> kTiers({{
     {Tier::kUnspecified, "UNSPECIFIED"},
     {Tier::kEnterprise, "ENTERPRISE"},
     {Tier::kMidMarket, "MID_MARKET"},
     {Tier::kSmb, "SMB"},
     {Tier::kSolo, "SOLO"},
-}};
-constexpr std::array<std::pair<Industry, absl::string_view>, 7> kIndustries = {{
+}});
+constexpr EnumNames<Industry, 7> kIndustries({{
     {Industry::kUnspecified, "UNSPECIFIED"},
     {Industry::kHealthcare, "HEALTHCARE"},
     {Industry::kFinancialServices, "FINANCIAL_SERVICES"},
@@ -21,31 +20,14 @@ constexpr std::array<std::pair<Industry, absl::string_view>, 7> kIndustries = {{
     {Industry::kProfessionalServices, "PROFESSIONAL_SERVICES"},
     {Industry::kSaas, "SAAS"},
     {Industry::kOther, "OTHER"},
-}};
-constexpr std::array<std::pair<Lifecycle, absl::string_view>, 5> kLifecycles = {{
+}});
+constexpr EnumNames<Lifecycle, 5> kLifecycles({{
     {Lifecycle::kUnspecified, "UNSPECIFIED"},
     {Lifecycle::kOnboarding, "ONBOARDING"},
     {Lifecycle::kAdopting, "ADOPTING"},
     {Lifecycle::kRenewing, "RENEWING"},
     {Lifecycle::kChurned, "CHURNED"},
-}};
-
-template <typename E, size_t N>
-absl::string_view NameOf(const std::array<std::pair<E, absl::string_view>, N>& table, E value) {
-  for (const auto& [e, name] : table) {
-    if (e == value) return name;
-  }
-  return "UNSPECIFIED";
-}
-
-template <typename E, size_t N>
-std::optional<E> ValueOf(const std::array<std::pair<E, absl::string_view>, N>& table,
-                         absl::string_view name) {
-  for (const auto& [e, n] : table) {
-    if (n == name) return e;
-  }
-  return std::nullopt;
-}
+}});
 
 }  // namespace
 
@@ -56,15 +38,15 @@ Tier DeriveTier(int32_t employee_count) {
   return Tier::kSolo;
 }
 
-absl::string_view TierName(Tier tier) { return NameOf(kTiers, tier); }
-absl::string_view IndustryName(Industry industry) { return NameOf(kIndustries, industry); }
-absl::string_view LifecycleName(Lifecycle lifecycle) { return NameOf(kLifecycles, lifecycle); }
-std::optional<Tier> TierFromName(absl::string_view name) { return ValueOf(kTiers, name); }
+absl::string_view TierName(Tier tier) { return kTiers.Name(tier); }
+absl::string_view IndustryName(Industry industry) { return kIndustries.Name(industry); }
+absl::string_view LifecycleName(Lifecycle lifecycle) { return kLifecycles.Name(lifecycle); }
+std::optional<Tier> TierFromName(absl::string_view name) { return kTiers.Parse(name); }
 std::optional<Industry> IndustryFromName(absl::string_view name) {
-  return ValueOf(kIndustries, name);
+  return kIndustries.Parse(name);
 }
 std::optional<Lifecycle> LifecycleFromName(absl::string_view name) {
-  return ValueOf(kLifecycles, name);
+  return kLifecycles.Parse(name);
 }
 
 }  // namespace cs::health

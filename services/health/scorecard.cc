@@ -1,17 +1,17 @@
 #include "services/health/scorecard.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 
 namespace cs::health {
 namespace {
 
-constexpr std::array<std::pair<Component, absl::string_view>, 9> kComponents = {{
+constexpr EnumNames<Component, 9> kComponents({{
     {Component::kUnspecified, "UNSPECIFIED"},
     {Component::kProductUsage, "PRODUCT_USAGE"},
     {Component::kFeatureAdoption, "FEATURE_ADOPTION"},
@@ -21,7 +21,7 @@ constexpr std::array<std::pair<Component, absl::string_view>, 9> kComponents = {
     {Component::kExpansionInterest, "EXPANSION_INTEREST"},
     {Component::kRelationship, "RELATIONSHIP"},
     {Component::kBusinessOutcomes, "BUSINESS_OUTCOMES"},
-}};
+}});
 
 absl::Status Invalid(const std::string& field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -29,12 +29,7 @@ absl::Status Invalid(const std::string& field, absl::string_view why) {
 
 }  // namespace
 
-absl::string_view ComponentName(Component component) {
-  for (const auto& [c, name] : kComponents) {
-    if (c == component) return name;
-  }
-  return "UNSPECIFIED";
-}
+absl::string_view ComponentName(Component component) { return kComponents.Name(component); }
 
 absl::string_view BandName(Band band) {
   switch (band) {

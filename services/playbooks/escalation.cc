@@ -1,16 +1,14 @@
 #include "services/playbooks/escalation.h"
 
-#include <array>
-#include <utility>
-
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 #include "common/status.h"
 #include "common/validation.h"
 
 namespace cs::playbooks {
 namespace {
 
-constexpr std::array<std::pair<Role, absl::string_view>, 7> kRoles = {{
+constexpr EnumNames<Role, 7> kRoles({{
     {Role::kUnspecified, "UNSPECIFIED"},
     {Role::kCsm, "CSM"},
     {Role::kCsManager, "CS_MANAGER"},
@@ -18,23 +16,13 @@ constexpr std::array<std::pair<Role, absl::string_view>, 7> kRoles = {{
     {Role::kVpCustomerSuccess, "VP_CUSTOMER_SUCCESS"},
     {Role::kRetentionSpecialist, "RETENTION_SPECIALIST"},
     {Role::kAutomated, "AUTOMATED"},
-}};
+}});
 
 }  // namespace
 
-absl::string_view RoleName(Role role) {
-  for (const auto& [r, name] : kRoles) {
-    if (r == role) return name;
-  }
-  return "UNSPECIFIED";
-}
+absl::string_view RoleName(Role role) { return kRoles.Name(role); }
 
-std::optional<Role> RoleFromName(absl::string_view name) {
-  for (const auto& [r, n] : kRoles) {
-    if (n == name) return r;
-  }
-  return std::nullopt;
-}
+std::optional<Role> RoleFromName(absl::string_view name) { return kRoles.Parse(name); }
 
 absl::Status ValidateEscalationChain(const EscalationChain& chain) {
   RETURN_IF_ERROR(ValidateId("chain.chain_id", chain.chain_id));
