@@ -1,0 +1,91 @@
+#include "common/db/event_log.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/db/migrations.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_db.h"
+
+namespace cs::db {
+namespace {
+
+class EventLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CS_TEST_DATABASE_OR_SKIP(db_, "evlog");
+    pool_ = std::make_unique<Pool>(db_->config());
+    ASSERT_OK(ApplyMigrations(*pool_, {{"common", &common_migrations()}}));
+  }
+
+  absl::Status Append(int count, bool commit) {
+    return pool_->InTransaction([&](Connection& c) -> absl::Status {
+      std::vector<LoggedEvent> events(count);
+      for (auto& e : events) {
+        e.kind = "THING_HAPPENED";
+        e.subject_id = "acct";
+        e.occurred_at = absl::FromUnixSeconds(1'795'000'000);
+        e.payload = std::string("bytes\0with nul", 14);
+      }
+      AppendEvents(c, events);
+      return commit ? absl::OkStatus() : absl::AbortedError("roll back");
+    }, /*attempts=*/1);
+  }
+
+  std::unique_ptr<cs::testing::TestDatabase> db_;
+  std::unique_ptr<Pool> pool_;
+};
+
+TEST_F(EventLogTest, SequencesAreConsecutiveAndPayloadsIntact) {
+  ASSERT_OK(Append(3, true));
+  ASSERT_OK(Append(2, true));
+  absl::StatusOr<std::vector<LoggedEvent>> events = ReadEvents(*pool_, 0, 100);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*events)[i].sequence, i + 1);
+  EXPECT_EQ((*events)[0].payload, std::string("bytes\0with nul", 14));
+  EXPECT_EQ((*events)[0].occurred_at, absl::FromUnixSeconds(1'795'000'000));
+  absl::StatusOr<std::vector<LoggedEvent>> tail = ReadEvents(*pool_, 3, 100);
+  ASSERT_OK(tail);
+  ASSERT_EQ(tail->size(), 2u);
+  EXPECT_EQ(tail->front().sequence, 4);
+  EXPECT_EQ(*LastSequence(*pool_), 5);
+}
+
+TEST_F(EventLogTest, ARolledBackWriteLeavesNoGap) {
+  ASSERT_OK(Append(2, true));
+  EXPECT_FALSE(Append(4, false).ok());
+  ASSERT_OK(Append(1, true));
+  absl::StatusOr<std::vector<LoggedEvent>> events = ReadEvents(*pool_, 0, 100);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ(events->back().sequence, 3);
+}
+
+TEST_F(EventLogTest, ConcurrentWritersProduceAGapFreeLog) {
+  constexpr int kWriters = 8;
+  constexpr int kTransactions = 15;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&] {
+      for (int t = 0; t < kTransactions; ++t) {
+        if (!Append(1 + t % 3, true).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  int expected = 0;
+  for (int t = 0; t < kTransactions; ++t) expected += 1 + t % 3;
+  expected *= kWriters;
+  absl::StatusOr<std::vector<LoggedEvent>> events = ReadEvents(*pool_, 0, 10000);
+  ASSERT_OK(events);
+  ASSERT_EQ(static_cast<int>(events->size()), expected);
+  for (int i = 0; i < expected; ++i) ASSERT_EQ((*events)[i].sequence, i + 1);
+}
+
+}  // namespace
+}  // namespace cs::db
