@@ -1,18 +1,25 @@
 #ifndef CS_SERVICES_HEALTH_ACCOUNT_REPOSITORY_H_
 #define CS_SERVICES_HEALTH_ACCOUNT_REPOSITORY_H_
 
+#include <functional>
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "common/db/idempotency.h"
 #include "services/health/account.h"
 
 namespace cs::health {
 
+// Turns an account into the payload of its ACCOUNT_UPSERTED event (the wiring
+// supplies the wire format).
+using AccountEncoder = std::function<std::string(const Account&)>;
+
 class AccountRepository {
  public:
   virtual ~AccountRepository() = default;
 
-  // Inserts or updates the account by account_id in one transaction, at most once
-  // per write key. A field left unspecified in `account` (lifecycle) keeps its
+  // Inserts or updates the account by account_id and appends its ACCOUNT_UPSERTED
+  // event, in one transaction, at most once per write key. A field left unspecified in `account` (lifecycle) keeps its
   // stored value on update.
   virtual absl::StatusOr<UpsertAccountResult> Upsert(
       const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,

@@ -25,7 +25,8 @@ class AccountServiceDbTest : public ::testing::Test {
     pool_ = std::make_unique<db::Pool>(db_->config());
     ASSERT_OK(db::ApplyMigrations(
         *pool_, {{"common", &common_migrations()}, {"health", &health_migrations()}}));
-    repository_ = std::make_unique<MySqlAccountRepository>(pool_.get(), &clock_);
+    repository_ = std::make_unique<MySqlAccountRepository>(pool_.get(), &clock_,
+                                                           EncodeAccountEvent);
     service_ = std::make_unique<AccountService>(repository_.get(), &clock_);
     codec_ = ProtoCodec<UpsertAccountResult, cs::health::v1::UpsertAccountResponse>(
         UpsertResultToProto, UpsertResultFromProto);

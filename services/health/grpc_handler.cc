@@ -8,8 +8,9 @@ namespace cs::health {
 
 namespace v1 = ::cs::health::v1;
 
-AccountHealthHandler::AccountHealthHandler(AccountService* accounts)
+AccountHealthHandler::AccountHealthHandler(AccountService* accounts, EventService* events)
     : accounts_(accounts),
+      events_(events),
       upsert_codec_(ProtoCodec<UpsertAccountResult, v1::UpsertAccountResponse>(
           UpsertResultToProto, UpsertResultFromProto)) {}
 
@@ -33,6 +34,46 @@ grpc::Status AccountHealthHandler::GetAccount(grpc::ServerContext*,
   if (!account.ok()) return ToGrpcStatus(account.status());
   AccountToProto(*account, response->mutable_account());
   return grpc::Status::OK;
+}
+
+grpc::Status AccountHealthHandler::ListEvents(grpc::ServerContext*,
+                                              const v1::ListEventsRequest* request,
+                                              v1::ListEventsResponse* response) {
+  absl::StatusOr<EventPage> page =
+      events_->ListEvents(request->after_sequence(), request->page_size());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (const Event& e : page->events) {
+    if (absl::Status s = EventToProto(e, response->add_events()); !s.ok()) return ToGrpcStatus(s);
+  }
+  response->set_last_sequence(page->last_sequence);
+  return grpc::Status::OK;
+}
+
+grpc::Status AccountHealthHandler::WatchEvents(
+    grpc::ServerContext* context, const v1::WatchEventsRequest* request,
+    grpc::ServerWriter<v1::WatchEventsResponse>* writer) {
+  absl::Status mapping_error;
+  EventService::WatchSink sink;
+  sink.event = [&](const Event& e) {
+    if (context->IsCancelled()) return false;
+    v1::WatchEventsResponse item;
+    mapping_error = EventToProto(e, item.mutable_event());
+    if (!mapping_error.ok()) return false;
+    return writer->Write(item);
+  };
+  sink.heartbeat = [&](int64_t last_sequence, absl::Time at) {
+    if (context->IsCancelled()) return false;
+    v1::WatchEventsResponse item;
+    item.mutable_heartbeat()->set_last_sequence(last_sequence);
+    ToTimestamp(at, item.mutable_heartbeat()->mutable_sent_at());
+    return writer->Write(item);
+  };
+  const absl::Duration heartbeat = absl::Seconds(request->heartbeat_interval().seconds()) +
+                                   absl::Nanoseconds(request->heartbeat_interval().nanos());
+  absl::Status s = events_->Watch(request->after_sequence(), heartbeat, sink);
+  if (!mapping_error.ok()) return ToGrpcStatus(mapping_error);
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  return ToGrpcStatus(s);
 }
 
 }  // namespace cs::health

@@ -5,18 +5,25 @@
 #include "common/server/flags.h"
 #include "common/server/service_main.h"
 #include "services/health/account_service.h"
+#include "services/health/event_service.h"
 #include "services/health/grpc_handler.h"
 #include "services/health/mysql_account_repository.h"
+#include "services/health/mysql_event_repository.h"
+#include "services/health/proto_mapping.h"
 
 namespace {
 
 struct HealthWiring : cs::ServiceWiring {
   explicit HealthWiring(cs::db::Pool* pool)
-      : repository(pool, &cs::RealClock::Instance()),
+      : repository(pool, &cs::RealClock::Instance(), cs::health::EncodeAccountEvent),
         accounts(&repository, &cs::RealClock::Instance()),
-        handler(&accounts) {}
+        event_repository(pool),
+        events(&event_repository),
+        handler(&accounts, &events) {}
   cs::health::MySqlAccountRepository repository;
   cs::health::AccountService accounts;
+  cs::health::MySqlEventRepository event_repository;
+  cs::health::EventService events;
   cs::health::AccountHealthHandler handler;
 };
 
@@ -36,6 +43,8 @@ int main(int argc, char** argv) {
          cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<HealthWiring>(&pool);
         runtime.AddService(&wiring->handler);
+        // Open event streams end at shutdown so the drain does not wait on them.
+        runtime.AddShutdownHook([events = &wiring->events] { events->Stop(); });
         return std::unique_ptr<cs::ServiceWiring>(std::move(wiring));
       });
 }

@@ -7,7 +7,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/db/event_log.h"
 #include "common/db/sql_values.h"
+#include "services/health/event.h"
 #include "common/status.h"
 
 namespace cs::health {
@@ -101,6 +103,12 @@ absl::StatusOr<UpsertAccountResult> MySqlAccountRepository::Upsert(
         stmt.setString(13, db::ToSqlDatetime(a.updated_at));
         stmt.setInt64(14, a.version);
         stmt.executeUpdate();
+        std::vector<db::LoggedEvent> events(1);
+        events[0].kind = std::string(EventKindName(EventKind::kAccountUpserted));
+        events[0].subject_id = a.account_id;
+        events[0].occurred_at = now;
+        events[0].payload = encode_event_(a);
+        db::AppendEvents(conn, events);
         return result;
       });
 }

@@ -15,7 +15,8 @@ namespace cs::health {
 
 class MySqlAccountRepository final : public AccountRepository {
  public:
-  MySqlAccountRepository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
+  MySqlAccountRepository(db::Pool* pool, const Clock* clock, AccountEncoder encode_event)
+      : pool_(pool), clock_(clock), encode_event_(std::move(encode_event)) {}
 
   absl::StatusOr<UpsertAccountResult> Upsert(const db::WriteKey& key,
                                              const db::ResultCodec<UpsertAccountResult>& codec,
@@ -25,6 +26,7 @@ class MySqlAccountRepository final : public AccountRepository {
  private:
   db::Pool* pool_;
   const Clock* clock_;
+  AccountEncoder encode_event_;
 };
 
 }  // namespace cs::health

@@ -71,4 +71,21 @@ absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(const v1::UpsertAccoun
   return r;
 }
 
+std::string EncodeAccountEvent(const Account& a) {
+  v1::Account p;
+  AccountToProto(a, &p);
+  return p.SerializeAsString();
+}
+
+absl::Status EventToProto(const Event& e, v1::Event* out) {
+  out->set_sequence(e.sequence);
+  out->set_kind(static_cast<v1::EventKind>(e.kind));
+  out->set_account_id(e.account_id);
+  ToTimestamp(e.occurred_at, out->mutable_occurred_at());
+  if (e.kind == EventKind::kAccountUpserted && !out->mutable_account()->ParseFromString(e.payload)) {
+    return absl::InternalError("stored event payload does not parse");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace cs::health

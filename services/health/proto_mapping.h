@@ -4,6 +4,7 @@
 #include "absl/status/statusor.h"
 #include "cs/health/v1/health.pb.h"
 #include "services/health/account.h"
+#include "services/health/event.h"
 
 namespace cs::health {
 
@@ -14,6 +15,11 @@ void AccountToProto(const Account& a, cs::health::v1::Account* out);
 void UpsertResultToProto(const UpsertAccountResult& r, cs::health::v1::UpsertAccountResponse* out);
 absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(
     const cs::health::v1::UpsertAccountResponse& p);
+
+// The payload of an ACCOUNT_UPSERTED event: the serialized cs.health.v1.Account.
+std::string EncodeAccountEvent(const Account& a);
+// INTERNAL when a stored payload does not parse.
+absl::Status EventToProto(const Event& e, cs::health::v1::Event* out);
 
 }  // namespace cs::health
 

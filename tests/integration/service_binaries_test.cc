@@ -282,6 +282,70 @@ TEST(RequestIdTest, EchoedToTheClientAndLoggedWithAFailedCall) {
   EXPECT_THAT(service.Log(), HasSubstr("\"request_id\":\"trace-4711\""));
 }
 
+// Reads the event stream until `want` events arrived, then the first heartbeat.
+std::vector<int64_t> WatchUntilIdle(const std::shared_ptr<grpc::Channel>& channel, int64_t after,
+                                    size_t want, grpc::Status* end) {
+  auto stub = cs::health::v1::AccountHealthService::NewStub(channel);
+  cs::health::v1::WatchEventsRequest req;
+  req.set_after_sequence(after);
+  req.mutable_heartbeat_interval()->set_nanos(200'000'000);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = stub->WatchEvents(&ctx, req);
+  std::vector<int64_t> seen;
+  cs::health::v1::WatchEventsResponse item;
+  while (reader->Read(&item)) {
+    if (item.has_event()) {
+      seen.push_back(item.event().sequence());
+      EXPECT_EQ(item.event().kind(), cs::health::v1::EVENT_KIND_ACCOUNT_UPSERTED);
+      EXPECT_EQ(item.event().account().account_id(), item.event().account_id());
+    } else if (seen.size() >= want) {
+      EXPECT_EQ(item.heartbeat().last_sequence(), seen.back());
+      ctx.TryCancel();
+    }
+  }
+  *end = reader->Finish();
+  return seen;
+}
+
+TEST(EventStreamTest, ResumesAcrossAServerRestartWithNoGapOrDuplicate) {
+  std::unique_ptr<TestDatabase> db;
+  CS_TEST_DATABASE_OR_SKIP(db, "stream");
+  std::vector<int64_t> all;
+  {
+    RunningService first(Cases()[0], db->uri(), "stream1");
+    ASSERT_TRUE(first.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << first.Log();
+    for (int round = 0; round < 3; ++round) ASSERT_TRUE(HealthRpc(first.channel(), round).ok());
+    grpc::Status end;
+    all = WatchUntilIdle(first.channel(), 0, 3, &end);
+    EXPECT_EQ(end.error_code(), grpc::StatusCode::CANCELLED);
+
+    // A stream still open at SIGTERM ends (UNAVAILABLE: resume elsewhere) and does
+    // not hold the drain.
+    auto stub = cs::health::v1::AccountHealthService::NewStub(first.channel());
+    cs::health::v1::WatchEventsRequest req;
+    req.set_after_sequence(3);
+    grpc::ClientContext ctx;
+    auto reader = stub->WatchEvents(&ctx, req);
+    absl::SleepFor(absl::Milliseconds(300));
+    const absl::Time sent = absl::Now();
+    first.process().Signal(SIGTERM);
+    cs::health::v1::WatchEventsResponse item;
+    while (reader->Read(&item)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(first.process().WaitExit(absl::Seconds(15)), 0) << first.Log();
+    EXPECT_LT(absl::Now() - sent, absl::Seconds(9)) << "the open stream held the drain";
+  }
+  RunningService second(Cases()[0], db->uri(), "stream2");
+  ASSERT_TRUE(second.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << second.Log();
+  for (int round = 3; round < 5; ++round) ASSERT_TRUE(HealthRpc(second.channel(), round).ok());
+  grpc::Status end;
+  std::vector<int64_t> resumed = WatchUntilIdle(second.channel(), all.back(), 2, &end);
+  all.insert(all.end(), resumed.begin(), resumed.end());
+  EXPECT_THAT(all, ::testing::ElementsAre(1, 2, 3, 4, 5));
+}
+
 TEST(GracefulShutdownTest, SigtermDrainsAnInFlightCall) {
   std::unique_ptr<TestDatabase> db;
   CS_TEST_DATABASE_OR_SKIP(db, "drain");
