@@ -1,5 +1,7 @@
 #include "common/server/common_mapping.h"
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace cs {
@@ -43,6 +45,22 @@ absl::StatusOr<int> PageSize(const cs::common::v1::PageRequest& page, int defaul
         absl::StrCat("page.page_size: must be at most ", max_size));
   }
   return page.page_size() == 0 ? default_size : page.page_size();
+}
+
+namespace {
+constexpr absl::string_view kTokenPrefix = "p1:";
+}  // namespace
+
+std::string EncodePageToken(absl::string_view position) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kTokenPrefix, position));
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || !absl::StartsWith(raw, kTokenPrefix)) {
+    return absl::InvalidArgumentError("page.page_token: not a token returned by this list");
+  }
+  return raw.substr(kTokenPrefix.size());
 }
 
 }  // namespace cs

@@ -26,6 +26,11 @@ void DateToProto(const std::optional<absl::CivilDay>& day, cs::common::v1::Date*
 absl::StatusOr<int> PageSize(const cs::common::v1::PageRequest& page, int default_size = 50,
                              int max_size = 1000);
 
+// Page tokens are opaque to clients: the position (a key) in URL-safe base64.
+std::string EncodePageToken(absl::string_view position);
+// INVALID_ARGUMENT naming page.page_token when it is not a token this service issued.
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token);
+
 }  // namespace cs
 
 #endif  // CS_COMMON_SERVER_COMMON_MAPPING_H_

@@ -1,3 +1,4 @@
+#include "common/server/common_mapping.h"
 #include "common/server/grpc_status.h"
 
 #include <gtest/gtest.h>
@@ -23,6 +24,16 @@ TEST(ToGrpcStatusTest, HidesInternalDetail) {
   EXPECT_EQ(s.error_message(), "internal error");
   EXPECT_EQ(ToGrpcStatus(absl::UnknownError("stack...")).error_message(), "internal error");
   EXPECT_EQ(ToGrpcStatus(absl::DataLossError("corrupt row 7")).error_message(), "internal error");
+}
+
+TEST(PageTokenTest, RoundTripsAnyKeyAndRefusesForgeries) {
+  for (const char* key : {"", "acme", "001Dn00000Abc", "weird/+=key with spaces"}) {
+    absl::StatusOr<std::string> back = DecodePageToken(EncodePageToken(key));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, key);
+  }
+  EXPECT_EQ(DecodePageToken("not base64 !").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken("YWNtZQ").status().code(), absl::StatusCode::kInvalidArgument);  // "acme"
 }
 
 }  // namespace

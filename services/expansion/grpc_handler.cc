@@ -35,17 +35,21 @@ grpc::Status ExpansionHandler::ListRevenueMovements(
   absl::StatusOr<int> page_size = PageSize(request->page());
   if (!page_size.ok()) return ToGrpcStatus(page_size.status());
   int64_t after_id = 0;
-  const std::string& token = request->page().page_token();
-  if (!token.empty() && (!absl::SimpleAtoi(token, &after_id) || after_id < 0)) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("page.page_token: not a token returned by this list"));
+  if (!request->page().page_token().empty()) {
+    absl::StatusOr<std::string> position = DecodePageToken(request->page().page_token());
+    if (!position.ok()) return ToGrpcStatus(position.status());
+    if (!absl::SimpleAtoi(*position, &after_id) || after_id < 0) {
+      return ToGrpcStatus(
+          absl::InvalidArgumentError("page.page_token: not a token returned by this list"));
+    }
   }
   absl::StatusOr<MovementPage> page =
       revenue_->ListMovements(request->account_id(), after_id, *page_size);
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (const RevenueMovement& m : page->movements) MovementToProto(m, response->add_movements());
   if (page->next_after_id != 0) {
-    response->mutable_page()->set_next_page_token(absl::StrCat(page->next_after_id));
+    response->mutable_page()->set_next_page_token(
+        EncodePageToken(absl::StrCat(page->next_after_id)));
   }
   return grpc::Status::OK;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -50,6 +51,20 @@ struct Account {
 struct UpsertAccountResult {
   Account account;
   bool created = false;
+};
+
+// Which accounts to list; an unset member matches every account.
+struct AccountFilter {
+  std::optional<Tier> tier;
+  std::optional<Industry> industry;
+  std::string owner_id;
+  std::optional<Lifecycle> lifecycle;
+};
+
+struct AccountPage {
+  std::vector<Account> accounts;
+  // Empty when this is the last page; otherwise list after this account id.
+  std::string next_after_id;
 };
 
 // DOMAIN §1: 1000+ employees enterprise, 100-999 mid-market, 10-99 SMB, under 10 solo.

@@ -27,6 +27,10 @@ class AccountRepository {
 
   // NOT_FOUND when there is no such account.
   virtual absl::StatusOr<Account> Get(const std::string& account_id) = 0;
+
+  // Accounts matching `filter` with account_id > after_id, in account_id order.
+  virtual absl::StatusOr<AccountPage> List(const AccountFilter& filter,
+                                           const std::string& after_id, int limit) = 0;
 };
 
 }  // namespace cs::health

@@ -40,4 +40,14 @@ absl::StatusOr<Account> AccountService::GetAccount(const std::string& account_id
   return repository_->Get(account_id);
 }
 
+absl::StatusOr<AccountPage> AccountService::ListAccounts(const AccountFilter& filter,
+                                                         const std::string& after_id,
+                                                         int page_size) {
+  RETURN_IF_ERROR(ValidateId("owner_id", filter.owner_id, /*required=*/false));
+  if (page_size < 1 || page_size > 1000) {
+    return absl::InvalidArgumentError("page.page_size: must be in 1-1000");
+  }
+  return repository_->List(filter, after_id, page_size);
+}
+
 }  // namespace cs::health

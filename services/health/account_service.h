@@ -24,6 +24,9 @@ class AccountService {
       const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,
       Account account);
   absl::StatusOr<Account> GetAccount(const std::string& account_id);
+  // page_size 1-1000 (the handler turns 0 into the default).
+  absl::StatusOr<AccountPage> ListAccounts(const AccountFilter& filter,
+                                           const std::string& after_id, int page_size);
 
  private:
   AccountRepository* repository_;

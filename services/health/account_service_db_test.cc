@@ -116,6 +116,54 @@ TEST_F(AccountServiceDbTest, BadInputWritesNothing) {
   EXPECT_EQ(AccountRows(), 0);
 }
 
+TEST_F(AccountServiceDbTest, ListFiltersAndPagesInAStableOrder) {
+  const struct {
+    const char* id;
+    int employees;
+    Industry industry;
+    const char* owner;
+  } rows[] = {{"e1", 5000, Industry::kHealthcare, "csm-1"}, {"m1", 300, Industry::kSaas, "csm-1"},
+              {"e2", 2000, Industry::kSaas, "csm-2"},       {"s1", 40, Industry::kSaas, "csm-1"},
+              {"e3", 1200, Industry::kSaas, "csm-1"}};
+  int n = 0;
+  for (const auto& r : rows) {
+    Account a;
+    a.account_id = r.id;
+    a.name = r.id;
+    a.employee_count = r.employees;
+    a.industry = r.industry;
+    a.owner_id = r.owner;
+    ASSERT_OK(service_->UpsertAccount({"U", "l" + std::to_string(n++), "f"}, codec_, a));
+  }
+  AccountFilter enterprise_saas;
+  enterprise_saas.tier = Tier::kEnterprise;
+  enterprise_saas.industry = Industry::kSaas;
+  absl::StatusOr<AccountPage> page = service_->ListAccounts(enterprise_saas, "", 1);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->accounts.size(), 1u);
+  EXPECT_EQ(page->accounts[0].account_id, "e2");
+  EXPECT_EQ(page->next_after_id, "e2");
+  page = service_->ListAccounts(enterprise_saas, page->next_after_id, 1);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->accounts.size(), 1u);
+  EXPECT_EQ(page->accounts[0].account_id, "e3");
+  EXPECT_EQ(page->next_after_id, "");  // exactly one more row: no empty last page
+
+  AccountFilter owner;
+  owner.owner_id = "csm-1";
+  page = service_->ListAccounts(owner, "", 50);
+  ASSERT_OK(page);
+  std::vector<std::string> ids;
+  for (const auto& a : page->accounts) ids.push_back(a.account_id);
+  EXPECT_THAT(ids, ::testing::ElementsAre("e1", "e3", "m1", "s1"));
+
+  page = service_->ListAccounts(AccountFilter{}, "", 50);
+  ASSERT_OK(page);
+  EXPECT_EQ(page->accounts.size(), 5u);
+  EXPECT_THAT(service_->ListAccounts(AccountFilter{}, "", 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("page_size")));
+}
+
 TEST_F(AccountServiceDbTest, UnknownAccountIsNotFound) {
   EXPECT_THAT(service_->GetAccount("nobody"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(service_->GetAccount(""), StatusIs(absl::StatusCode::kInvalidArgument));

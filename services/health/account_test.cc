@@ -100,5 +100,20 @@ TEST(AccountMappingTest, RefusesUnknownEnumsAndImpossibleDates) {
   EXPECT_EQ(a->tier, Tier::kSmb);
 }
 
+TEST(AccountMappingTest, ListFilterTreatsZeroAsAnyAndRefusesUnknownValues) {
+  cs::health::v1::ListAccountsRequest req;
+  absl::StatusOr<AccountFilter> f = FilterFromProto(req);
+  ASSERT_OK(f);
+  EXPECT_FALSE(f->tier.has_value());
+  EXPECT_FALSE(f->lifecycle.has_value());
+  req.set_tier(cs::health::v1::TIER_SOLO);
+  f = FilterFromProto(req);
+  ASSERT_OK(f);
+  EXPECT_EQ(f->tier, Tier::kSolo);
+  req.set_lifecycle(static_cast<cs::health::v1::Lifecycle>(77));
+  EXPECT_THAT(FilterFromProto(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lifecycle")));
+}
+
 }  // namespace
 }  // namespace cs::health

@@ -1,5 +1,6 @@
 #include "services/health/grpc_handler.h"
 
+#include "common/server/common_mapping.h"
 #include "common/server/grpc_status.h"
 #include "common/server/proto_util.h"
 #include "services/health/proto_mapping.h"
@@ -33,6 +34,28 @@ grpc::Status AccountHealthHandler::GetAccount(grpc::ServerContext*,
   absl::StatusOr<Account> account = accounts_->GetAccount(request->account_id());
   if (!account.ok()) return ToGrpcStatus(account.status());
   AccountToProto(*account, response->mutable_account());
+  return grpc::Status::OK;
+}
+
+grpc::Status AccountHealthHandler::ListAccounts(grpc::ServerContext*,
+                                                const v1::ListAccountsRequest* request,
+                                                v1::ListAccountsResponse* response) {
+  absl::StatusOr<AccountFilter> filter = FilterFromProto(*request);
+  if (!filter.ok()) return ToGrpcStatus(filter.status());
+  absl::StatusOr<int> page_size = PageSize(request->page());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  std::string after_id;
+  if (!request->page().page_token().empty()) {
+    absl::StatusOr<std::string> decoded = DecodePageToken(request->page().page_token());
+    if (!decoded.ok()) return ToGrpcStatus(decoded.status());
+    after_id = *std::move(decoded);
+  }
+  absl::StatusOr<AccountPage> page = accounts_->ListAccounts(*filter, after_id, *page_size);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (const Account& a : page->accounts) AccountToProto(a, response->add_accounts());
+  if (!page->next_after_id.empty()) {
+    response->mutable_page()->set_next_page_token(EncodePageToken(page->next_after_id));
+  }
   return grpc::Status::OK;
 }
 

@@ -18,6 +18,9 @@ class AccountHealthHandler final : public cs::health::v1::AccountHealthService::
   grpc::Status GetAccount(grpc::ServerContext* context,
                           const cs::health::v1::GetAccountRequest* request,
                           cs::health::v1::GetAccountResponse* response) override;
+  grpc::Status ListAccounts(grpc::ServerContext* context,
+                            const cs::health::v1::ListAccountsRequest* request,
+                            cs::health::v1::ListAccountsResponse* response) override;
   grpc::Status ListEvents(grpc::ServerContext* context,
                           const cs::health::v1::ListEventsRequest* request,
                           cs::health::v1::ListEventsResponse* response) override;

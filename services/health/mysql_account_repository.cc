@@ -125,4 +125,45 @@ absl::StatusOr<Account> MySqlAccountRepository::Get(const std::string& account_i
   return *std::move(found);
 }
 
+absl::StatusOr<AccountPage> MySqlAccountRepository::List(const AccountFilter& filter,
+                                                         const std::string& after_id,
+                                                         int limit) {
+  AccountPage page;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    // One statement for every combination of filters: an empty parameter matches all.
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT ", kColumns,
+        " FROM accounts WHERE account_id > ?"
+        " AND (? = '' OR tier = ?) AND (? = '' OR industry = ?)"
+        " AND (? = '' OR owner_id = ?) AND (? = '' OR lifecycle = ?)"
+        " ORDER BY account_id LIMIT ?"));
+    const std::string tier = filter.tier ? std::string(TierName(*filter.tier)) : "";
+    const std::string industry =
+        filter.industry ? std::string(IndustryName(*filter.industry)) : "";
+    const std::string lifecycle =
+        filter.lifecycle ? std::string(LifecycleName(*filter.lifecycle)) : "";
+    stmt.setString(1, after_id);
+    stmt.setString(2, tier);
+    stmt.setString(3, tier);
+    stmt.setString(4, industry);
+    stmt.setString(5, industry);
+    stmt.setString(6, filter.owner_id);
+    stmt.setString(7, filter.owner_id);
+    stmt.setString(8, lifecycle);
+    stmt.setString(9, lifecycle);
+    stmt.setInt(10, limit + 1);  // one more tells whether a next page exists
+    std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+    while (rs->next()) {
+      if (static_cast<int>(page.accounts.size()) == limit) {
+        page.next_after_id = page.accounts.back().account_id;
+        break;
+      }
+      ASSIGN_OR_RETURN(Account a, ReadAccount(*rs));
+      page.accounts.push_back(std::move(a));
+    }
+    return absl::OkStatus();
+  }));
+  return page;
+}
+
 }  // namespace cs::health

@@ -22,6 +22,8 @@ class MySqlAccountRepository final : public AccountRepository {
                                              const db::ResultCodec<UpsertAccountResult>& codec,
                                              const Account& account, absl::Time now) override;
   absl::StatusOr<Account> Get(const std::string& account_id) override;
+  absl::StatusOr<AccountPage> List(const AccountFilter& filter, const std::string& after_id,
+                                   int limit) override;
 
  private:
   db::Pool* pool_;

@@ -71,6 +71,26 @@ absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(const v1::UpsertAccoun
   return r;
 }
 
+absl::StatusOr<AccountFilter> FilterFromProto(const v1::ListAccountsRequest& p) {
+  AccountFilter f;
+  if (!v1::Tier_IsValid(p.tier())) {
+    return absl::InvalidArgumentError(absl::StrCat("tier: unknown value ", p.tier()));
+  }
+  if (p.tier() != v1::TIER_UNSPECIFIED) f.tier = static_cast<Tier>(p.tier());
+  if (!v1::Industry_IsValid(p.industry())) {
+    return absl::InvalidArgumentError(absl::StrCat("industry: unknown value ", p.industry()));
+  }
+  if (p.industry() != v1::INDUSTRY_UNSPECIFIED) f.industry = static_cast<Industry>(p.industry());
+  if (!v1::Lifecycle_IsValid(p.lifecycle())) {
+    return absl::InvalidArgumentError(absl::StrCat("lifecycle: unknown value ", p.lifecycle()));
+  }
+  if (p.lifecycle() != v1::LIFECYCLE_UNSPECIFIED) {
+    f.lifecycle = static_cast<Lifecycle>(p.lifecycle());
+  }
+  f.owner_id = p.owner_id();
+  return f;
+}
+
 std::string EncodeAccountEvent(const Account& a) {
   v1::Account p;
   AccountToProto(a, &p);

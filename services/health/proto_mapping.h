@@ -16,6 +16,10 @@ void UpsertResultToProto(const UpsertAccountResult& r, cs::health::v1::UpsertAcc
 absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(
     const cs::health::v1::UpsertAccountResponse& p);
 
+// Unset (zero) enums and an empty owner mean "any"; unknown enum numbers are
+// INVALID_ARGUMENT naming the field.
+absl::StatusOr<AccountFilter> FilterFromProto(const cs::health::v1::ListAccountsRequest& p);
+
 // The payload of an ACCOUNT_UPSERTED event: the serialized cs.health.v1.Account.
 std::string EncodeAccountEvent(const Account& a);
 // INTERNAL when a stored payload does not parse.
