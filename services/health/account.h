@@ -46,6 +46,8 @@ struct Account {
   absl::Time updated_at;
   // Increases by one with every change; the etag is its decimal form.
   int64_t version = 0;
+  std::optional<absl::CivilDay> churned_on;
+  std::string churn_reason;
 };
 
 struct UpsertAccountResult {

@@ -25,6 +25,15 @@ class AccountRepository {
       const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,
       const Account& account, absl::Time now) = 0;
 
+  // Sets lifecycle CHURNED with the date and reason and appends ACCOUNT_CHURNED, at
+  // most once per write key. NOT_FOUND for an unknown account, FAILED_PRECONDITION
+  // when it is already churned.
+  virtual absl::StatusOr<Account> MarkChurned(const db::WriteKey& key,
+                                              const db::ResultCodec<Account>& codec,
+                                              const std::string& account_id,
+                                              absl::CivilDay churned_on,
+                                              const std::string& reason, absl::Time now) = 0;
+
   // NOT_FOUND when there is no such account.
   virtual absl::StatusOr<Account> Get(const std::string& account_id) = 0;
 

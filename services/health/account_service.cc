@@ -35,6 +35,25 @@ absl::StatusOr<UpsertAccountResult> AccountService::UpsertAccount(
   return repository_->Upsert(key, codec, account, clock_->Now());
 }
 
+absl::StatusOr<Account> AccountService::MarkChurned(const db::WriteKey& key,
+                                                   const db::ResultCodec<Account>& codec,
+                                                   const std::string& account_id,
+                                                   std::optional<absl::CivilDay> churned_on,
+                                                   const std::string& reason) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateId("account_id", account_id));
+  if (!churned_on.has_value()) return absl::InvalidArgumentError("churned_on: must be set");
+  const absl::Time now = clock_->Now();
+  const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
+  if (*churned_on > today + 1) {
+    return absl::InvalidArgumentError("churned_on: more than a day in the future");
+  }
+  if (reason.empty() || reason.size() > 500) {
+    return absl::InvalidArgumentError("reason: must be 1-500 characters");
+  }
+  return repository_->MarkChurned(key, codec, account_id, *churned_on, reason, now);
+}
+
 absl::StatusOr<Account> AccountService::GetAccount(const std::string& account_id) {
   RETURN_IF_ERROR(ValidateId("account_id", account_id));
   return repository_->Get(account_id);

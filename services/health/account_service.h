@@ -23,6 +23,12 @@ class AccountService {
   absl::StatusOr<UpsertAccountResult> UpsertAccount(
       const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,
       Account account);
+  // churned_on at most a day after today (UTC); reason 1-500 characters.
+  absl::StatusOr<Account> MarkChurned(const db::WriteKey& key,
+                                      const db::ResultCodec<Account>& codec,
+                                      const std::string& account_id,
+                                      std::optional<absl::CivilDay> churned_on,
+                                      const std::string& reason);
   absl::StatusOr<Account> GetAccount(const std::string& account_id);
   // page_size 1-1000 (the handler turns 0 into the default).
   absl::StatusOr<AccountPage> ListAccounts(const AccountFilter& filter,

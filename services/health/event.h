@@ -24,6 +24,7 @@ enum class EventKind {
   kBandChanged = 3,
   kAlertOpened = 4,
   kAlertResolved = 5,
+  kAccountChurned = 6,
 };
 
 struct Event {

@@ -8,13 +8,14 @@
 namespace cs::health {
 namespace {
 
-constexpr EnumNames<EventKind, 6> kEventKinds({{
+constexpr EnumNames<EventKind, 7> kEventKinds({{
     {EventKind::kUnspecified, "UNSPECIFIED"},
     {EventKind::kAccountUpserted, "ACCOUNT_UPSERTED"},
     {EventKind::kScoreChanged, "SCORE_CHANGED"},
     {EventKind::kBandChanged, "BAND_CHANGED"},
     {EventKind::kAlertOpened, "ALERT_OPENED"},
     {EventKind::kAlertResolved, "ALERT_RESOLVED"},
+    {EventKind::kAccountChurned, "ACCOUNT_CHURNED"},
 }});
 
 constexpr int kDefaultPageSize = 100;

@@ -77,6 +77,50 @@ TEST_F(EventServiceDbTest, EachUpsertPublishesOneEventAndARetryNone) {
   EXPECT_EQ(tail->events[0].account_id, "a2");
 }
 
+TEST_F(EventServiceDbTest, MarkChurnedKeepsTheAccountAndPublishesOnce) {
+  Upsert("r1", "a1");
+  const db::ResultCodec<Account> codec =
+      ProtoCodec<Account, cs::health::v1::Account>(AccountToProto, StoredAccountFromProto);
+  const absl::CivilDay day(2026, 11, 17);  // the fake clock reads 2026-11-18
+  absl::StatusOr<Account> churned =
+      accounts_->MarkChurned({"MarkChurned", "c1", "fp"}, codec, "a1", day, "budget cut");
+  ASSERT_OK(churned);
+  EXPECT_EQ(churned->lifecycle, Lifecycle::kChurned);
+  EXPECT_EQ(churned->churned_on, day);
+  EXPECT_EQ(churned->version, 2);
+  // A retry answers the same; a new request to churn it again is refused.
+  absl::StatusOr<Account> retry =
+      accounts_->MarkChurned({"MarkChurned", "c1", "fp"}, codec, "a1", day, "budget cut");
+  ASSERT_OK(retry);
+  EXPECT_EQ(retry->version, 2);
+  EXPECT_EQ(retry->churned_on, day);
+  EXPECT_THAT(accounts_->MarkChurned({"MarkChurned", "c2", "fp2"}, codec, "a1", day, "again"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(accounts_->MarkChurned({"MarkChurned", "c3", "fp"}, codec, "ghost", day, "x"),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(accounts_->MarkChurned({"MarkChurned", "c4", "fp"}, codec, "a1",
+                                     absl::CivilDay(2026, 11, 20), "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("churned_on")));
+  EXPECT_THAT(accounts_->MarkChurned({"MarkChurned", "c5", "fp"}, codec, "a1", day, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("reason")));
+
+  // An upsert from the CRM afterwards does not silently revive the account.
+  Upsert("r2", "a1");
+  absl::StatusOr<Account> got = accounts_->GetAccount("a1");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->lifecycle, Lifecycle::kChurned);
+  EXPECT_EQ(got->churn_reason, "budget cut");
+
+  absl::StatusOr<EventPage> page = events_->ListEvents(0, 0);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->events.size(), 3u);  // upsert, churn, upsert
+  EXPECT_EQ(page->events[1].kind, EventKind::kAccountChurned);
+  cs::health::v1::Event proto;
+  ASSERT_OK(EventToProto(page->events[1], &proto));
+  EXPECT_EQ(proto.account().churn_reason(), "budget cut");
+  EXPECT_EQ(proto.account().churned_on().day(), 17);
+}
+
 TEST_F(EventServiceDbTest, BadRequestsNameTheField) {
   EXPECT_THAT(events_->ListEvents(-1, 0),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("after_sequence")));

@@ -13,7 +13,8 @@ AccountHealthHandler::AccountHealthHandler(AccountService* accounts, EventServic
     : accounts_(accounts),
       events_(events),
       upsert_codec_(ProtoCodec<UpsertAccountResult, v1::UpsertAccountResponse>(
-          UpsertResultToProto, UpsertResultFromProto)) {}
+          UpsertResultToProto, UpsertResultFromProto)),
+      account_codec_(ProtoCodec<Account, v1::Account>(AccountToProto, StoredAccountFromProto)) {}
 
 grpc::Status AccountHealthHandler::UpsertAccount(grpc::ServerContext*,
                                                  const v1::UpsertAccountRequest* request,
@@ -32,6 +33,20 @@ grpc::Status AccountHealthHandler::GetAccount(grpc::ServerContext*,
                                               const v1::GetAccountRequest* request,
                                               v1::GetAccountResponse* response) {
   absl::StatusOr<Account> account = accounts_->GetAccount(request->account_id());
+  if (!account.ok()) return ToGrpcStatus(account.status());
+  AccountToProto(*account, response->mutable_account());
+  return grpc::Status::OK;
+}
+
+grpc::Status AccountHealthHandler::MarkChurned(grpc::ServerContext*,
+                                               const v1::MarkChurnedRequest* request,
+                                               v1::MarkChurnedResponse* response) {
+  absl::StatusOr<std::optional<absl::CivilDay>> day =
+      DateFromProto("churned_on", request->churned_on());
+  if (!day.ok()) return ToGrpcStatus(day.status());
+  absl::StatusOr<Account> account = accounts_->MarkChurned(
+      WriteKeyOf("MarkChurned", *request, request->request_id()), account_codec_,
+      request->account_id(), *day, request->reason());
   if (!account.ok()) return ToGrpcStatus(account.status());
   AccountToProto(*account, response->mutable_account());
   return grpc::Status::OK;

@@ -18,6 +18,9 @@ class AccountHealthHandler final : public cs::health::v1::AccountHealthService::
   grpc::Status GetAccount(grpc::ServerContext* context,
                           const cs::health::v1::GetAccountRequest* request,
                           cs::health::v1::GetAccountResponse* response) override;
+  grpc::Status MarkChurned(grpc::ServerContext* context,
+                           const cs::health::v1::MarkChurnedRequest* request,
+                           cs::health::v1::MarkChurnedResponse* response) override;
   grpc::Status ListAccounts(grpc::ServerContext* context,
                             const cs::health::v1::ListAccountsRequest* request,
                             cs::health::v1::ListAccountsResponse* response) override;
@@ -32,6 +35,7 @@ class AccountHealthHandler final : public cs::health::v1::AccountHealthService::
   AccountService* accounts_;
   EventService* events_;
   db::ResultCodec<UpsertAccountResult> upsert_codec_;
+  db::ResultCodec<Account> account_codec_;
 };
 
 }  // namespace cs::health

@@ -17,7 +17,8 @@ namespace {
 
 constexpr char kColumns[] =
     "account_id, name, tier, employee_count, industry, owner_id, lifecycle, contract_start,"
-    " renewal_date, arr_minor, arr_currency, created_at, updated_at, version";
+    " renewal_date, arr_minor, arr_currency, created_at, updated_at, version, churned_on,"
+    " churn_reason";
 
 absl::StatusOr<Account> ReadAccount(sql::ResultSet& rs) {
   Account a;
@@ -35,6 +36,8 @@ absl::StatusOr<Account> ReadAccount(sql::ResultSet& rs) {
   ASSIGN_OR_RETURN(a.created_at, db::FromSqlDatetime(std::string(rs.getString(12))));
   ASSIGN_OR_RETURN(a.updated_at, db::FromSqlDatetime(std::string(rs.getString(13))));
   a.version = rs.getInt64(14);
+  ASSIGN_OR_RETURN(a.churned_on, db::GetOptionalDate(rs, 15));
+  a.churn_reason = rs.getString(16);
   return a;
 }
 
@@ -81,7 +84,7 @@ absl::StatusOr<UpsertAccountResult> MySqlAccountRepository::Upsert(
         const Account& a = result.account;
         auto& stmt = conn.Prepare(absl::StrCat(
             "INSERT INTO accounts (", kColumns,
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON DUPLICATE KEY UPDATE name = VALUES(name), tier = VALUES(tier),"
             " employee_count = VALUES(employee_count), industry = VALUES(industry),"
             " owner_id = VALUES(owner_id), lifecycle = VALUES(lifecycle),"
@@ -102,14 +105,60 @@ absl::StatusOr<UpsertAccountResult> MySqlAccountRepository::Upsert(
         stmt.setString(12, db::ToSqlDatetime(a.created_at));
         stmt.setString(13, db::ToSqlDatetime(a.updated_at));
         stmt.setInt64(14, a.version);
+        // Churn is set by MarkChurned only; an upsert keeps what is stored.
+        if (existing.has_value()) {
+          result.account.churned_on = existing->churned_on;
+          result.account.churn_reason = existing->churn_reason;
+        }
+        db::SetOptionalDate(stmt, 15, result.account.churned_on);
+        stmt.setString(16, result.account.churn_reason);
         stmt.executeUpdate();
-        std::vector<db::LoggedEvent> events(1);
-        events[0].kind = std::string(EventKindName(EventKind::kAccountUpserted));
-        events[0].subject_id = a.account_id;
-        events[0].occurred_at = now;
-        events[0].payload = encode_event_(a);
-        db::AppendEvents(conn, events);
+        Publish(conn, EventKind::kAccountUpserted, a, now);
         return result;
+      });
+}
+
+void MySqlAccountRepository::Publish(db::Connection& conn, EventKind kind, const Account& a,
+                                     absl::Time now) {
+  std::vector<db::LoggedEvent> events(1);
+  events[0].kind = std::string(EventKindName(kind));
+  events[0].subject_id = a.account_id;
+  events[0].occurred_at = now;
+  events[0].payload = encode_event_(a);
+  db::AppendEvents(conn, events);
+}
+
+absl::StatusOr<Account> MySqlAccountRepository::MarkChurned(
+    const db::WriteKey& key, const db::ResultCodec<Account>& codec, const std::string& account_id,
+    absl::CivilDay churned_on, const std::string& reason, absl::Time now) {
+  return db::RunIdempotent<Account>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Account> {
+        ASSIGN_OR_RETURN(std::optional<Account> found, Find(conn, account_id, /*for_update=*/true));
+        if (!found.has_value()) {
+          return absl::NotFoundError(absl::StrCat("account '", account_id, "' not found"));
+        }
+        Account a = *std::move(found);
+        if (a.lifecycle == Lifecycle::kChurned) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("account '", account_id, "' is already churned"));
+        }
+        a.lifecycle = Lifecycle::kChurned;
+        a.churned_on = churned_on;
+        a.churn_reason = reason;
+        a.updated_at = now;
+        a.version += 1;
+        auto& stmt = conn.Prepare(
+            "UPDATE accounts SET lifecycle = ?, churned_on = ?, churn_reason = ?, updated_at = ?,"
+            " version = ? WHERE account_id = ?");
+        stmt.setString(1, std::string(LifecycleName(a.lifecycle)));
+        db::SetOptionalDate(stmt, 2, a.churned_on);
+        stmt.setString(3, a.churn_reason);
+        stmt.setString(4, db::ToSqlDatetime(now));
+        stmt.setInt64(5, a.version);
+        stmt.setString(6, a.account_id);
+        stmt.executeUpdate();
+        Publish(conn, EventKind::kAccountChurned, a, now);
+        return a;
       });
 }
 

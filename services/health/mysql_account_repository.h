@@ -7,6 +7,7 @@
 #include "common/db/migrations.h"
 #include "common/db/pool.h"
 #include "services/health/account_repository.h"
+#include "services/health/event.h"
 
 // Generated from services/health/migrations/*.sql.
 const std::vector<cs::db::Migration>& health_migrations();
@@ -21,11 +22,18 @@ class MySqlAccountRepository final : public AccountRepository {
   absl::StatusOr<UpsertAccountResult> Upsert(const db::WriteKey& key,
                                              const db::ResultCodec<UpsertAccountResult>& codec,
                                              const Account& account, absl::Time now) override;
+  absl::StatusOr<Account> MarkChurned(const db::WriteKey& key,
+                                      const db::ResultCodec<Account>& codec,
+                                      const std::string& account_id, absl::CivilDay churned_on,
+                                      const std::string& reason, absl::Time now) override;
   absl::StatusOr<Account> Get(const std::string& account_id) override;
   absl::StatusOr<AccountPage> List(const AccountFilter& filter, const std::string& after_id,
                                    int limit) override;
 
  private:
+  // Appends one event about `a` to the log, inside the caller's transaction.
+  void Publish(db::Connection& conn, EventKind kind, const Account& a, absl::Time now);
+
   db::Pool* pool_;
   const Clock* clock_;
   AccountEncoder encode_event_;

@@ -33,6 +33,18 @@ absl::StatusOr<Account> AccountFromProto(const v1::Account& p) {
   ASSIGN_OR_RETURN(a.contract_start, DateFromProto("account.contract_start", p.contract_start()));
   ASSIGN_OR_RETURN(a.renewal_date, DateFromProto("account.renewal_date", p.renewal_date()));
   a.arr = FromProto(p.arr());
+  ASSIGN_OR_RETURN(a.churned_on, DateFromProto("account.churned_on", p.churned_on()));
+  a.churn_reason = p.churn_reason();
+  return a;
+}
+
+absl::StatusOr<Account> StoredAccountFromProto(const v1::Account& p) {
+  ASSIGN_OR_RETURN(Account a, AccountFromProto(p));
+  a.created_at = FromTimestamp(p.created_at());
+  a.updated_at = FromTimestamp(p.updated_at());
+  if (!absl::SimpleAtoi(p.etag(), &a.version)) {
+    return absl::InternalError("stored account has a bad etag");
+  }
   return a;
 }
 
@@ -50,6 +62,8 @@ void AccountToProto(const Account& a, v1::Account* out) {
   ToTimestamp(a.created_at, out->mutable_created_at());
   ToTimestamp(a.updated_at, out->mutable_updated_at());
   out->set_etag(absl::StrCat(a.version));
+  DateToProto(a.churned_on, out->mutable_churned_on());
+  out->set_churn_reason(a.churn_reason);
 }
 
 void UpsertResultToProto(const UpsertAccountResult& r, v1::UpsertAccountResponse* out) {
@@ -59,14 +73,7 @@ void UpsertResultToProto(const UpsertAccountResult& r, v1::UpsertAccountResponse
 
 absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(const v1::UpsertAccountResponse& p) {
   UpsertAccountResult r;
-  ASSIGN_OR_RETURN(r.account, AccountFromProto(p.account()));
-  r.account.created_at = FromTimestamp(p.account().created_at());
-  r.account.updated_at = FromTimestamp(p.account().updated_at());
-  int64_t version = 0;
-  if (!absl::SimpleAtoi(p.account().etag(), &version)) {
-    return absl::InternalError("stored response has a bad etag");
-  }
-  r.account.version = version;
+  ASSIGN_OR_RETURN(r.account, StoredAccountFromProto(p.account()));
   r.created = p.created();
   return r;
 }
@@ -102,7 +109,9 @@ absl::Status EventToProto(const Event& e, v1::Event* out) {
   out->set_kind(static_cast<v1::EventKind>(e.kind));
   out->set_account_id(e.account_id);
   ToTimestamp(e.occurred_at, out->mutable_occurred_at());
-  if (e.kind == EventKind::kAccountUpserted && !out->mutable_account()->ParseFromString(e.payload)) {
+  const bool carries_account =
+      e.kind == EventKind::kAccountUpserted || e.kind == EventKind::kAccountChurned;
+  if (carries_account && !out->mutable_account()->ParseFromString(e.payload)) {
     return absl::InternalError("stored event payload does not parse");
   }
   return absl::OkStatus();

@@ -11,6 +11,9 @@ namespace cs::health {
 // Unknown enum numbers are INVALID_ARGUMENT naming the field.
 absl::StatusOr<Account> AccountFromProto(const cs::health::v1::Account& p);
 void AccountToProto(const Account& a, cs::health::v1::Account* out);
+// As AccountFromProto, plus what only the service sets (times, version): for
+// reading back answers the service itself stored.
+absl::StatusOr<Account> StoredAccountFromProto(const cs::health::v1::Account& p);
 
 void UpsertResultToProto(const UpsertAccountResult& r, cs::health::v1::UpsertAccountResponse* out);
 absl::StatusOr<UpsertAccountResult> UpsertResultFromProto(
