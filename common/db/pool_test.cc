@@ -38,6 +38,15 @@ class PoolTest : public ::testing::Test {
     return n;
   }
 
+  void KillConnection(int64_t id) {
+    ASSERT_OK(pool_->Run([&](Connection& c) {
+      auto& kill = c.Prepare("KILL CONNECTION ?");
+      kill.setInt64(1, id);
+      kill.execute();
+      return absl::OkStatus();
+    }));
+  }
+
   static void Insert(Connection& c, int id) {
     auto& stmt = c.Prepare("INSERT INTO items (id, name) VALUES (?, ?)");
     stmt.setInt(1, id);
@@ -81,39 +90,35 @@ TEST_F(PoolTest, HidesSqlTextInErrors) {
   EXPECT_EQ(s.message().find("no_such_table"), absl::string_view::npos);
 }
 
+// The server-side id of the connection `pool` lends next (its only one, size 1).
+int64_t ConnectionIdOf(Pool& pool) {
+  int64_t id = 0;
+  EXPECT_OK(pool.Run([&](Connection& c) {
+    std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT CONNECTION_ID()").executeQuery());
+    rs->next();
+    id = rs->getInt64(1);
+    return absl::OkStatus();
+  }));
+  return id;
+}
+
+absl::Status SelectOne(Pool& pool) {
+  return pool.Run([](Connection& c) {
+    c.Execute("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
 TEST_F(PoolTest, ReplacesAConnectionTheServerKilled) {
   DbConfig one = db_->config();
   one.pool_size = 1;
   Pool pool(one);
-  int64_t first_id = 0;
-  ASSERT_OK(pool.Run([&](Connection& c) {
-    std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT CONNECTION_ID()").executeQuery());
-    rs->next();
-    first_id = rs->getInt64(1);
-    return absl::OkStatus();
-  }));
-  // Kill the pooled connection from the outside, as a server restart would.
-  ASSERT_OK(pool_->Run([&](Connection& c) {
-    auto& kill = c.Prepare("KILL CONNECTION ?");
-    kill.setInt64(1, first_id);
-    kill.execute();
-    return absl::OkStatus();
-  }));
+  const int64_t first_id = ConnectionIdOf(pool);
+  KillConnection(first_id);  // from the outside, as a server restart would
   // The first use of the dead connection fails UNAVAILABLE and drops it ...
-  EXPECT_THAT(pool.Run([](Connection& c) {
-    c.Execute("SELECT 1");
-    return absl::OkStatus();
-  }),
-              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(SelectOne(pool), StatusIs(absl::StatusCode::kUnavailable));
   // ... and the next call gets a fresh one.
-  int64_t second_id = 0;
-  ASSERT_OK(pool.Run([&](Connection& c) {
-    std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT CONNECTION_ID()").executeQuery());
-    rs->next();
-    second_id = rs->getInt64(1);
-    return absl::OkStatus();
-  }));
-  EXPECT_NE(second_id, first_id);
+  EXPECT_NE(ConnectionIdOf(pool), first_id);
   EXPECT_EQ(pool.stats().open, 1);
   EXPECT_EQ(pool.stats().created_total, 2u);
 }
@@ -123,24 +128,9 @@ TEST_F(PoolTest, IdleConnectionIsCheckedBeforeItIsLentOut) {
   one.pool_size = 1;
   one.validate_after_idle = absl::ZeroDuration();  // check every connection
   Pool pool(one);
-  int64_t first_id = 0;
-  ASSERT_OK(pool.Run([&](Connection& c) {
-    std::unique_ptr<sql::ResultSet> rs(c.Prepare("SELECT CONNECTION_ID()").executeQuery());
-    rs->next();
-    first_id = rs->getInt64(1);
-    return absl::OkStatus();
-  }));
-  ASSERT_OK(pool_->Run([&](Connection& c) {
-    auto& kill = c.Prepare("KILL CONNECTION ?");
-    kill.setInt64(1, first_id);
-    kill.execute();
-    return absl::OkStatus();
-  }));
+  KillConnection(ConnectionIdOf(pool));
   // Unlike a connection in steady use, no caller sees the dead one.
-  EXPECT_OK(pool.Run([](Connection& c) {
-    c.Execute("SELECT 1");
-    return absl::OkStatus();
-  }));
+  EXPECT_OK(SelectOne(pool));
   EXPECT_EQ(pool.stats().created_total, 2u);
 }
 
