@@ -4,13 +4,14 @@
 #include "cs/health/v1/health.grpc.pb.h"
 #include "services/health/account_service.h"
 #include "services/health/event_service.h"
+#include "services/health/health_service.h"
 
 namespace cs::health {
 
 // Thin: map the request, call the service, map the answer and the status.
 class AccountHealthHandler final : public cs::health::v1::AccountHealthService::Service {
  public:
-  AccountHealthHandler(AccountService* accounts, EventService* events);
+  AccountHealthHandler(AccountService* accounts, EventService* events, HealthService* health);
 
   grpc::Status UpsertAccount(grpc::ServerContext* context,
                              const cs::health::v1::UpsertAccountRequest* request,
@@ -31,11 +32,76 @@ class AccountHealthHandler final : public cs::health::v1::AccountHealthService::
                            const cs::health::v1::WatchEventsRequest* request,
                            grpc::ServerWriter<cs::health::v1::WatchEventsResponse>* writer) override;
 
+  grpc::Status RecordSignals(grpc::ServerContext* context,
+                             const cs::health::v1::RecordSignalsRequest* request,
+                             cs::health::v1::RecordSignalsResponse* response) override;
+  grpc::Status TrackEvents(grpc::ServerContext* context,
+                           const cs::health::v1::TrackEventsRequest* request,
+                           cs::health::v1::TrackEventsResponse* response) override;
+  grpc::Status SetEventMapping(grpc::ServerContext* context,
+                               const cs::health::v1::SetEventMappingRequest* request,
+                               cs::health::v1::SetEventMappingResponse* response) override;
+  grpc::Status ListEventMappings(grpc::ServerContext* context,
+                                 const cs::health::v1::ListEventMappingsRequest* request,
+                                 cs::health::v1::ListEventMappingsResponse* response) override;
+  grpc::Status ListRejectedRecords(grpc::ServerContext* context,
+                                   const cs::health::v1::ListRejectedRecordsRequest* request,
+                                   cs::health::v1::ListRejectedRecordsResponse* response) override;
+  grpc::Status CreateScorecard(grpc::ServerContext* context,
+                               const cs::health::v1::CreateScorecardRequest* request,
+                               cs::health::v1::CreateScorecardResponse* response) override;
+  grpc::Status UpdateScorecard(grpc::ServerContext* context,
+                               const cs::health::v1::UpdateScorecardRequest* request,
+                               cs::health::v1::UpdateScorecardResponse* response) override;
+  grpc::Status GetScorecard(grpc::ServerContext* context,
+                            const cs::health::v1::GetScorecardRequest* request,
+                            cs::health::v1::GetScorecardResponse* response) override;
+  grpc::Status ListScorecards(grpc::ServerContext* context,
+                              const cs::health::v1::ListScorecardsRequest* request,
+                              cs::health::v1::ListScorecardsResponse* response) override;
+  grpc::Status GetHealth(grpc::ServerContext* context,
+                         const cs::health::v1::GetHealthRequest* request,
+                         cs::health::v1::GetHealthResponse* response) override;
+  grpc::Status GetHealthHistory(grpc::ServerContext* context,
+                                const cs::health::v1::GetHealthHistoryRequest* request,
+                                cs::health::v1::GetHealthHistoryResponse* response) override;
+  grpc::Status ExplainChange(grpc::ServerContext* context,
+                             const cs::health::v1::ExplainChangeRequest* request,
+                             cs::health::v1::ExplainChangeResponse* response) override;
+  grpc::Status ListAtRisk(grpc::ServerContext* context,
+                          const cs::health::v1::ListAtRiskRequest* request,
+                          cs::health::v1::ListAtRiskResponse* response) override;
+  grpc::Status GetPortfolioSummary(grpc::ServerContext* context,
+                                   const cs::health::v1::GetPortfolioSummaryRequest* request,
+                                   cs::health::v1::GetPortfolioSummaryResponse* response) override;
+  grpc::Status SetOverride(grpc::ServerContext* context,
+                           const cs::health::v1::SetOverrideRequest* request,
+                           cs::health::v1::SetOverrideResponse* response) override;
+  grpc::Status ListOverrides(grpc::ServerContext* context,
+                             const cs::health::v1::ListOverridesRequest* request,
+                             cs::health::v1::ListOverridesResponse* response) override;
+  grpc::Status ListAlerts(grpc::ServerContext* context,
+                          const cs::health::v1::ListAlertsRequest* request,
+                          cs::health::v1::ListAlertsResponse* response) override;
+  grpc::Status GetAlertSettings(grpc::ServerContext* context,
+                                const cs::health::v1::GetAlertSettingsRequest* request,
+                                cs::health::v1::GetAlertSettingsResponse* response) override;
+  grpc::Status SetAlertSettings(grpc::ServerContext* context,
+                                const cs::health::v1::SetAlertSettingsRequest* request,
+                                cs::health::v1::SetAlertSettingsResponse* response) override;
+
  private:
   AccountService* accounts_;
   EventService* events_;
+  HealthService* health_;
   db::ResultCodec<UpsertAccountResult> upsert_codec_;
   db::ResultCodec<Account> account_codec_;
+  // RecordSignals and TrackEvents store their answers in one shape.
+  db::ResultCodec<IngestResult> ingest_codec_;
+  db::ResultCodec<EventMapping> mapping_codec_;
+  db::ResultCodec<Scorecard> scorecard_codec_;
+  db::ResultCodec<Override> override_codec_;
+  db::ResultCodec<AlertSettings> settings_codec_;
 };
 
 }  // namespace cs::health

@@ -7,9 +7,13 @@
 #include "services/health/account_service.h"
 #include "services/health/event_service.h"
 #include "services/health/grpc_handler.h"
+#include "services/health/health_mapping.h"
+#include "services/health/health_service.h"
 #include "services/health/mysql_account_repository.h"
 #include "services/health/mysql_event_repository.h"
+#include "services/health/mysql_health_repository.h"
 #include "services/health/proto_mapping.h"
+#include "services/health/rescore_worker.h"
 
 namespace {
 
@@ -19,11 +23,17 @@ struct HealthWiring : cs::ServiceWiring {
         accounts(&repository, &cs::RealClock::Instance()),
         event_repository(pool),
         events(&event_repository),
-        handler(&accounts, &events) {}
+        health_repository(pool, &cs::RealClock::Instance(), cs::health::HealthEncoders()),
+        health(&health_repository, &cs::RealClock::Instance()),
+        rescore(&health),
+        handler(&accounts, &events, &health) {}
   cs::health::MySqlAccountRepository repository;
   cs::health::AccountService accounts;
   cs::health::MySqlEventRepository event_repository;
   cs::health::EventService events;
+  cs::health::MySqlHealthRepository health_repository;
+  cs::health::HealthService health;
+  cs::health::RescoreWorker rescore;
   cs::health::AccountHealthHandler handler;
 };
 
@@ -42,9 +52,16 @@ int main(int argc, char** argv) {
       [](cs::ServiceRuntime& runtime,
          cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<HealthWiring>(&pool);
+        if (absl::Status s =
+                wiring->health_repository.EnsureDefaultScorecard(cs::RealClock::Instance().Now());
+            !s.ok()) {
+          return s;
+        }
         runtime.AddService(&wiring->handler);
         // Open event streams end at shutdown so the drain does not wait on them.
         runtime.AddShutdownHook([events = &wiring->events] { events->Stop(); });
+        wiring->rescore.Start();
+        runtime.AddShutdownHook([rescore = &wiring->rescore] { rescore->Stop(); });
         return std::unique_ptr<cs::ServiceWiring>(std::move(wiring));
       });
 }

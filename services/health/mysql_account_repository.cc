@@ -41,8 +41,11 @@ absl::StatusOr<Account> ReadAccount(sql::ResultSet& rs) {
   return a;
 }
 
-absl::StatusOr<std::optional<Account>> Find(db::Connection& conn, const std::string& account_id,
-                                            bool for_update) {
+}  // namespace
+
+absl::StatusOr<std::optional<Account>> FindAccount(db::Connection& conn,
+                                                   const std::string& account_id,
+                                                   bool for_update) {
   auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kColumns,
                                          " FROM accounts WHERE account_id = ?",
                                          for_update ? " FOR UPDATE" : ""));
@@ -53,8 +56,6 @@ absl::StatusOr<std::optional<Account>> Find(db::Connection& conn, const std::str
   return std::optional<Account>(std::move(a));
 }
 
-}  // namespace
-
 absl::StatusOr<UpsertAccountResult> MySqlAccountRepository::Upsert(
     const db::WriteKey& key, const db::ResultCodec<UpsertAccountResult>& codec,
     const Account& account, absl::Time now) {
@@ -62,7 +63,7 @@ absl::StatusOr<UpsertAccountResult> MySqlAccountRepository::Upsert(
       *pool_, *clock_, key, codec,
       [&](db::Connection& conn) -> absl::StatusOr<UpsertAccountResult> {
         ASSIGN_OR_RETURN(std::optional<Account> existing,
-                         Find(conn, account.account_id, /*for_update=*/true));
+                         FindAccount(conn, account.account_id, /*for_update=*/true));
         UpsertAccountResult result;
         result.account = account;
         result.account.updated_at = now;
@@ -133,7 +134,7 @@ absl::StatusOr<Account> MySqlAccountRepository::MarkChurned(
     absl::CivilDay churned_on, const std::string& reason, absl::Time now) {
   return db::RunIdempotent<Account>(
       *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Account> {
-        ASSIGN_OR_RETURN(std::optional<Account> found, Find(conn, account_id, /*for_update=*/true));
+        ASSIGN_OR_RETURN(std::optional<Account> found, FindAccount(conn, account_id, /*for_update=*/true));
         if (!found.has_value()) {
           return absl::NotFoundError(absl::StrCat("account '", account_id, "' not found"));
         }
@@ -165,7 +166,7 @@ absl::StatusOr<Account> MySqlAccountRepository::MarkChurned(
 absl::StatusOr<Account> MySqlAccountRepository::Get(const std::string& account_id) {
   std::optional<Account> found;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(found, Find(conn, account_id, /*for_update=*/false));
+    ASSIGN_OR_RETURN(found, FindAccount(conn, account_id, /*for_update=*/false));
     return absl::OkStatus();
   }));
   if (!found.has_value()) {

@@ -1,6 +1,8 @@
 #ifndef CS_SERVICES_HEALTH_MYSQL_ACCOUNT_REPOSITORY_H_
 #define CS_SERVICES_HEALTH_MYSQL_ACCOUNT_REPOSITORY_H_
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/clock.h"
@@ -13,6 +15,11 @@
 const std::vector<cs::db::Migration>& health_migrations();
 
 namespace cs::health {
+
+// Inside a caller's connection (and transaction, for for_update): one account.
+absl::StatusOr<std::optional<Account>> FindAccount(db::Connection& conn,
+                                                   const std::string& account_id,
+                                                   bool for_update);
 
 class MySqlAccountRepository final : public AccountRepository {
  public:

@@ -109,11 +109,24 @@ absl::Status EventToProto(const Event& e, v1::Event* out) {
   out->set_kind(static_cast<v1::EventKind>(e.kind));
   out->set_account_id(e.account_id);
   ToTimestamp(e.occurred_at, out->mutable_occurred_at());
-  const bool carries_account =
-      e.kind == EventKind::kAccountUpserted || e.kind == EventKind::kAccountChurned;
-  if (carries_account && !out->mutable_account()->ParseFromString(e.payload)) {
-    return absl::InternalError("stored event payload does not parse");
+  bool parsed = true;
+  switch (e.kind) {
+    case EventKind::kAccountUpserted:
+    case EventKind::kAccountChurned:
+      parsed = out->mutable_account()->ParseFromString(e.payload);
+      break;
+    case EventKind::kScoreChanged:
+    case EventKind::kBandChanged:
+      parsed = out->mutable_score_change()->ParseFromString(e.payload);
+      break;
+    case EventKind::kAlertOpened:
+    case EventKind::kAlertResolved:
+      parsed = out->mutable_alert()->ParseFromString(e.payload);
+      break;
+    default:
+      break;
   }
+  if (!parsed) return absl::InternalError("stored event payload does not parse");
   return absl::OkStatus();
 }
 

@@ -7,11 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/health/account.h"
 
 namespace cs::health {
 
@@ -53,14 +56,26 @@ struct BandThresholds {
   double red_below = 60;
 };
 
+inline constexpr char kDefaultScoreName[] = "health";
+
 struct Scorecard {
   std::string scorecard_id;
+  // The score it produces; an account carries one score per name.
+  std::string score_name = kDefaultScoreName;
+  int version = 0;
+  std::string description;
   std::vector<ComponentSpec> components;
   BandThresholds bands;
+  // Which accounts it covers; empty covers all.
+  std::vector<Tier> tiers;
+  std::vector<Industry> industries;
+  absl::Time updated_at;
 };
 
 struct ComponentScore {
   Component component = Component::kUnspecified;
+  std::string measure;
+  int weight = 0;
   double raw = 0;
   double normalized = 0;
   // Points this component adds to the score (normalized x effective weight / 100).
@@ -75,7 +90,22 @@ struct Score {
 };
 
 absl::string_view ComponentName(Component component);
+std::optional<Component> ComponentFromName(absl::string_view name);
 absl::string_view BandName(Band band);
+std::optional<Band> BandFromName(absl::string_view name);
+
+// True when `scorecard` covers an account of this tier and industry; its
+// specificity ranks scorecards for the same score name (higher wins).
+bool Covers(const Scorecard& scorecard, Tier tier, Industry industry);
+int Specificity(const Scorecard& scorecard);
+// The scorecard for `score_name` that covers the account best, or nullptr.
+const Scorecard* ChooseScorecard(const std::vector<Scorecard>& scorecards,
+                                 absl::string_view score_name, Tier tier, Industry industry);
+
+// A scorecard's definition as stored text (everything but id, version and time),
+// and back. DATA_LOSS when the text does not parse.
+std::string EncodeScorecardDefinition(const Scorecard& scorecard);
+absl::Status DecodeScorecardDefinition(absl::string_view text, Scorecard* scorecard);
 
 // Errors name the field ("scorecard.components[2].weight").
 absl::Status ValidateScorecard(const Scorecard& scorecard);

@@ -14,11 +14,11 @@ using ::testing::HasSubstr;
 
 std::map<std::string, double> HealthyishAccount() {
   return {{"logins_per_week", 10},               // 50 of 100
-          {"core_features_adopted_ratio", 0.8},  // 80
+          {"distinct_features_used", 8},        // 80
           {"tickets_per_month", 2},              // lower is better: 80
           {"on_time_payment_ratio", 1.0},        // 100
           {"engagement_events_per_month", 5},    // 50
-          {"expansion_signals_per_quarter", 3}}; // 100
+          {"expansion_signals", 3}}; // 100
 }
 
 TEST(ScorecardTest, DefaultFollowsTheDomainWeights) {
@@ -50,7 +50,7 @@ TEST(ScorecardTest, HandComputedScore) {
 
 TEST(ScorecardTest, MissingComponentHandsItsWeightToTheOthers) {
   std::map<std::string, double> raw = HealthyishAccount();
-  raw.erase("expansion_signals_per_quarter");
+  raw.erase("expansion_signals");
   // (73 - 10) points over 90 % of the weight -> 63 / 0.9 = 70
   absl::StatusOr<Score> score = ComputeScore(DefaultScorecard(), raw);
   ASSERT_OK(score);

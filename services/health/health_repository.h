@@ -1,0 +1,114 @@
+#ifndef CS_SERVICES_HEALTH_HEALTH_REPOSITORY_H_
+#define CS_SERVICES_HEALTH_HEALTH_REPOSITORY_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/db/idempotency.h"
+#include "services/health/health.h"
+
+namespace cs::health {
+
+// How score and alert events are serialized into the event log (the handler
+// layer's wire form; this layer keeps them opaque).
+struct HealthEventEncoders {
+  std::function<std::string(const ScoreChange&)> score_change;
+  std::function<std::string(const Alert&)> alert;
+};
+
+
+// Storage of signals, scorecards, scores, alerts and overrides. Every write that
+// changes a score publishes its events in the same transaction.
+class HealthRepository {
+ public:
+  virtual ~HealthRepository() = default;
+
+  // Stores the accepted signals (a known event_id is a duplicate), the rejected
+  // records in the dead-letter list, and rescores the accounts that got signals,
+  // all in one transaction. With batch.atomic, an unknown account is NOT_FOUND and
+  // nothing is written.
+  virtual absl::StatusOr<IngestResult> Ingest(const db::WriteKey& key,
+                                              const db::ResultCodec<IngestResult>& codec,
+                                              const IngestBatch& batch, absl::Time now) = 0;
+
+  virtual absl::StatusOr<EventMapping> SetEventMapping(const db::WriteKey& key,
+                                                       const db::ResultCodec<EventMapping>& codec,
+                                                       const EventMapping& mapping,
+                                                       absl::Time now) = 0;
+  virtual absl::StatusOr<std::vector<EventMapping>> ListEventMappings() = 0;
+  virtual absl::StatusOr<RejectedPage> ListRejected(const RejectedQuery& query) = 0;
+
+  // ALREADY_EXISTS when the id is taken. The new scorecard gets version 1.
+  virtual absl::StatusOr<Scorecard> CreateScorecard(const db::WriteKey& key,
+                                                    const db::ResultCodec<Scorecard>& codec,
+                                                    const Scorecard& scorecard,
+                                                    absl::Time now) = 0;
+  // scorecard.version must be the current one (ABORTED otherwise); stores
+  // version + 1 and queues a rescore of every account.
+  virtual absl::StatusOr<Scorecard> UpdateScorecard(const db::WriteKey& key,
+                                                    const db::ResultCodec<Scorecard>& codec,
+                                                    const Scorecard& scorecard,
+                                                    absl::Time now) = 0;
+  // version 0: the current one.
+  virtual absl::StatusOr<Scorecard> GetScorecard(const std::string& scorecard_id,
+                                                 int version) = 0;
+  virtual absl::StatusOr<std::vector<Scorecard>> ListScorecards() = 0;
+  // Creates DOMAIN's default scorecard when no scorecard exists (safe on replicas).
+  virtual absl::Status EnsureDefaultScorecard(absl::Time now) = 0;
+
+  // The current stored score; NOT_FOUND when the account has none under that name.
+  virtual absl::StatusOr<StoredScore> GetScore(const std::string& account_id,
+                                               const std::string& score_name) = 0;
+  // The score as stored at `at` (the newest change at or before it).
+  virtual absl::StatusOr<StoredScore> GetScoreAsOf(const std::string& account_id,
+                                                   const std::string& score_name,
+                                                   absl::Time at) = 0;
+  // Daily points from..to inclusive, oldest first.
+  virtual absl::StatusOr<std::vector<HealthPoint>> History(const std::string& account_id,
+                                                           const std::string& score_name,
+                                                           absl::CivilDay from,
+                                                           absl::CivilDay to) = 0;
+  // The newest daily point on or before `day`.
+  virtual absl::StatusOr<std::optional<HealthPoint>> PointOnOrBefore(
+      const std::string& account_id, const std::string& score_name, absl::CivilDay day) = 0;
+  // Alerts that were open at `at`.
+  virtual absl::StatusOr<std::vector<Alert>> OpenAlerts(const std::string& account_id,
+                                                        absl::Time at) = 0;
+  virtual absl::StatusOr<AlertPage> ListAlerts(const AlertQuery& query) = 0;
+  // Signals that occurred from `from` to `to` (both included), counted by kind.
+  virtual absl::StatusOr<std::vector<std::pair<SignalKind, int64_t>>> CountSignals(
+      const std::string& account_id, absl::Time from, absl::Time to) = 0;
+
+  virtual absl::StatusOr<AtRiskPage> ListAtRisk(const AtRiskQuery& query) = 0;
+  virtual absl::StatusOr<PortfolioSummary> Portfolio(const std::string& score_name,
+                                                     absl::Time period_start) = 0;
+
+  // NOT_FOUND for an unknown account.
+  virtual absl::StatusOr<Override> AddOverride(const db::WriteKey& key,
+                                               const db::ResultCodec<Override>& codec,
+                                               const Override& override_value) = 0;
+  // The newest override of the score that is active at `at`.
+  virtual absl::StatusOr<std::optional<Override>> ActiveOverride(const std::string& account_id,
+                                                                 const std::string& score_name,
+                                                                 absl::Time at) = 0;
+  virtual absl::StatusOr<std::vector<Override>> ListOverrides(const std::string& account_id) = 0;
+
+  virtual absl::StatusOr<AlertSettings> GetAlertSettings() = 0;
+  virtual absl::StatusOr<AlertSettings> SetAlertSettings(
+      const db::WriteKey& key, const db::ResultCodec<AlertSettings>& codec,
+      const AlertSettings& settings, absl::Time now) = 0;
+
+  // Background rescoring, shared by replicas through row locks: makes sure today's
+  // daily job exists, then rescores up to `max_accounts` accounts of one pending
+  // job (daily or scorecard change) in one transaction. Returns how many accounts
+  // it rescored (0: nothing to do or every job is taken by another replica).
+  virtual absl::StatusOr<int> RunRescoreJobs(absl::Time now, int max_accounts) = 0;
+};
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_HEALTH_REPOSITORY_H_

@@ -1,0 +1,378 @@
+#include "services/health/health_service.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/validation.h"
+
+namespace cs::health {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+absl::Status ValidateBatchSize(absl::string_view field, size_t n) {
+  if (n == 0) return Invalid(field, "at least one record is required");
+  if (n > static_cast<size_t>(HealthService::kMaxBatch)) {
+    return Invalid(field, absl::StrCat(n, " records; at most ", HealthService::kMaxBatch,
+                                       " per call"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateScoreName(absl::string_view field, const std::string& name) {
+  RETURN_IF_ERROR(ValidateId(field, name));
+  if (name.size() > 64) return Invalid(field, "longer than 64 characters");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLimit(int limit) {
+  if (limit < 1 || limit > 1000) return Invalid("page.page_size", "must be in 1-1000");
+  return absl::OkStatus();
+}
+
+std::string OrDefaultName(std::string name) {
+  return name.empty() ? std::string(kDefaultScoreName) : name;
+}
+
+// The number a track event's property holds, if it holds one.
+std::optional<double> NumberOf(const PropertyValue& v) {
+  if (const double* d = std::get_if<double>(&v)) return *d;
+  if (const bool* b = std::get_if<bool>(&v)) return *b ? 1.0 : 0.0;
+  double parsed = 0;
+  if (absl::SimpleAtod(std::get<std::string>(v), &parsed)) return parsed;
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<IngestResult> HealthService::RecordSignals(
+    const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec,
+    const std::vector<Signal>& signals, const std::vector<std::string>& record_json, bool atomic) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateBatchSize("signals", signals.size()));
+  const absl::Time now = clock_->Now();
+  IngestBatch batch;
+  batch.source = "RecordSignals";
+  batch.atomic = atomic;
+  for (size_t i = 0; i < signals.size(); ++i) {
+    IngestRecord r;
+    r.index = static_cast<int>(i);
+    r.event_id = signals[i].event_id;
+    r.account_id = signals[i].account_id;
+    if (i < record_json.size()) r.record_json = record_json[i];
+    absl::Status valid = ValidateSignal(absl::StrCat("signals[", i, "]"), signals[i], now);
+    if (valid.ok()) {
+      r.signal = signals[i];
+    } else if (atomic) {
+      return valid;
+    } else {
+      r.rejection = std::string(valid.message());
+    }
+    batch.records.push_back(std::move(r));
+  }
+  return repository_->Ingest(key, codec, batch, now);
+}
+
+absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
+                                                        const db::ResultCodec<IngestResult>& codec,
+                                                        const std::vector<TrackEvent>& events,
+                                                        bool atomic) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateBatchSize("events", events.size()));
+  ASSIGN_OR_RETURN(std::vector<EventMapping> mappings, repository_->ListEventMappings());
+  std::map<std::string, EventMapping> by_name;
+  for (EventMapping& m : mappings) by_name.emplace(m.event_name, std::move(m));
+  const absl::Time now = clock_->Now();
+  IngestBatch batch;
+  batch.source = "TrackEvents";
+  batch.atomic = atomic;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const TrackEvent& e = events[i];
+    const std::string field = absl::StrCat("events[", i, "]");
+    IngestRecord r;
+    r.index = static_cast<int>(i);
+    r.event_id = e.message_id;
+    r.account_id = e.group_id;
+    r.record_json = e.record_json;
+    absl::StatusOr<Signal> signal = [&]() -> absl::StatusOr<Signal> {
+      RETURN_IF_ERROR(ValidateId(field + ".message_id", e.message_id));
+      RETURN_IF_ERROR(ValidateId(field + ".group_id", e.group_id));
+      if (e.event.empty()) return Invalid(field + ".event", "must not be empty");
+      auto m = by_name.find(e.event);
+      if (m == by_name.end()) {
+        return Invalid(field + ".event",
+                       absl::StrCat("no event mapping for '", e.event, "' (see SetEventMapping)"));
+      }
+      Signal s;
+      s.event_id = e.message_id;
+      s.account_id = e.group_id;
+      s.kind = m->second.kind;
+      s.occurred_at = e.timestamp;
+      if (!m->second.value_property.empty()) {
+        auto p = e.properties.find(m->second.value_property);
+        std::optional<double> v = p == e.properties.end() ? std::nullopt : NumberOf(p->second);
+        if (!v) {
+          return Invalid(absl::StrCat(field, ".properties.", m->second.value_property),
+                         "missing or not a number");
+        }
+        s.value = *v;
+      }
+      if (!m->second.feature_property.empty()) {
+        auto p = e.properties.find(m->second.feature_property);
+        const std::string* name =
+            p == e.properties.end() ? nullptr : std::get_if<std::string>(&p->second);
+        if (name != nullptr) s.feature = *name;
+      }
+      if (s.feature.empty() && s.kind == SignalKind::kFeatureUsed) s.feature = e.event.substr(0, 64);
+      RETURN_IF_ERROR(ValidateSignal(field, s, now));
+      return s;
+    }();
+    if (signal.ok()) {
+      r.signal = *std::move(signal);
+    } else if (atomic) {
+      return signal.status();
+    } else {
+      r.rejection = std::string(signal.status().message());
+    }
+    batch.records.push_back(std::move(r));
+  }
+  return repository_->Ingest(key, codec, batch, now);
+}
+
+absl::StatusOr<EventMapping> HealthService::SetEventMapping(
+    const db::WriteKey& key, const db::ResultCodec<EventMapping>& codec,
+    const EventMapping& mapping) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  if (mapping.event_name.empty() || mapping.event_name.size() > 128) {
+    return Invalid("mapping.event_name", "must be 1-128 characters");
+  }
+  if (!IsKnownSignalKind(static_cast<int>(mapping.kind))) {
+    return Invalid("mapping.kind", "must be a known signal kind");
+  }
+  if (mapping.value_property.size() > 128) {
+    return Invalid("mapping.value_property", "longer than 128 characters");
+  }
+  if (mapping.feature_property.size() > 128) {
+    return Invalid("mapping.feature_property", "longer than 128 characters");
+  }
+  return repository_->SetEventMapping(key, codec, mapping, clock_->Now());
+}
+
+absl::StatusOr<std::vector<EventMapping>> HealthService::ListEventMappings() {
+  return repository_->ListEventMappings();
+}
+
+absl::StatusOr<RejectedPage> HealthService::ListRejectedRecords(const RejectedQuery& query) {
+  if (!query.source.empty() && query.source != "RecordSignals" && query.source != "TrackEvents") {
+    return Invalid("source", "must be RecordSignals or TrackEvents");
+  }
+  RETURN_IF_ERROR(ValidateId("account_id", query.account_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateLimit(query.limit));
+  return repository_->ListRejected(query);
+}
+
+absl::StatusOr<Scorecard> HealthService::CreateScorecard(const db::WriteKey& key,
+                                                         const db::ResultCodec<Scorecard>& codec,
+                                                         Scorecard scorecard) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  scorecard.score_name = OrDefaultName(scorecard.score_name);
+  RETURN_IF_ERROR(ValidateScorecard(scorecard));
+  return repository_->CreateScorecard(key, codec, scorecard, clock_->Now());
+}
+
+absl::StatusOr<Scorecard> HealthService::UpdateScorecard(const db::WriteKey& key,
+                                                         const db::ResultCodec<Scorecard>& codec,
+                                                         Scorecard scorecard) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  scorecard.score_name = OrDefaultName(scorecard.score_name);
+  RETURN_IF_ERROR(ValidateScorecard(scorecard));
+  if (scorecard.version < 1) {
+    return Invalid("scorecard.version", "must be the version being replaced (1 or more)");
+  }
+  return repository_->UpdateScorecard(key, codec, scorecard, clock_->Now());
+}
+
+absl::StatusOr<Scorecard> HealthService::GetScorecard(const std::string& scorecard_id,
+                                                      int version) {
+  RETURN_IF_ERROR(ValidateId("scorecard_id", scorecard_id));
+  if (version < 0) return Invalid("version", "must not be negative");
+  return repository_->GetScorecard(scorecard_id, version);
+}
+
+absl::StatusOr<std::vector<Scorecard>> HealthService::ListScorecards() {
+  return repository_->ListScorecards();
+}
+
+absl::StatusOr<HealthView> HealthService::ViewOf(StoredScore score, absl::Time at) {
+  HealthView view;
+  view.score = score.score;
+  view.band = score.band;
+  ASSIGN_OR_RETURN(view.active_override,
+                   repository_->ActiveOverride(score.account_id, score.score_name, at));
+  if (view.active_override.has_value()) {
+    view.score = view.active_override->score;
+    absl::StatusOr<Scorecard> card =
+        repository_->GetScorecard(score.scorecard_id, score.scorecard_version);
+    view.band = BandFor(view.score, card.ok() ? card->bands : BandThresholds());
+  }
+  const absl::CivilDay today = DayOf(at);
+  const std::pair<int, std::optional<double>*> trends[] = {
+      {30, &view.change_30d}, {60, &view.change_60d}, {90, &view.change_90d}};
+  for (const auto& [days, out] : trends) {
+    ASSIGN_OR_RETURN(std::optional<HealthPoint> then,
+                     repository_->PointOnOrBefore(score.account_id, score.score_name,
+                                                  today - days));
+    if (then.has_value()) *out = score.score - then->score;
+  }
+  ASSIGN_OR_RETURN(view.open_alerts, repository_->OpenAlerts(score.account_id, at));
+  view.computed = std::move(score);
+  return view;
+}
+
+absl::StatusOr<HealthView> HealthService::GetHealth(const std::string& account_id,
+                                                    std::string score_name,
+                                                    std::optional<absl::Time> as_of) {
+  RETURN_IF_ERROR(ValidateId("account_id", account_id));
+  score_name = OrDefaultName(std::move(score_name));
+  RETURN_IF_ERROR(ValidateScoreName("score_name", score_name));
+  const absl::Time now = clock_->Now();
+  if (as_of.has_value() && *as_of > now + absl::Hours(24)) {
+    return Invalid("as_of", "more than a day in the future");
+  }
+  absl::StatusOr<StoredScore> score = as_of.has_value()
+                                          ? repository_->GetScoreAsOf(account_id, score_name, *as_of)
+                                          : repository_->GetScore(account_id, score_name);
+  if (!score.ok()) return score.status();
+  return ViewOf(*std::move(score), as_of.value_or(now));
+}
+
+absl::StatusOr<std::vector<HealthPoint>> HealthService::GetHealthHistory(
+    const std::string& account_id, std::string score_name, std::optional<absl::CivilDay> from,
+    std::optional<absl::CivilDay> to) {
+  RETURN_IF_ERROR(ValidateId("account_id", account_id));
+  score_name = OrDefaultName(std::move(score_name));
+  RETURN_IF_ERROR(ValidateScoreName("score_name", score_name));
+  const absl::CivilDay last = to.value_or(DayOf(clock_->Now()));
+  const absl::CivilDay first = from.value_or(last - 89);
+  if (first > last) return Invalid("from", "after to");
+  if (last - first > 731) return Invalid("from", "more than 731 days before to");
+  return repository_->History(account_id, score_name, first, last);
+}
+
+absl::StatusOr<ExplainResult> HealthService::ExplainChange(const std::string& account_id,
+                                                           std::string score_name,
+                                                           absl::Time from,
+                                                           std::optional<absl::Time> to) {
+  RETURN_IF_ERROR(ValidateId("account_id", account_id));
+  score_name = OrDefaultName(std::move(score_name));
+  RETURN_IF_ERROR(ValidateScoreName("score_name", score_name));
+  if (from == absl::Time() || from == absl::UnixEpoch()) return Invalid("from", "must be set");
+  const absl::Time end = to.value_or(clock_->Now());
+  if (from >= end) return Invalid("from", "must be before to");
+  ExplainResult out;
+  ASSIGN_OR_RETURN(StoredScore before, repository_->GetScoreAsOf(account_id, score_name, from));
+  ASSIGN_OR_RETURN(StoredScore after, repository_->GetScoreAsOf(account_id, score_name, end));
+  for (const ComponentScore& c : after.components) {
+    ComponentChange change;
+    change.component = c.component;
+    change.contribution_to = c.contribution;
+    change.raw_to = c.raw;
+    for (const ComponentScore& b : before.components) {
+      if (b.component != c.component) continue;
+      change.contribution_from = b.contribution;
+      change.raw_from = b.raw;
+    }
+    out.components.push_back(change);
+  }
+  std::stable_sort(out.components.begin(), out.components.end(),
+                   [](const ComponentChange& a, const ComponentChange& b) {
+                     return std::abs(a.contribution_to - a.contribution_from) >
+                            std::abs(b.contribution_to - b.contribution_from);
+                   });
+  ASSIGN_OR_RETURN(out.signals, repository_->CountSignals(account_id, from, end));
+  ASSIGN_OR_RETURN(out.from, ViewOf(std::move(before), from));
+  ASSIGN_OR_RETURN(out.to, ViewOf(std::move(after), end));
+  return out;
+}
+
+absl::StatusOr<AtRiskPage> HealthService::ListAtRisk(AtRiskQuery query) {
+  query.score_name = OrDefaultName(std::move(query.score_name));
+  RETURN_IF_ERROR(ValidateScoreName("score_name", query.score_name));
+  for (size_t i = 0; i < query.bands.size(); ++i) {
+    if (query.bands[i] == Band::kUnspecified) {
+      return Invalid(absl::StrCat("bands[", i, "]"), "must be a band");
+    }
+  }
+  if (query.bands.size() > 3) return Invalid("bands", "at most 3");
+  RETURN_IF_ERROR(ValidateLimit(query.limit));
+  return repository_->ListAtRisk(query);
+}
+
+absl::StatusOr<PortfolioSummary> HealthService::GetPortfolioSummary(std::string score_name,
+                                                                    int period_days) {
+  score_name = OrDefaultName(std::move(score_name));
+  RETURN_IF_ERROR(ValidateScoreName("score_name", score_name));
+  if (period_days == 0) period_days = 30;
+  if (period_days < 1 || period_days > 365) return Invalid("period_days", "must be in 0-365");
+  ASSIGN_OR_RETURN(PortfolioSummary out,
+                   repository_->Portfolio(score_name, clock_->Now() - absl::Hours(24) * period_days));
+  out.period_days = period_days;
+  return out;
+}
+
+absl::StatusOr<Override> HealthService::SetOverride(const db::WriteKey& key,
+                                                    const db::ResultCodec<Override>& codec,
+                                                    Override o) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateId("override.account_id", o.account_id));
+  o.score_name = OrDefaultName(std::move(o.score_name));
+  RETURN_IF_ERROR(ValidateScoreName("override.score_name", o.score_name));
+  if (!std::isfinite(o.score) || o.score < 0 || o.score > 100) {
+    return Invalid("override.score", "must be in 0-100");
+  }
+  if (o.reason.empty() || o.reason.size() > 1000) {
+    return Invalid("override.reason", "must be 1-1000 characters");
+  }
+  RETURN_IF_ERROR(ValidateId("override.set_by", o.set_by));
+  const absl::Time now = clock_->Now();
+  if (o.expires_at <= now) return Invalid("override.expires_at", "must be in the future");
+  if (o.expires_at > now + absl::Hours(24 * 366)) {
+    return Invalid("override.expires_at", "more than a year ahead");
+  }
+  o.set_at = now;
+  return repository_->AddOverride(key, codec, o);
+}
+
+absl::StatusOr<std::vector<Override>> HealthService::ListOverrides(const std::string& account_id) {
+  RETURN_IF_ERROR(ValidateId("account_id", account_id));
+  return repository_->ListOverrides(account_id);
+}
+
+absl::StatusOr<AlertPage> HealthService::ListAlerts(const AlertQuery& query) {
+  RETURN_IF_ERROR(ValidateId("account_id", query.account_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateLimit(query.limit));
+  return repository_->ListAlerts(query);
+}
+
+absl::StatusOr<AlertSettings> HealthService::GetAlertSettings() {
+  return repository_->GetAlertSettings();
+}
+
+absl::StatusOr<AlertSettings> HealthService::SetAlertSettings(
+    const db::WriteKey& key, const db::ResultCodec<AlertSettings>& codec,
+    const AlertSettings& settings) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  RETURN_IF_ERROR(ValidateAlertSettings(settings));
+  return repository_->SetAlertSettings(key, codec, settings, clock_->Now());
+}
+
+absl::StatusOr<int> HealthService::RunRescoreJobs(int max_accounts) {
+  return repository_->RunRescoreJobs(clock_->Now(), max_accounts);
+}
+
+}  // namespace cs::health

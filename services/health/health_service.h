@@ -1,0 +1,92 @@
+#ifndef CS_SERVICES_HEALTH_HEALTH_SERVICE_H_
+#define CS_SERVICES_HEALTH_HEALTH_SERVICE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/db/idempotency.h"
+#include "services/health/health.h"
+#include "services/health/health_repository.h"
+
+namespace cs::health {
+
+// Signals, scorecards, scores and alerts: validation (errors name the field) and
+// the rules; storage through the repository.
+class HealthService {
+ public:
+  static constexpr int kMaxBatch = 1000;
+
+  HealthService(HealthRepository* repository, const Clock* clock)
+      : repository_(repository), clock_(clock) {}
+
+  // Signals validated one by one: a bad one is rejected (dead-letter list) and the
+  // rest land, unless `atomic`, when the first bad one is INVALID_ARGUMENT naming
+  // it ("signals[3].occurred_at: ...") and nothing is written. record_json[i] is
+  // signal i as received (may be empty).
+  absl::StatusOr<IngestResult> RecordSignals(const db::WriteKey& key,
+                                             const db::ResultCodec<IngestResult>& codec,
+                                             const std::vector<Signal>& signals,
+                                             const std::vector<std::string>& record_json,
+                                             bool atomic);
+  // Track events mapped to signals through the event map; an event without a
+  // mapping is rejected with that reason.
+  absl::StatusOr<IngestResult> TrackEvents(const db::WriteKey& key,
+                                           const db::ResultCodec<IngestResult>& codec,
+                                           const std::vector<TrackEvent>& events, bool atomic);
+  absl::StatusOr<EventMapping> SetEventMapping(const db::WriteKey& key,
+                                               const db::ResultCodec<EventMapping>& codec,
+                                               const EventMapping& mapping);
+  absl::StatusOr<std::vector<EventMapping>> ListEventMappings();
+  absl::StatusOr<RejectedPage> ListRejectedRecords(const RejectedQuery& query);
+
+  absl::StatusOr<Scorecard> CreateScorecard(const db::WriteKey& key,
+                                            const db::ResultCodec<Scorecard>& codec,
+                                            Scorecard scorecard);
+  absl::StatusOr<Scorecard> UpdateScorecard(const db::WriteKey& key,
+                                            const db::ResultCodec<Scorecard>& codec,
+                                            Scorecard scorecard);
+  absl::StatusOr<Scorecard> GetScorecard(const std::string& scorecard_id, int version);
+  absl::StatusOr<std::vector<Scorecard>> ListScorecards();
+
+  // score_name empty means "health"; as_of: the score stored at that time.
+  absl::StatusOr<HealthView> GetHealth(const std::string& account_id, std::string score_name,
+                                       std::optional<absl::Time> as_of);
+  // Default range: the 90 days up to today.
+  absl::StatusOr<std::vector<HealthPoint>> GetHealthHistory(const std::string& account_id,
+                                                            std::string score_name,
+                                                            std::optional<absl::CivilDay> from,
+                                                            std::optional<absl::CivilDay> to);
+  absl::StatusOr<ExplainResult> ExplainChange(const std::string& account_id,
+                                              std::string score_name, absl::Time from,
+                                              std::optional<absl::Time> to);
+  absl::StatusOr<AtRiskPage> ListAtRisk(AtRiskQuery query);
+  // period_days 0 means 30.
+  absl::StatusOr<PortfolioSummary> GetPortfolioSummary(std::string score_name, int period_days);
+
+  absl::StatusOr<Override> SetOverride(const db::WriteKey& key,
+                                       const db::ResultCodec<Override>& codec,
+                                       Override override_value);
+  absl::StatusOr<std::vector<Override>> ListOverrides(const std::string& account_id);
+
+  absl::StatusOr<AlertPage> ListAlerts(const AlertQuery& query);
+  absl::StatusOr<AlertSettings> GetAlertSettings();
+  absl::StatusOr<AlertSettings> SetAlertSettings(const db::WriteKey& key,
+                                                 const db::ResultCodec<AlertSettings>& codec,
+                                                 const AlertSettings& settings);
+
+  // One step of background rescoring (see HealthRepository::RunRescoreJobs).
+  absl::StatusOr<int> RunRescoreJobs(int max_accounts);
+
+ private:
+  absl::StatusOr<HealthView> ViewOf(StoredScore score, absl::Time at);
+
+  HealthRepository* repository_;
+  const Clock* clock_;
+};
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_HEALTH_SERVICE_H_

@@ -1,0 +1,107 @@
+#include "services/health/measures.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "services/health/signal.h"
+
+namespace cs::health {
+namespace {
+
+std::optional<double> Ratio(double numerator, double denominator) {
+  if (denominator <= 0) return std::nullopt;
+  return numerator / denominator;
+}
+
+}  // namespace
+
+CounterWindow::CounterWindow(const std::vector<CounterRow>& rows) {
+  for (const CounterRow& r : rows) by_counter_[r.counter][r.day] += r.value;
+}
+
+double CounterWindow::Sum(absl::string_view counter, absl::CivilDay from,
+                          absl::CivilDay to) const {
+  auto it = by_counter_.find(counter);
+  if (it == by_counter_.end()) return 0;
+  double sum = 0;
+  for (auto d = it->second.lower_bound(from); d != it->second.end() && d->first <= to; ++d) {
+    sum += d->second;
+  }
+  return sum;
+}
+
+std::set<std::string> CounterWindow::FeaturesUsed(absl::CivilDay from, absl::CivilDay to) const {
+  std::set<std::string> out;
+  for (auto it = by_counter_.lower_bound(absl::string_view(counter::kFeaturePrefix));
+       it != by_counter_.end() && absl::StartsWith(it->first, counter::kFeaturePrefix); ++it) {
+    if (Sum(it->first, from, to) > 0) {
+      out.insert(it->first.substr(sizeof(counter::kFeaturePrefix) - 1));
+    }
+  }
+  return out;
+}
+
+std::optional<absl::CivilDay> CounterWindow::LastDayWith(absl::string_view counter,
+                                                         absl::CivilDay to) const {
+  auto it = by_counter_.find(counter);
+  if (it == by_counter_.end()) return std::nullopt;
+  for (auto d = it->second.upper_bound(to); d != it->second.begin();) {
+    --d;
+    if (d->second != 0) return d->first;
+  }
+  return std::nullopt;
+}
+
+const std::vector<std::string>& MeasureNames() {
+  static const auto* names = new std::vector<std::string>{
+      "logins_per_week",        "session_minutes_per_week", "data_volume_per_week",
+      "distinct_features_used", "tickets_per_month",        "avg_resolution_hours",
+      "avg_csat",               "on_time_payment_ratio",    "payment_failures",
+      "engagement_events_per_month", "avg_nps",             "expansion_signals",
+      "sponsor_changes",        "avg_csm_sentiment",
+  };
+  return *names;
+}
+
+bool IsKnownMeasure(absl::string_view measure) {
+  const auto& names = MeasureNames();
+  return std::find(names.begin(), names.end(), measure) != names.end();
+}
+
+std::optional<double> ComputeMeasure(absl::string_view measure, const CounterWindow& c,
+                                     absl::CivilDay today, int lookback_days) {
+  using namespace counter;  // NOLINT(build/namespaces): the names read as a table here
+  const absl::CivilDay from = today - (lookback_days - 1);
+  const double weeks = lookback_days / 7.0;
+  const double months = lookback_days / 30.0;
+  auto sum = [&](absl::string_view name) { return c.Sum(name, from, today); };
+  if (measure == "logins_per_week") return sum(kLogins) / weeks;
+  if (measure == "session_minutes_per_week") return sum(kSessionMinutes) / weeks;
+  if (measure == "data_volume_per_week") return sum(kDataVolume) / weeks;
+  if (measure == "distinct_features_used") {
+    return static_cast<double>(c.FeaturesUsed(from, today).size());
+  }
+  if (measure == "tickets_per_month") return sum(kTicketsOpened) / months;
+  if (measure == "avg_resolution_hours") return Ratio(sum(kResolutionHours), sum(kTicketsResolved));
+  if (measure == "avg_csat") return Ratio(sum(kCsatSum), sum(kCsatCount));
+  if (measure == "on_time_payment_ratio") {
+    const double ok = sum(kPaymentsSucceeded);
+    return Ratio(ok, ok + sum(kPaymentsFailed) + sum(kPaymentsLate));
+  }
+  if (measure == "payment_failures") return sum(kPaymentsFailed);
+  if (measure == "engagement_events_per_month") {
+    return (sum(kEmailOpens) + sum(kEmailClicks) + sum(kWebinars) + sum(kCommunityPosts) +
+            sum(kSurveys) + sum(kNpsCount)) /
+           months;
+  }
+  if (measure == "avg_nps") return Ratio(sum(kNpsSum), sum(kNpsCount));
+  if (measure == "expansion_signals") {
+    return sum(kFeatureRequests) + sum(kIntegrationRequests) + sum(kUpsellInterest) +
+           sum(kReferrals);
+  }
+  if (measure == "sponsor_changes") return sum(kSponsorChanges);
+  if (measure == "avg_csm_sentiment") return Ratio(sum(kSentimentSum), sum(kSentimentCount));
+  return std::nullopt;
+}
+
+}  // namespace cs::health

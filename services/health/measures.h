@@ -1,0 +1,53 @@
+#ifndef CS_SERVICES_HEALTH_MEASURES_H_
+#define CS_SERVICES_HEALTH_MEASURES_H_
+
+// The raw measures a scorecard can name, derived from an account's daily counters
+// over a lookback window that ends on the scoring day.
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+
+namespace cs::health {
+
+struct CounterRow {
+  absl::CivilDay day;
+  std::string counter;
+  double value = 0;
+};
+
+// One account's daily counters.
+class CounterWindow {
+ public:
+  CounterWindow() = default;
+  explicit CounterWindow(const std::vector<CounterRow>& rows);
+
+  // Sum of `counter` over the days from..to (inclusive).
+  double Sum(absl::string_view counter, absl::CivilDay from, absl::CivilDay to) const;
+  // Features (names without the prefix) used on some day from..to.
+  std::set<std::string> FeaturesUsed(absl::CivilDay from, absl::CivilDay to) const;
+  // The last day on or before `to` with a non-zero `counter`.
+  std::optional<absl::CivilDay> LastDayWith(absl::string_view counter, absl::CivilDay to) const;
+  bool empty() const { return by_counter_.empty(); }
+
+ private:
+  std::map<std::string, std::map<absl::CivilDay, double>, std::less<>> by_counter_;
+};
+
+// Every measure name the service knows, in a fixed order.
+const std::vector<std::string>& MeasureNames();
+bool IsKnownMeasure(absl::string_view measure);
+
+// The measure over the `lookback_days` days ending on `today`; nullopt when there
+// is nothing to measure (an average or ratio with no observations).
+std::optional<double> ComputeMeasure(absl::string_view measure, const CounterWindow& counters,
+                                     absl::CivilDay today, int lookback_days);
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_MEASURES_H_

@@ -1,0 +1,1114 @@
+#include "services/health/mysql_health_repository.h"
+
+#include <cppconn/datatype.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/db/event_log.h"
+#include "common/status.h"
+#include "services/health/event.h"
+#include "services/health/mysql_account_repository.h"
+
+namespace cs::health {
+namespace {
+
+using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
+
+std::string DayText(absl::CivilDay day) { return absl::FormatCivilTime(day); }
+
+std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
+
+absl::StatusOr<absl::CivilDay> ReadDay(sql::ResultSet& rs, int i) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(Str(rs, i), &day)) return absl::InternalError("bad DATE from the database");
+  return day;
+}
+
+Band ReadBand(sql::ResultSet& rs, int i) { return BandFromName(Str(rs, i)).value_or(Band::kUnspecified); }
+
+// Components as stored: one "COMPONENT|measure|weight|raw|normalized|contribution|missing"
+// per component, ';' between them; doubles in %.17g so they read back exactly.
+std::string EncodeComponents(const std::vector<ComponentScore>& components) {
+  std::vector<std::string> parts;
+  for (const ComponentScore& c : components) {
+    parts.push_back(absl::StrFormat("%s|%s|%d|%.17g|%.17g|%.17g|%d", ComponentName(c.component),
+                                    c.measure, c.weight, c.raw, c.normalized, c.contribution,
+                                    c.missing ? 1 : 0));
+  }
+  return absl::StrJoin(parts, ";");
+}
+
+absl::StatusOr<std::vector<ComponentScore>> DecodeComponents(absl::string_view text) {
+  std::vector<ComponentScore> out;
+  for (absl::string_view part : absl::StrSplit(text, ';', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(part, '|');
+    ComponentScore c;
+    int missing = 0;
+    std::optional<Component> component = f.size() == 7 ? ComponentFromName(f[0]) : std::nullopt;
+    if (!component || !absl::SimpleAtoi(f[2], &c.weight) || !absl::SimpleAtod(f[3], &c.raw) ||
+        !absl::SimpleAtod(f[4], &c.normalized) || !absl::SimpleAtod(f[5], &c.contribution) ||
+        !absl::SimpleAtoi(f[6], &missing)) {
+      return absl::DataLossError("stored score components do not parse");
+    }
+    c.component = *component;
+    c.measure = std::string(f[1]);
+    c.missing = missing != 0;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string EncodeEvidence(const std::map<std::string, double>& evidence) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : evidence) parts.push_back(absl::StrFormat("%s=%.17g", k, v));
+  return absl::StrJoin(parts, ";");
+}
+
+std::map<std::string, double> DecodeEvidence(absl::string_view text) {
+  std::map<std::string, double> out;
+  for (absl::string_view part : absl::StrSplit(text, ';', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    double v = 0;
+    if (absl::SimpleAtod(kv.second, &v)) out[std::string(kv.first)] = v;
+  }
+  return out;
+}
+
+constexpr char kScoreColumns[] =
+    "account_id, score_name, scorecard_id, scorecard_version, score, band, components,"
+    " computed_at";
+
+// Reads the kScoreColumns (1-8) of a row.
+absl::StatusOr<StoredScore> ReadScore(sql::ResultSet& rs) {
+  StoredScore s;
+  s.account_id = Str(rs, 1);
+  s.score_name = Str(rs, 2);
+  s.scorecard_id = Str(rs, 3);
+  s.scorecard_version = rs.getInt(4);
+  s.score = rs.getDouble(5);
+  s.band = ReadBand(rs, 6);
+  ASSIGN_OR_RETURN(s.components, DecodeComponents(Str(rs, 7)));
+  ASSIGN_OR_RETURN(s.computed_at, db::FromSqlDatetime(Str(rs, 8)));
+  return s;
+}
+
+constexpr char kAlertColumns[] =
+    "alert_id, account_id, kind, severity, summary, evidence, opened_at, resolved_at";
+
+absl::StatusOr<Alert> ReadAlert(sql::ResultSet& rs) {
+  Alert a;
+  a.id = rs.getInt64(1);
+  a.account_id = Str(rs, 2);
+  a.kind = AlertKindFromName(Str(rs, 3)).value_or(AlertKind::kUnspecified);
+  a.severity = SeverityFromName(Str(rs, 4)).value_or(Severity::kUnspecified);
+  a.summary = Str(rs, 5);
+  a.evidence = DecodeEvidence(Str(rs, 6));
+  ASSIGN_OR_RETURN(a.opened_at, db::FromSqlDatetime(Str(rs, 7)));
+  if (!rs.isNull(8)) {
+    ASSIGN_OR_RETURN(absl::Time resolved, db::FromSqlDatetime(Str(rs, 8)));
+    a.resolved_at = resolved;
+  }
+  return a;
+}
+
+absl::StatusOr<AlertSettings> LoadSettings(db::Connection& conn) {
+  ResultSetPtr rs(conn.Prepare("SELECT period_days, usage_decline_pct, engagement_drop_pct,"
+                               " ticket_increase_pct, communication_drop_pct, score_threshold,"
+                               " min_baseline, updated_at FROM alert_settings WHERE id = 1")
+                      .executeQuery());
+  AlertSettings s;
+  if (!rs->next()) return s;
+  s.period_days = rs->getInt(1);
+  s.usage_decline_pct = rs->getDouble(2);
+  s.engagement_drop_pct = rs->getDouble(3);
+  s.ticket_increase_pct = rs->getDouble(4);
+  s.communication_drop_pct = rs->getDouble(5);
+  s.score_threshold = rs->getDouble(6);
+  s.min_baseline = rs->getDouble(7);
+  ASSIGN_OR_RETURN(s.updated_at, db::FromSqlDatetime(Str(*rs, 8)));
+  return s;
+}
+
+void InsertRejected(db::Connection& conn, const std::string& source, const IngestRecord& r,
+                    const std::string& reason, absl::Time now) {
+  auto& stmt = conn.Prepare(
+      "INSERT INTO rejected_records (source, event_id, account_id, reason, record_json,"
+      " received_at) VALUES (?, ?, ?, ?, ?, ?)");
+  stmt.setString(1, source);
+  stmt.setString(2, r.event_id.substr(0, 255));
+  stmt.setString(3, r.account_id.substr(0, 255));
+  stmt.setString(4, reason.substr(0, 1000));
+  stmt.setString(5, r.record_json.substr(0, 1 << 20));
+  stmt.setString(6, db::ToSqlDatetime(now));
+  stmt.executeUpdate();
+}
+
+void QueueRescore(db::Connection& conn, const std::string& reason, absl::Time now) {
+  auto& stmt = conn.Prepare(
+      "INSERT INTO rescore_jobs (kind, day, reason, created_at) VALUES ('SCORECARD', NULL, ?, ?)");
+  stmt.setString(1, reason.substr(0, 255));
+  stmt.setString(2, db::ToSqlDatetime(now));
+  stmt.executeUpdate();
+}
+
+absl::StatusOr<std::optional<Scorecard>> LoadScorecard(db::Connection& conn,
+                                                       const std::string& id, int version) {
+  auto& head = conn.Prepare("SELECT current_version, updated_at FROM scorecards WHERE scorecard_id = ?");
+  head.setString(1, id);
+  ResultSetPtr h(head.executeQuery());
+  if (!h->next()) return std::optional<Scorecard>();
+  if (version == 0) version = h->getInt(1);
+  auto& stmt = conn.Prepare(
+      "SELECT definition, created_at FROM scorecard_versions WHERE scorecard_id = ? AND version = ?");
+  stmt.setString(1, id);
+  stmt.setInt(2, version);
+  ResultSetPtr rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<Scorecard>();
+  Scorecard s;
+  s.scorecard_id = id;
+  s.version = version;
+  RETURN_IF_ERROR(DecodeScorecardDefinition(Str(*rs, 1), &s));
+  ASSIGN_OR_RETURN(s.updated_at, db::FromSqlDatetime(Str(*rs, 2)));
+  return std::optional<Scorecard>(std::move(s));
+}
+
+void InsertScorecardVersion(db::Connection& conn, const Scorecard& s, absl::Time now) {
+  auto& stmt = conn.Prepare(
+      "INSERT INTO scorecard_versions (scorecard_id, version, definition, created_at)"
+      " VALUES (?, ?, ?, ?)");
+  stmt.setString(1, s.scorecard_id);
+  stmt.setInt(2, s.version);
+  stmt.setString(3, EncodeScorecardDefinition(s));
+  stmt.setString(4, db::ToSqlDatetime(now));
+  stmt.executeUpdate();
+}
+
+absl::StatusOr<Override> ReadOverride(sql::ResultSet& rs) {
+  Override o;
+  o.account_id = Str(rs, 1);
+  o.score_name = Str(rs, 2);
+  o.score = rs.getDouble(3);
+  o.reason = Str(rs, 4);
+  o.set_by = Str(rs, 5);
+  ASSIGN_OR_RETURN(o.set_at, db::FromSqlDatetime(Str(rs, 6)));
+  ASSIGN_OR_RETURN(o.expires_at, db::FromSqlDatetime(Str(rs, 7)));
+  return o;
+}
+
+constexpr char kOverrideColumns[] = "account_id, score_name, score, reason, set_by, set_at, expires_at";
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Ingest and rescoring
+
+absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
+    const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec, const IngestBatch& batch,
+    absl::Time now) {
+  return db::RunIdempotent<IngestResult>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<IngestResult> {
+        IngestResult result;
+        result.acks.resize(batch.records.size());
+        // Accounts in id order, so concurrent batches lock rows in the same order.
+        std::vector<const IngestRecord*> order;
+        for (const IngestRecord& r : batch.records) order.push_back(&r);
+        std::stable_sort(order.begin(), order.end(), [](const IngestRecord* a, const IngestRecord* b) {
+          return a->account_id < b->account_id;
+        });
+        std::map<std::string, bool> known;
+        std::set<std::string> touched;
+        for (const IngestRecord* r : order) {
+          RecordAck& ack = result.acks[r->index];
+          ack.index = r->index;
+          ack.event_id = r->event_id;
+          std::string rejection = r->rejection;
+          if (r->signal.has_value()) {
+            auto it = known.find(r->account_id);
+            if (it == known.end()) {
+              auto& exists = conn.Prepare("SELECT 1 FROM accounts WHERE account_id = ?");
+              exists.setString(1, r->account_id);
+              ResultSetPtr rs(exists.executeQuery());
+              it = known.emplace(r->account_id, rs->next()).first;
+            }
+            if (!it->second) {
+              rejection = absl::StrCat(batch.source == "TrackEvents" ? "events[" : "signals[",
+                                       r->index, "].account_id: account '", r->account_id,
+                                       "' not found");
+              if (batch.atomic) return absl::NotFoundError(rejection);
+            }
+          }
+          if (!rejection.empty()) {
+            ack.outcome = RecordOutcome::kRejected;
+            ack.reason = rejection;
+            InsertRejected(conn, batch.source, *r, rejection, now);
+            ++result.rejected;
+            continue;
+          }
+          const Signal& s = *r->signal;
+          auto& insert = conn.Prepare(
+              "INSERT IGNORE INTO signals (account_id, event_id, kind, occurred_at, recorded_at,"
+              " value, feature, csat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+          insert.setString(1, s.account_id);
+          insert.setString(2, s.event_id);
+          insert.setString(3, std::string(SignalKindName(s.kind)));
+          insert.setString(4, db::ToSqlDatetime(s.occurred_at));
+          insert.setString(5, db::ToSqlDatetime(now));
+          insert.setDouble(6, s.value);
+          insert.setString(7, s.feature);
+          insert.setDouble(8, s.csat);
+          if (insert.executeUpdate() == 0) {
+            ack.outcome = RecordOutcome::kDuplicate;
+            ++result.duplicates;
+            continue;
+          }
+          ack.outcome = RecordOutcome::kAccepted;
+          ++result.accepted;
+          touched.insert(s.account_id);
+          auto& add = conn.Prepare(
+              "INSERT INTO signal_daily (account_id, day, counter, value) VALUES (?, ?, ?, ?)"
+              " ON DUPLICATE KEY UPDATE value = value + VALUES(value)");
+          for (const auto& [counter, amount] : CounterIncrements(s)) {
+            add.setString(1, s.account_id);
+            add.setString(2, DayText(DayOf(s.occurred_at)));
+            add.setString(3, counter);
+            add.setDouble(4, amount);
+            add.executeUpdate();
+          }
+        }
+        RETURN_IF_ERROR(
+            RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
+        return result;
+      });
+}
+
+absl::StatusOr<std::vector<Scorecard>> MySqlHealthRepository::CurrentScorecards(
+    db::Connection& conn) {
+  std::vector<std::pair<std::string, int>> heads;
+  {
+    ResultSetPtr rs(conn.Prepare("SELECT scorecard_id, current_version FROM scorecards"
+                                 " ORDER BY scorecard_id")
+                        .executeQuery());
+    while (rs->next()) heads.emplace_back(Str(*rs, 1), rs->getInt(2));
+  }
+  std::vector<Scorecard> out;
+  for (const auto& head : heads) {
+    {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      auto it = scorecard_cache_.find(head);
+      if (it != scorecard_cache_.end()) {
+        out.push_back(it->second);
+        continue;
+      }
+    }
+    ASSIGN_OR_RETURN(std::optional<Scorecard> s, LoadScorecard(conn, head.first, head.second));
+    if (!s.has_value()) continue;
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    scorecard_cache_.emplace(head, *s);
+    out.push_back(*std::move(s));
+  }
+  return out;
+}
+
+absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
+                                                         const std::vector<std::string>& ids,
+                                                         absl::Time now) {
+  if (ids.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Scorecard> scorecards, CurrentScorecards(conn));
+  ASSIGN_OR_RETURN(AlertSettings settings, LoadSettings(conn));
+  const absl::CivilDay first_day = DayOf(now) - (CounterDaysNeeded(scorecards, settings) - 1);
+  std::vector<db::LoggedEvent> events;
+  auto publish = [&](EventKind kind, const std::string& account_id, std::string payload) {
+    db::LoggedEvent e;
+    e.kind = std::string(EventKindName(kind));
+    e.subject_id = account_id;
+    e.occurred_at = now;
+    e.payload = std::move(payload);
+    events.push_back(std::move(e));
+  };
+
+  for (const std::string& id : ids) {
+    // Locking the account serialises rescores of one account across replicas.
+    ASSIGN_OR_RETURN(std::optional<Account> account, FindAccount(conn, id, /*for_update=*/true));
+    if (!account.has_value()) continue;
+    std::vector<CounterRow> rows;
+    {
+      auto& stmt = conn.Prepare(
+          "SELECT day, counter, value FROM signal_daily WHERE account_id = ? AND day >= ?");
+      stmt.setString(1, id);
+      stmt.setString(2, DayText(first_day));
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        CounterRow row;
+        ASSIGN_OR_RETURN(row.day, ReadDay(*rs, 1));
+        row.counter = Str(*rs, 2);
+        row.value = rs->getDouble(3);
+        rows.push_back(std::move(row));
+      }
+    }
+    const CounterWindow counters(rows);
+    RescoreInput in;
+    in.account = &*account;
+    in.counters = &counters;
+    in.scorecards = &scorecards;
+    in.settings = &settings;
+    in.now = now;
+    {
+      auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kScoreColumns,
+                                             ", published_score FROM account_scores"
+                                             " WHERE account_id = ?"));
+      stmt.setString(1, id);
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        ASSIGN_OR_RETURN(StoredScore s, ReadScore(*rs));
+        s.published_score = rs->getDouble(9);
+        in.current.emplace(s.score_name, std::move(s));
+      }
+    }
+    {
+      auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kAlertColumns,
+                                             " FROM alerts WHERE account_id = ? AND open_flag = 1"));
+      stmt.setString(1, id);
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        ASSIGN_OR_RETURN(Alert a, ReadAlert(*rs));
+        in.open_alerts.push_back(std::move(a));
+      }
+    }
+
+    const RescoreOutput out = Rescore(in);
+    for (size_t i = 0; i < out.scores.size(); ++i) {
+      const StoredScore& s = out.scores[i];
+      const std::string components = EncodeComponents(s.components);
+      if (out.changed[i]) {
+        auto& upsert = conn.Prepare(
+            "INSERT INTO account_scores (account_id, score_name, scorecard_id, scorecard_version,"
+            " score, band, components, computed_at, published_score)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE"
+            " scorecard_id = VALUES(scorecard_id), scorecard_version = VALUES(scorecard_version),"
+            " score = VALUES(score), band = VALUES(band), components = VALUES(components),"
+            " computed_at = VALUES(computed_at), published_score = VALUES(published_score)");
+        upsert.setString(1, s.account_id);
+        upsert.setString(2, s.score_name);
+        upsert.setString(3, s.scorecard_id);
+        upsert.setInt(4, s.scorecard_version);
+        upsert.setDouble(5, s.score);
+        upsert.setString(6, std::string(BandName(s.band)));
+        upsert.setString(7, components);
+        upsert.setString(8, db::ToSqlDatetime(s.computed_at));
+        upsert.setDouble(9, s.published_score);
+        upsert.executeUpdate();
+        auto& history = conn.Prepare(
+            "INSERT INTO score_history (account_id, score_name, computed_at, scorecard_id,"
+            " scorecard_version, score, band, components) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        history.setString(1, s.account_id);
+        history.setString(2, s.score_name);
+        history.setString(3, db::ToSqlDatetime(s.computed_at));
+        history.setString(4, s.scorecard_id);
+        history.setInt(5, s.scorecard_version);
+        history.setDouble(6, s.score);
+        history.setString(7, std::string(BandName(s.band)));
+        history.setString(8, components);
+        history.executeUpdate();
+      }
+      auto& daily = conn.Prepare(
+          "INSERT INTO score_daily (account_id, score_name, day, score, band, scorecard_version)"
+          " VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE score = VALUES(score),"
+          " band = VALUES(band), scorecard_version = VALUES(scorecard_version)");
+      daily.setString(1, s.account_id);
+      daily.setString(2, s.score_name);
+      daily.setString(3, DayText(DayOf(s.computed_at)));
+      daily.setDouble(4, s.score);
+      daily.setString(5, std::string(BandName(s.band)));
+      daily.setInt(6, s.scorecard_version);
+      daily.executeUpdate();
+    }
+    for (const ScoreChange& c : out.score_changed) {
+      publish(EventKind::kScoreChanged, id, encoders_.score_change(c));
+    }
+    for (const ScoreChange& c : out.band_changed) {
+      publish(EventKind::kBandChanged, id, encoders_.score_change(c));
+    }
+    for (const Alert& a : out.alerts.resolved) {
+      auto& stmt = conn.Prepare(
+          "UPDATE alerts SET resolved_at = ?, open_flag = NULL WHERE alert_id = ?");
+      stmt.setString(1, db::ToSqlDatetime(*a.resolved_at));
+      stmt.setInt64(2, a.id);
+      stmt.executeUpdate();
+      publish(EventKind::kAlertResolved, id, encoders_.alert(a));
+    }
+    for (Alert a : out.alerts.opened) {
+      auto& stmt = conn.Prepare(
+          "INSERT INTO alerts (account_id, kind, severity, summary, evidence, opened_at,"
+          " open_flag) VALUES (?, ?, ?, ?, ?, ?, 1)");
+      stmt.setString(1, a.account_id);
+      stmt.setString(2, std::string(AlertKindName(a.kind)));
+      stmt.setString(3, std::string(SeverityName(a.severity)));
+      stmt.setString(4, a.summary.substr(0, 1000));
+      stmt.setString(5, EncodeEvidence(a.evidence));
+      stmt.setString(6, db::ToSqlDatetime(a.opened_at));
+      stmt.executeUpdate();
+      ResultSetPtr rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
+      if (rs->next()) a.id = rs->getInt64(1);
+      publish(EventKind::kAlertOpened, id, encoders_.alert(a));
+    }
+  }
+  db::AppendEvents(conn, events);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> MySqlHealthRepository::RunRescoreJobs(absl::Time now, int max_accounts) {
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(
+        "INSERT IGNORE INTO rescore_jobs (kind, day, reason, created_at)"
+        " VALUES ('DAILY', ?, 'daily rescore', ?)");
+    stmt.setString(1, DayText(DayOf(now)));
+    stmt.setString(2, db::ToSqlDatetime(now));
+    stmt.executeUpdate();
+    return absl::OkStatus();
+  }));
+  return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
+    // Another replica holding a job skips it here and takes the next one.
+    ResultSetPtr job(conn.Prepare("SELECT job_id, cursor_account_id FROM rescore_jobs"
+                                  " WHERE finished_at IS NULL ORDER BY job_id LIMIT 1"
+                                  " FOR UPDATE SKIP LOCKED")
+                         .executeQuery());
+    if (!job->next()) return 0;
+    const int64_t job_id = job->getInt64(1);
+    const std::string cursor = Str(*job, 2);
+    std::vector<std::string> ids;
+    {
+      auto& stmt = conn.Prepare(
+          "SELECT account_id FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?");
+      stmt.setString(1, cursor);
+      stmt.setInt(2, max_accounts);
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) ids.push_back(Str(*rs, 1));
+    }
+    RETURN_IF_ERROR(RescoreInTransaction(conn, ids, now));
+    const bool finished = static_cast<int>(ids.size()) < max_accounts;
+    auto& advance = conn.Prepare(
+        "UPDATE rescore_jobs SET cursor_account_id = ?, accounts_done = accounts_done + ?,"
+        " finished_at = ? WHERE job_id = ?");
+    advance.setString(1, ids.empty() ? cursor : ids.back());
+    advance.setInt64(2, static_cast<int64_t>(ids.size()));
+    if (finished) {
+      advance.setString(3, db::ToSqlDatetime(now));
+    } else {
+      advance.setNull(3, sql::DataType::TIMESTAMP);
+    }
+    advance.setInt64(4, job_id);
+    advance.executeUpdate();
+    // A finished job with no account left still counts as work, so the worker
+    // goes on to the next job at once.
+    return std::max<int>(static_cast<int>(ids.size()), finished ? 1 : 0);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Event map and dead letters
+
+absl::StatusOr<EventMapping> MySqlHealthRepository::SetEventMapping(
+    const db::WriteKey& key, const db::ResultCodec<EventMapping>& codec,
+    const EventMapping& mapping, absl::Time now) {
+  return db::RunIdempotent<EventMapping>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<EventMapping> {
+        auto& stmt = conn.Prepare(
+            "INSERT INTO event_mappings (event_name, kind, value_property, feature_property,"
+            " updated_at) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE kind = VALUES(kind),"
+            " value_property = VALUES(value_property),"
+            " feature_property = VALUES(feature_property), updated_at = VALUES(updated_at)");
+        stmt.setString(1, mapping.event_name);
+        stmt.setString(2, std::string(SignalKindName(mapping.kind)));
+        stmt.setString(3, mapping.value_property);
+        stmt.setString(4, mapping.feature_property);
+        stmt.setString(5, db::ToSqlDatetime(now));
+        stmt.executeUpdate();
+        EventMapping out = mapping;
+        out.updated_at = now;
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<EventMapping>> MySqlHealthRepository::ListEventMappings() {
+  std::vector<EventMapping> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ResultSetPtr rs(conn.Prepare("SELECT event_name, kind, value_property, feature_property,"
+                                 " updated_at FROM event_mappings ORDER BY event_name")
+                        .executeQuery());
+    while (rs->next()) {
+      EventMapping m;
+      m.event_name = Str(*rs, 1);
+      m.kind = SignalKindFromName(Str(*rs, 2)).value_or(SignalKind::kUnspecified);
+      m.value_property = Str(*rs, 3);
+      m.feature_property = Str(*rs, 4);
+      ASSIGN_OR_RETURN(m.updated_at, db::FromSqlDatetime(Str(*rs, 5)));
+      out.push_back(std::move(m));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<RejectedPage> MySqlHealthRepository::ListRejected(const RejectedQuery& q) {
+  RejectedPage page;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(
+        "SELECT id, source, event_id, account_id, reason, received_at, record_json"
+        " FROM rejected_records WHERE (? = '' OR source = ?) AND (? = '' OR account_id = ?)"
+        " AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?");
+    stmt.setString(1, q.source);
+    stmt.setString(2, q.source);
+    stmt.setString(3, q.account_id);
+    stmt.setString(4, q.account_id);
+    stmt.setInt64(5, q.before_id);
+    stmt.setInt64(6, q.before_id);
+    stmt.setInt(7, q.limit + 1);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      if (static_cast<int>(page.records.size()) == q.limit) {
+        page.next_before_id = page.records.back().id;
+        break;
+      }
+      RejectedRecord r;
+      r.id = rs->getInt64(1);
+      r.source = Str(*rs, 2);
+      r.event_id = Str(*rs, 3);
+      r.account_id = Str(*rs, 4);
+      r.reason = Str(*rs, 5);
+      ASSIGN_OR_RETURN(r.received_at, db::FromSqlDatetime(Str(*rs, 6)));
+      r.record_json = Str(*rs, 7);
+      page.records.push_back(std::move(r));
+    }
+    return absl::OkStatus();
+  }));
+  return page;
+}
+
+// ---------------------------------------------------------------------------
+// Scorecards
+
+absl::StatusOr<Scorecard> MySqlHealthRepository::CreateScorecard(
+    const db::WriteKey& key, const db::ResultCodec<Scorecard>& codec, const Scorecard& scorecard,
+    absl::Time now) {
+  return db::RunIdempotent<Scorecard>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Scorecard> {
+        auto& find = conn.Prepare("SELECT 1 FROM scorecards WHERE scorecard_id = ? FOR UPDATE");
+        find.setString(1, scorecard.scorecard_id);
+        ResultSetPtr rs(find.executeQuery());
+        if (rs->next()) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("scorecard '", scorecard.scorecard_id, "' already exists"));
+        }
+        Scorecard s = scorecard;
+        s.version = 1;
+        s.updated_at = now;
+        auto& head = conn.Prepare(
+            "INSERT INTO scorecards (scorecard_id, score_name, current_version, created_at,"
+            " updated_at) VALUES (?, ?, 1, ?, ?)");
+        head.setString(1, s.scorecard_id);
+        head.setString(2, s.score_name);
+        head.setString(3, db::ToSqlDatetime(now));
+        head.setString(4, db::ToSqlDatetime(now));
+        head.executeUpdate();
+        InsertScorecardVersion(conn, s, now);
+        QueueRescore(conn, absl::StrCat("scorecard ", s.scorecard_id, " created"), now);
+        return s;
+      });
+}
+
+absl::StatusOr<Scorecard> MySqlHealthRepository::UpdateScorecard(
+    const db::WriteKey& key, const db::ResultCodec<Scorecard>& codec, const Scorecard& scorecard,
+    absl::Time now) {
+  return db::RunIdempotent<Scorecard>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Scorecard> {
+        auto& find = conn.Prepare(
+            "SELECT current_version FROM scorecards WHERE scorecard_id = ? FOR UPDATE");
+        find.setString(1, scorecard.scorecard_id);
+        ResultSetPtr rs(find.executeQuery());
+        if (!rs->next()) {
+          return absl::NotFoundError(
+              absl::StrCat("scorecard '", scorecard.scorecard_id, "' not found"));
+        }
+        const int current = rs->getInt(1);
+        if (scorecard.version != current) {
+          return absl::AbortedError(absl::StrCat("scorecard.version: ", scorecard.version,
+                                                 " is stale; the current version is ", current));
+        }
+        Scorecard s = scorecard;
+        s.version = current + 1;
+        s.updated_at = now;
+        auto& head = conn.Prepare(
+            "UPDATE scorecards SET score_name = ?, current_version = ?, updated_at = ?"
+            " WHERE scorecard_id = ?");
+        head.setString(1, s.score_name);
+        head.setInt(2, s.version);
+        head.setString(3, db::ToSqlDatetime(now));
+        head.setString(4, s.scorecard_id);
+        head.executeUpdate();
+        InsertScorecardVersion(conn, s, now);
+        QueueRescore(conn, absl::StrCat("scorecard ", s.scorecard_id, " version ", s.version), now);
+        return s;
+      });
+}
+
+absl::StatusOr<Scorecard> MySqlHealthRepository::GetScorecard(const std::string& scorecard_id,
+                                                              int version) {
+  std::optional<Scorecard> found;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(found, LoadScorecard(conn, scorecard_id, version));
+    return absl::OkStatus();
+  }));
+  if (!found.has_value()) {
+    return absl::NotFoundError(version == 0
+                                   ? absl::StrCat("scorecard '", scorecard_id, "' not found")
+                                   : absl::StrCat("scorecard '", scorecard_id, "' version ",
+                                                  version, " not found"));
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<std::vector<Scorecard>> MySqlHealthRepository::ListScorecards() {
+  std::vector<Scorecard> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, CurrentScorecards(conn));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MySqlHealthRepository::EnsureDefaultScorecard(absl::Time now) {
+  return pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
+    ResultSetPtr rs(conn.Prepare("SELECT COUNT(*) FROM scorecards").executeQuery());
+    if (rs->next() && rs->getInt64(1) > 0) return absl::OkStatus();
+    Scorecard s = DefaultScorecard();
+    s.version = 1;
+    // IGNORE: replicas starting together may both get here.
+    auto& head = conn.Prepare(
+        "INSERT IGNORE INTO scorecards (scorecard_id, score_name, current_version, created_at,"
+        " updated_at) VALUES (?, ?, 1, ?, ?)");
+    head.setString(1, s.scorecard_id);
+    head.setString(2, s.score_name);
+    head.setString(3, db::ToSqlDatetime(now));
+    head.setString(4, db::ToSqlDatetime(now));
+    if (head.executeUpdate() == 0) return absl::OkStatus();
+    InsertScorecardVersion(conn, s, now);
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Scores
+
+absl::StatusOr<StoredScore> MySqlHealthRepository::GetScore(const std::string& account_id,
+                                                            const std::string& score_name) {
+  std::optional<StoredScore> found;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kScoreColumns,
+                                           " FROM account_scores WHERE account_id = ?"
+                                           " AND score_name = ?"));
+    stmt.setString(1, account_id);
+    stmt.setString(2, score_name);
+    ResultSetPtr rs(stmt.executeQuery());
+    if (rs->next()) {
+      ASSIGN_OR_RETURN(found, ReadScore(*rs));
+    }
+    return absl::OkStatus();
+  }));
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrCat("account '", account_id, "' has no ", score_name,
+                                            " score yet"));
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<StoredScore> MySqlHealthRepository::GetScoreAsOf(const std::string& account_id,
+                                                                const std::string& score_name,
+                                                                absl::Time at) {
+  std::optional<StoredScore> found;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT ", kScoreColumns,
+        " FROM score_history WHERE account_id = ? AND score_name = ? AND computed_at <= ?"
+        " ORDER BY computed_at DESC, id DESC LIMIT 1"));
+    stmt.setString(1, account_id);
+    stmt.setString(2, score_name);
+    stmt.setString(3, db::ToSqlDatetime(at));
+    ResultSetPtr rs(stmt.executeQuery());
+    if (rs->next()) {
+      ASSIGN_OR_RETURN(found, ReadScore(*rs));
+    }
+    return absl::OkStatus();
+  }));
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrCat("account '", account_id, "' had no ", score_name,
+                                            " score at ", absl::FormatTime(at)));
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<std::vector<HealthPoint>> MySqlHealthRepository::History(
+    const std::string& account_id, const std::string& score_name, absl::CivilDay from,
+    absl::CivilDay to) {
+  std::vector<HealthPoint> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(
+        "SELECT day, score, band, scorecard_version FROM score_daily WHERE account_id = ?"
+        " AND score_name = ? AND day >= ? AND day <= ? ORDER BY day");
+    stmt.setString(1, account_id);
+    stmt.setString(2, score_name);
+    stmt.setString(3, DayText(from));
+    stmt.setString(4, DayText(to));
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      HealthPoint p;
+      ASSIGN_OR_RETURN(p.day, ReadDay(*rs, 1));
+      p.score = rs->getDouble(2);
+      p.band = ReadBand(*rs, 3);
+      p.scorecard_version = rs->getInt(4);
+      out.push_back(p);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::optional<HealthPoint>> MySqlHealthRepository::PointOnOrBefore(
+    const std::string& account_id, const std::string& score_name, absl::CivilDay day) {
+  std::optional<HealthPoint> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(
+        "SELECT day, score, band, scorecard_version FROM score_daily WHERE account_id = ?"
+        " AND score_name = ? AND day <= ? ORDER BY day DESC LIMIT 1");
+    stmt.setString(1, account_id);
+    stmt.setString(2, score_name);
+    stmt.setString(3, DayText(day));
+    ResultSetPtr rs(stmt.executeQuery());
+    if (rs->next()) {
+      HealthPoint p;
+      ASSIGN_OR_RETURN(p.day, ReadDay(*rs, 1));
+      p.score = rs->getDouble(2);
+      p.band = ReadBand(*rs, 3);
+      p.scorecard_version = rs->getInt(4);
+      out = p;
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<Alert>> MySqlHealthRepository::OpenAlerts(const std::string& account_id,
+                                                                     absl::Time at) {
+  std::vector<Alert> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT ", kAlertColumns,
+        " FROM alerts WHERE account_id = ? AND opened_at <= ?"
+        " AND (resolved_at IS NULL OR resolved_at > ?) ORDER BY alert_id"));
+    stmt.setString(1, account_id);
+    stmt.setString(2, db::ToSqlDatetime(at));
+    stmt.setString(3, db::ToSqlDatetime(at));
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      ASSIGN_OR_RETURN(Alert a, ReadAlert(*rs));
+      out.push_back(std::move(a));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<AlertPage> MySqlHealthRepository::ListAlerts(const AlertQuery& q) {
+  AlertPage page;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT ", kAlertColumns,
+        " FROM alerts WHERE (? = '' OR account_id = ?) AND (? = '' OR kind = ?)"
+        " AND (? = 0 OR open_flag = 1) AND (? = 0 OR alert_id < ?)"
+        " ORDER BY alert_id DESC LIMIT ?"));
+    const std::string kind = q.kind ? std::string(AlertKindName(*q.kind)) : "";
+    stmt.setString(1, q.account_id);
+    stmt.setString(2, q.account_id);
+    stmt.setString(3, kind);
+    stmt.setString(4, kind);
+    stmt.setInt(5, q.open_only ? 1 : 0);
+    stmt.setInt64(6, q.before_id);
+    stmt.setInt64(7, q.before_id);
+    stmt.setInt(8, q.limit + 1);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      if (static_cast<int>(page.alerts.size()) == q.limit) {
+        page.next_before_id = page.alerts.back().id;
+        break;
+      }
+      ASSIGN_OR_RETURN(Alert a, ReadAlert(*rs));
+      page.alerts.push_back(std::move(a));
+    }
+    return absl::OkStatus();
+  }));
+  return page;
+}
+
+absl::StatusOr<std::vector<std::pair<SignalKind, int64_t>>> MySqlHealthRepository::CountSignals(
+    const std::string& account_id, absl::Time from, absl::Time to) {
+  std::vector<std::pair<SignalKind, int64_t>> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(
+        "SELECT kind, COUNT(*) FROM signals WHERE account_id = ? AND occurred_at >= ?"
+        " AND occurred_at <= ? GROUP BY kind ORDER BY kind");
+    stmt.setString(1, account_id);
+    stmt.setString(2, db::ToSqlDatetime(from));
+    stmt.setString(3, db::ToSqlDatetime(to));
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      std::optional<SignalKind> kind = SignalKindFromName(Str(*rs, 1));
+      if (kind) out.emplace_back(*kind, rs->getInt64(2));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<AtRiskPage> MySqlHealthRepository::ListAtRisk(const AtRiskQuery& q) {
+  // Position tokens: "<score or arr>|<account_id>" of the last row of the page.
+  double after_value = 0;
+  std::string after_id;
+  const bool first_page = q.after.empty();
+  if (!first_page) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(q.after, absl::MaxSplits('|', 1));
+    if (!absl::SimpleAtod(parts.first, &after_value)) {
+      return absl::InvalidArgumentError("page.page_token: not a token of this list");
+    }
+    after_id = parts.second;
+  }
+  std::vector<Band> bands = q.bands;
+  if (bands.empty()) bands = {Band::kRed, Band::kYellow};
+  while (bands.size() < 3) bands.push_back(bands.front());
+  AtRiskPage page;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    const std::string order =
+        q.by_arr ? " AND (? = 1 OR a.arr_minor < ? OR (a.arr_minor = ? AND a.account_id > ?))"
+                   " ORDER BY a.arr_minor DESC, a.account_id LIMIT ?"
+                 : " AND (? = 1 OR s.score > ? OR (s.score = ? AND a.account_id > ?))"
+                   " ORDER BY s.score, a.account_id LIMIT ?";
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT a.account_id, s.score, s.band, s.computed_at, a.arr_minor FROM account_scores s"
+        " JOIN accounts a ON a.account_id = s.account_id"
+        " WHERE s.score_name = ? AND s.band IN (?, ?, ?) AND a.lifecycle <> 'CHURNED'"
+        " AND (? = '' OR a.tier = ?)",
+        order));
+    const std::string tier = q.tier ? std::string(TierName(*q.tier)) : "";
+    int i = 1;
+    stmt.setString(i++, q.score_name);
+    for (int b = 0; b < 3; ++b) stmt.setString(i++, std::string(BandName(bands[b])));
+    stmt.setString(i++, tier);
+    stmt.setString(i++, tier);
+    stmt.setInt(i++, first_page ? 1 : 0);
+    if (q.by_arr) {
+      stmt.setInt64(i++, static_cast<int64_t>(after_value));
+      stmt.setInt64(i++, static_cast<int64_t>(after_value));
+    } else {
+      stmt.setDouble(i++, after_value);
+      stmt.setDouble(i++, after_value);
+    }
+    stmt.setString(i++, after_id);
+    stmt.setInt(i++, q.limit + 1);
+    std::vector<std::pair<std::string, AtRiskEntry>> rows;
+    {
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        if (static_cast<int>(rows.size()) == q.limit) {
+          const AtRiskEntry& last = rows.back().second;
+          page.next_after = absl::StrCat(
+              q.by_arr ? absl::StrCat(last.account.arr.minor_units)
+                       : absl::StrFormat("%.17g", last.score),
+              "|", last.account.account_id);
+          break;
+        }
+        AtRiskEntry e;
+        e.account.account_id = Str(*rs, 1);
+        e.score = rs->getDouble(2);
+        e.band = ReadBand(*rs, 3);
+        ASSIGN_OR_RETURN(e.computed_at, db::FromSqlDatetime(Str(*rs, 4)));
+        e.account.arr.minor_units = rs->getInt64(5);
+        rows.emplace_back(e.account.account_id, std::move(e));
+      }
+    }
+    for (auto& [id, e] : rows) {
+      ASSIGN_OR_RETURN(std::optional<Account> account, FindAccount(conn, id, false));
+      if (!account.has_value()) continue;
+      e.account = *std::move(account);
+      page.entries.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return page;
+}
+
+absl::StatusOr<PortfolioSummary> MySqlHealthRepository::Portfolio(const std::string& score_name,
+                                                                  absl::Time period_start) {
+  PortfolioSummary out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    std::map<Tier, BandDistribution> tiers;
+    double total_score = 0;
+    std::map<Tier, double> tier_score;
+    {
+      auto& stmt = conn.Prepare(
+          "SELECT a.tier, s.band, COUNT(*), SUM(s.score) FROM account_scores s"
+          " JOIN accounts a ON a.account_id = s.account_id"
+          " WHERE s.score_name = ? AND a.lifecycle <> 'CHURNED' GROUP BY a.tier, s.band");
+      stmt.setString(1, score_name);
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        const Tier tier = TierFromName(Str(*rs, 1)).value_or(Tier::kUnspecified);
+        const Band band = ReadBand(*rs, 2);
+        const int64_t n = rs->getInt64(3);
+        const double sum = rs->getDouble(4);
+        for (BandDistribution* d : {&out.overall, &tiers[tier]}) {
+          d->accounts += n;
+          if (band == Band::kGreen) d->green += n;
+          if (band == Band::kYellow) d->yellow += n;
+          if (band == Band::kRed) d->red += n;
+        }
+        total_score += sum;
+        tier_score[tier] += sum;
+      }
+    }
+    if (out.overall.accounts > 0) out.overall.average_score = total_score / out.overall.accounts;
+    for (Tier t : {Tier::kEnterprise, Tier::kMidMarket, Tier::kSmb, Tier::kSolo}) {
+      BandDistribution d = tiers[t];
+      d.tier = t;
+      if (d.accounts > 0) d.average_score = tier_score[t] / d.accounts;
+      out.by_tier.push_back(d);
+    }
+    // The band each account had at the start of the period: its newest change before then.
+    auto& stmt = conn.Prepare(
+        "SELECT h.band, s.band, COUNT(*) FROM account_scores s"
+        " JOIN accounts a ON a.account_id = s.account_id"
+        " JOIN score_history h ON h.id = (SELECT h2.id FROM score_history h2"
+        "   WHERE h2.account_id = s.account_id AND h2.score_name = s.score_name"
+        "   AND h2.computed_at <= ? ORDER BY h2.computed_at DESC, h2.id DESC LIMIT 1)"
+        " WHERE s.score_name = ? AND a.lifecycle <> 'CHURNED' AND h.band <> s.band"
+        " GROUP BY h.band, s.band ORDER BY h.band, s.band");
+    stmt.setString(1, db::ToSqlDatetime(period_start));
+    stmt.setString(2, score_name);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      BandMovement m;
+      m.from = ReadBand(*rs, 1);
+      m.to = ReadBand(*rs, 2);
+      m.accounts = rs->getInt64(3);
+      out.movements.push_back(m);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Overrides and settings
+
+absl::StatusOr<Override> MySqlHealthRepository::AddOverride(const db::WriteKey& key,
+                                                            const db::ResultCodec<Override>& codec,
+                                                            const Override& o) {
+  return db::RunIdempotent<Override>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Override> {
+        ASSIGN_OR_RETURN(std::optional<Account> account, FindAccount(conn, o.account_id, false));
+        if (!account.has_value()) {
+          return absl::NotFoundError(absl::StrCat("account '", o.account_id, "' not found"));
+        }
+        auto& stmt = conn.Prepare(absl::StrCat("INSERT INTO score_overrides (", kOverrideColumns,
+                                               ") VALUES (?, ?, ?, ?, ?, ?, ?)"));
+        stmt.setString(1, o.account_id);
+        stmt.setString(2, o.score_name);
+        stmt.setDouble(3, o.score);
+        stmt.setString(4, o.reason);
+        stmt.setString(5, o.set_by);
+        stmt.setString(6, db::ToSqlDatetime(o.set_at));
+        stmt.setString(7, db::ToSqlDatetime(o.expires_at));
+        stmt.executeUpdate();
+        return o;
+      });
+}
+
+absl::StatusOr<std::optional<Override>> MySqlHealthRepository::ActiveOverride(
+    const std::string& account_id, const std::string& score_name, absl::Time at) {
+  std::optional<Override> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT ", kOverrideColumns,
+        " FROM score_overrides WHERE account_id = ? AND score_name = ? AND set_at <= ?"
+        " AND expires_at > ? ORDER BY override_id DESC LIMIT 1"));
+    stmt.setString(1, account_id);
+    stmt.setString(2, score_name);
+    stmt.setString(3, db::ToSqlDatetime(at));
+    stmt.setString(4, db::ToSqlDatetime(at));
+    ResultSetPtr rs(stmt.executeQuery());
+    if (rs->next()) {
+      ASSIGN_OR_RETURN(out, ReadOverride(*rs));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<Override>> MySqlHealthRepository::ListOverrides(
+    const std::string& account_id) {
+  std::vector<Override> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kOverrideColumns,
+                                           " FROM score_overrides WHERE account_id = ?"
+                                           " ORDER BY override_id DESC LIMIT 1000"));
+    stmt.setString(1, account_id);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      ASSIGN_OR_RETURN(Override o, ReadOverride(*rs));
+      out.push_back(std::move(o));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<AlertSettings> MySqlHealthRepository::GetAlertSettings() {
+  AlertSettings out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, LoadSettings(conn));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<AlertSettings> MySqlHealthRepository::SetAlertSettings(
+    const db::WriteKey& key, const db::ResultCodec<AlertSettings>& codec,
+    const AlertSettings& s, absl::Time now) {
+  return db::RunIdempotent<AlertSettings>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<AlertSettings> {
+        auto& stmt = conn.Prepare(
+            "UPDATE alert_settings SET period_days = ?, usage_decline_pct = ?,"
+            " engagement_drop_pct = ?, ticket_increase_pct = ?, communication_drop_pct = ?,"
+            " score_threshold = ?, min_baseline = ?, updated_at = ? WHERE id = 1");
+        stmt.setInt(1, s.period_days);
+        stmt.setDouble(2, s.usage_decline_pct);
+        stmt.setDouble(3, s.engagement_drop_pct);
+        stmt.setDouble(4, s.ticket_increase_pct);
+        stmt.setDouble(5, s.communication_drop_pct);
+        stmt.setDouble(6, s.score_threshold);
+        stmt.setDouble(7, s.min_baseline);
+        stmt.setString(8, db::ToSqlDatetime(now));
+        stmt.executeUpdate();
+        AlertSettings out = s;
+        out.updated_at = now;
+        return out;
+      });
+}
+
+}  // namespace cs::health

@@ -1,0 +1,48 @@
+#ifndef CS_SERVICES_HEALTH_RESCORE_WORKER_H_
+#define CS_SERVICES_HEALTH_RESCORE_WORKER_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "services/health/health_service.h"
+
+namespace cs::health {
+
+// Background rescoring (the daily rescore and scorecard changes): one thread that
+// runs HealthService::RunRescoreJobs in batches while there is work and polls every
+// `idle_interval` when there is none. Replicas share the jobs through row locks,
+// so every replica runs one. A failure is logged once per run of failures and
+// retried after `idle_interval`.
+class RescoreWorker {
+ public:
+  explicit RescoreWorker(HealthService* service, absl::Duration idle_interval = absl::Seconds(5),
+                         int batch = 200)
+      : service_(service), idle_interval_(idle_interval), batch_(batch) {}
+  ~RescoreWorker() { Stop(); }
+
+  RescoreWorker(const RescoreWorker&) = delete;
+  RescoreWorker& operator=(const RescoreWorker&) = delete;
+
+  // Starts the thread; a second call does nothing.
+  void Start();
+  // Interrupts the wait, lets a running batch finish and joins. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+
+  HealthService* service_;
+  const absl::Duration idle_interval_;
+  const int batch_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_RESCORE_WORKER_H_

@@ -1,0 +1,153 @@
+#include "services/health/signal.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
+#include "common/status.h"
+#include "common/validation.h"
+
+namespace cs::health {
+namespace {
+
+constexpr EnumNames<SignalKind, 22> kSignalKinds({{
+    {SignalKind::kUnspecified, "UNSPECIFIED"},
+    {SignalKind::kLogin, "LOGIN"},
+    {SignalKind::kSessionMinutes, "SESSION_MINUTES"},
+    {SignalKind::kFeatureUsed, "FEATURE_USED"},
+    {SignalKind::kDataVolume, "DATA_VOLUME"},
+    {SignalKind::kTicketOpened, "TICKET_OPENED"},
+    {SignalKind::kTicketResolved, "TICKET_RESOLVED"},
+    {SignalKind::kPaymentSucceeded, "PAYMENT_SUCCEEDED"},
+    {SignalKind::kPaymentFailed, "PAYMENT_FAILED"},
+    {SignalKind::kPaymentLate, "PAYMENT_LATE"},
+    {SignalKind::kEmailOpen, "EMAIL_OPEN"},
+    {SignalKind::kEmailClick, "EMAIL_CLICK"},
+    {SignalKind::kWebinarAttended, "WEBINAR_ATTENDED"},
+    {SignalKind::kCommunityPost, "COMMUNITY_POST"},
+    {SignalKind::kSurveyResponse, "SURVEY_RESPONSE"},
+    {SignalKind::kNpsResponse, "NPS_RESPONSE"},
+    {SignalKind::kFeatureRequest, "FEATURE_REQUEST"},
+    {SignalKind::kIntegrationRequest, "INTEGRATION_REQUEST"},
+    {SignalKind::kUpsellInterest, "UPSELL_INTEREST"},
+    {SignalKind::kReferral, "REFERRAL"},
+    {SignalKind::kSponsorChange, "SPONSOR_CHANGE"},
+    {SignalKind::kCsmSentiment, "CSM_SENTIMENT"},
+}});
+
+// Kinds whose value is an amount (not a count of one).
+bool CarriesAmount(SignalKind kind) {
+  switch (kind) {
+    case SignalKind::kSessionMinutes:
+    case SignalKind::kDataVolume:
+    case SignalKind::kTicketResolved:
+    case SignalKind::kNpsResponse:
+    case SignalKind::kCsmSentiment:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status Invalid(absl::string_view field, absl::string_view sub, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ".", sub, ": ", why));
+}
+
+}  // namespace
+
+absl::string_view SignalKindName(SignalKind kind) { return kSignalKinds.Name(kind); }
+std::optional<SignalKind> SignalKindFromName(absl::string_view name) {
+  return kSignalKinds.Parse(name);
+}
+bool IsKnownSignalKind(int number) {
+  const auto kind = static_cast<SignalKind>(number);
+  return kind != SignalKind::kUnspecified && kSignalKinds.Name(kind, "") != "";
+}
+
+absl::CivilDay DayOf(absl::Time t) { return absl::ToCivilDay(t, absl::UTCTimeZone()); }
+
+absl::Status ValidateSignal(absl::string_view field, const Signal& s, absl::Time now) {
+  RETURN_IF_ERROR(ValidateId(absl::StrCat(field, ".event_id"), s.event_id));
+  RETURN_IF_ERROR(ValidateId(absl::StrCat(field, ".account_id"), s.account_id));
+  if (!IsKnownSignalKind(static_cast<int>(s.kind))) {
+    return Invalid(field, "kind", "must be a known signal kind");
+  }
+  if (s.occurred_at == absl::Time() || s.occurred_at == absl::UnixEpoch()) {
+    return Invalid(field, "occurred_at", "must be set");
+  }
+  if (s.occurred_at > now + absl::Hours(24)) {
+    return Invalid(field, "occurred_at", "more than a day in the future");
+  }
+  if (s.occurred_at < absl::FromCivil(absl::CivilDay(2000, 1, 1), absl::UTCTimeZone())) {
+    return Invalid(field, "occurred_at", "before 2000-01-01");
+  }
+  if (!std::isfinite(s.value) || s.value < 0) {
+    return Invalid(field, "value", "must be a finite number, not negative");
+  }
+  if (!CarriesAmount(s.kind) && s.value != 0 && s.value != 1) {
+    return Invalid(field, "value", absl::StrCat("must be 0 or 1 for ", SignalKindName(s.kind)));
+  }
+  switch (s.kind) {
+    case SignalKind::kNpsResponse:
+      if (s.value > 10) return Invalid(field, "value", "an NPS answer is 0-10");
+      break;
+    case SignalKind::kCsmSentiment:
+      if (s.value < 1 || s.value > 5) return Invalid(field, "value", "a CSM sentiment is 1-5");
+      break;
+    case SignalKind::kSessionMinutes:
+      if (s.value > 24 * 60) return Invalid(field, "value", "more than a day of minutes");
+      break;
+    default:
+      break;
+  }
+  if (s.kind == SignalKind::kFeatureUsed && s.feature.empty()) {
+    return Invalid(field, "feature", "must name the feature for FEATURE_USED");
+  }
+  if (s.feature.size() > 64) return Invalid(field, "feature", "longer than 64 characters");
+  if (!std::isfinite(s.csat) || (s.csat != 0 && (s.csat < 1 || s.csat > 5))) {
+    return Invalid(field, "csat", "must be 1-5, or 0 when not rated");
+  }
+  if (s.csat != 0 && s.kind != SignalKind::kTicketResolved) {
+    return Invalid(field, "csat", "only a TICKET_RESOLVED signal carries one");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, double>> CounterIncrements(const Signal& s) {
+  using namespace counter;  // NOLINT(build/namespaces): the names read as a table here
+  switch (s.kind) {
+    case SignalKind::kLogin: return {{kLogins, 1}};
+    case SignalKind::kSessionMinutes: return {{kSessionMinutes, s.value}};
+    case SignalKind::kDataVolume: return {{kDataVolume, s.value}};
+    case SignalKind::kFeatureUsed:
+      return {{kFeatureUses, 1}, {absl::StrCat(kFeaturePrefix, s.feature), 1}};
+    case SignalKind::kTicketOpened: return {{kTicketsOpened, 1}};
+    case SignalKind::kTicketResolved: {
+      std::vector<std::pair<std::string, double>> out = {{kTicketsResolved, 1},
+                                                         {kResolutionHours, s.value}};
+      if (s.csat != 0) {
+        out.emplace_back(kCsatSum, s.csat);
+        out.emplace_back(kCsatCount, 1);
+      }
+      return out;
+    }
+    case SignalKind::kPaymentSucceeded: return {{kPaymentsSucceeded, 1}};
+    case SignalKind::kPaymentFailed: return {{kPaymentsFailed, 1}};
+    case SignalKind::kPaymentLate: return {{kPaymentsLate, 1}};
+    case SignalKind::kEmailOpen: return {{kEmailOpens, 1}};
+    case SignalKind::kEmailClick: return {{kEmailClicks, 1}};
+    case SignalKind::kWebinarAttended: return {{kWebinars, 1}};
+    case SignalKind::kCommunityPost: return {{kCommunityPosts, 1}};
+    case SignalKind::kSurveyResponse: return {{kSurveys, 1}};
+    case SignalKind::kNpsResponse: return {{kNpsSum, s.value}, {kNpsCount, 1}};
+    case SignalKind::kFeatureRequest: return {{kFeatureRequests, 1}};
+    case SignalKind::kIntegrationRequest: return {{kIntegrationRequests, 1}};
+    case SignalKind::kUpsellInterest: return {{kUpsellInterest, 1}};
+    case SignalKind::kReferral: return {{kReferrals, 1}};
+    case SignalKind::kSponsorChange: return {{kSponsorChanges, 1}};
+    case SignalKind::kCsmSentiment: return {{kSentimentSum, s.value}, {kSentimentCount, 1}};
+    default: return {};
+  }
+}
+
+}  // namespace cs::health
