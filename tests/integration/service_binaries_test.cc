@@ -31,13 +31,6 @@ namespace cs::testing {
 namespace {
 
 using ::testing::HasSubstr;
-using HealthStatus = grpc::health::v1::HealthCheckResponse;
-
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(5)) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-  return ctx;
-}
 
 // One real write and one real read of the service's own API.
 using RealRpc = std::function<grpc::Status(const std::shared_ptr<grpc::Channel>&, int round)>;
@@ -128,66 +121,12 @@ std::vector<ServiceCase> Cases() {
   };
 }
 
-// One running service binary.
-class RunningService {
- public:
-  RunningService(const ServiceCase& c, const std::string& db_uri, const std::string& tag)
-      : port_(FreePort()), metrics_port_(FreePort()),
-        log_(absl::StrCat(::testing::TempDir(), "/", c.name, "-", tag, "-", getpid(), ".log")) {
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{c.binary, absl::StrCat("--listen=127.0.0.1:", port_),
-                                 absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                                 absl::StrCat("--db_uri=", db_uri), "--drain_timeout=10s",
-                                 "--health_check_interval=200ms", "--db_pool_wait=1s"},
-        log_);
-    // The first probes find nothing listening; keep reconnect backoff short so the
-    // test sees the server as soon as it is up.
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
-                                         grpc::InsecureChannelCredentials(), args);
-  }
-
-  HealthStatus::ServingStatus Check(const std::string& service_name = "") {
-    auto stub = grpc::health::v1::Health::NewStub(channel_);
-    grpc::health::v1::HealthCheckRequest req;
-    req.set_service(service_name);
-    HealthStatus resp;
-    grpc::Status s = stub->Check(Context(absl::Seconds(1)).get(), req, &resp);
-    return s.ok() ? resp.status() : HealthStatus::UNKNOWN;
-  }
-
-  bool WaitFor(HealthStatus::ServingStatus want, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (Check() == want) return true;
-      if (!process_->running()) return false;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return false;
-  }
-
-  std::string Metrics() { return HttpGet("127.0.0.1", metrics_port_, "/metrics"); }
-  std::string Log() { return ReadFile(log_); }
-  ChildProcess& process() { return *process_; }
-  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
-
- private:
-  int port_;
-  int metrics_port_;
-  std::string log_;
-  std::unique_ptr<ChildProcess> process_;
-  std::shared_ptr<grpc::Channel> channel_;
-};
-
 class ServiceBinaryTest : public ::testing::TestWithParam<ServiceCase> {};
 
 TEST_P(ServiceBinaryTest, ServesHealthMetricsItsOwnRpcAndStopsCleanly) {
   std::unique_ptr<TestDatabase> db;
   CS_TEST_DATABASE_OR_SKIP(db, GetParam().name.substr(0, 4));
-  RunningService service(GetParam(), db->uri(), "basic");
+  RunningService service(GetParam().name, GetParam().binary, db->uri(), "basic");
   ASSERT_TRUE(service.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << service.Log();
 
   ASSERT_TRUE(GetParam().rpc(service.channel(), 0).ok()) << service.Log();
@@ -256,7 +195,7 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest, ::testing::ValuesIn(Cas
 TEST(RequestIdTest, EchoedToTheClientAndLoggedWithAFailedCall) {
   std::unique_ptr<TestDatabase> db;
   CS_TEST_DATABASE_OR_SKIP(db, "reqid");
-  RunningService service(Cases()[0], db->uri(), "reqid");
+  RunningService service(Cases()[0].name, Cases()[0].binary, db->uri(), "reqid");
   ASSERT_TRUE(service.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << service.Log();
   auto stub = cs::health::v1::AccountHealthService::NewStub(service.channel());
   cs::health::v1::GetAccountRequest req;
@@ -313,7 +252,7 @@ TEST(EventStreamTest, ResumesAcrossAServerRestartWithNoGapOrDuplicate) {
   CS_TEST_DATABASE_OR_SKIP(db, "stream");
   std::vector<int64_t> all;
   {
-    RunningService first(Cases()[0], db->uri(), "stream1");
+    RunningService first(Cases()[0].name, Cases()[0].binary, db->uri(), "stream1");
     ASSERT_TRUE(first.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << first.Log();
     for (int round = 0; round < 3; ++round) ASSERT_TRUE(HealthRpc(first.channel(), round).ok());
     grpc::Status end;
@@ -337,7 +276,7 @@ TEST(EventStreamTest, ResumesAcrossAServerRestartWithNoGapOrDuplicate) {
     EXPECT_EQ(first.process().WaitExit(absl::Seconds(15)), 0) << first.Log();
     EXPECT_LT(absl::Now() - sent, absl::Seconds(9)) << "the open stream held the drain";
   }
-  RunningService second(Cases()[0], db->uri(), "stream2");
+  RunningService second(Cases()[0].name, Cases()[0].binary, db->uri(), "stream2");
   ASSERT_TRUE(second.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << second.Log();
   for (int round = 3; round < 5; ++round) ASSERT_TRUE(HealthRpc(second.channel(), round).ok());
   grpc::Status end;
@@ -350,7 +289,7 @@ TEST(GracefulShutdownTest, SigtermDrainsAnInFlightCall) {
   std::unique_ptr<TestDatabase> db;
   CS_TEST_DATABASE_OR_SKIP(db, "drain");
   const ServiceCase health = Cases()[0];
-  RunningService service(health, db->uri(), "drain");
+  RunningService service(health.name, health.binary, db->uri(), "drain");
   ASSERT_TRUE(service.WaitFor(HealthStatus::SERVING, absl::Seconds(30))) << service.Log();
   ASSERT_TRUE(HealthRpc(service.channel(), 1).ok());
 
@@ -400,7 +339,8 @@ TEST(DatabaseOutageTest, NotServingWhileTheDatabaseIsDownAndServingAgainWithoutR
 
   std::vector<std::unique_ptr<RunningService>> services;
   for (const ServiceCase& c : Cases()) {
-    services.push_back(std::make_unique<RunningService>(c, mariadb.uri("cs_" + c.name), "outage"));
+    services.push_back(std::make_unique<RunningService>(c.name, c.binary,
+                                                        mariadb.uri("cs_" + c.name), "outage"));
   }
   for (size_t i = 0; i < services.size(); ++i) {
     ASSERT_TRUE(services[i]->WaitFor(HealthStatus::SERVING, absl::Seconds(30)))

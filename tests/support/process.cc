@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <gtest/gtest.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -151,5 +153,54 @@ bool PrivateMariaDb::Stop() {
 std::string PrivateMariaDb::uri(const std::string& schema) const {
   return absl::StrCat("mysql://root@127.0.0.1:", port_, "/", schema);
 }
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+  return ctx;
+}
+
+RunningService::RunningService(const std::string& name, const std::string& binary,
+                               const std::string& db_uri, const std::string& tag)
+    : port_(FreePort()), metrics_port_(FreePort()),
+      log_(absl::StrCat(::testing::TempDir(), "/", name, "-", tag, "-", getpid(), ".log")) {
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{binary, absl::StrCat("--listen=127.0.0.1:", port_),
+                               absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                               absl::StrCat("--db_uri=", db_uri), "--drain_timeout=10s",
+                               "--health_check_interval=200ms", "--db_pool_wait=1s"},
+      log_);
+  // The first probes find nothing listening; keep reconnect backoff short so the
+  // test sees the server as soon as it is up.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
+                                       grpc::InsecureChannelCredentials(), args);
+}
+
+HealthStatus::ServingStatus RunningService::Check(const std::string& service_name) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service_name);
+  HealthStatus resp;
+  grpc::Status s = stub->Check(Context(absl::Seconds(1)).get(), req, &resp);
+  return s.ok() ? resp.status() : HealthStatus::UNKNOWN;
+}
+
+bool RunningService::WaitFor(HealthStatus::ServingStatus want, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Check() == want) return true;
+    if (!process_->running()) return false;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
+}
+
+std::string RunningService::Metrics() { return HttpGet("127.0.0.1", metrics_port_, "/metrics"); }
+
+std::string RunningService::Log() { return ReadFile(log_); }
 
 }  // namespace cs::testing

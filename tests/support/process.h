@@ -2,15 +2,19 @@
 #define CS_TESTS_SUPPORT_PROCESS_H_
 
 // Helpers for tests that run the real binaries: child processes, free ports,
-// plain HTTP GETs, and a private MariaDB started through scripts/mariadb.
+// plain HTTP GETs, a private MariaDB started through scripts/mariadb, and a
+// running service binary with a gRPC channel to it.
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace cs::testing {
 
@@ -58,6 +62,36 @@ class PrivateMariaDb {
   std::string script_;
   std::string dir_;
   int port_;
+};
+
+using HealthStatus = grpc::health::v1::HealthCheckResponse;
+
+// A client context whose deadline is `timeout` from now.
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(5));
+
+// One running service binary (`binary`, logging to TempDir()/name-tag-pid.log)
+// against `db_uri`, and a channel to its gRPC port.
+class RunningService {
+ public:
+  RunningService(const std::string& name, const std::string& binary, const std::string& db_uri,
+                 const std::string& tag);
+
+  // grpc.health.v1 Check of `service_name`; UNKNOWN when the call fails.
+  HealthStatus::ServingStatus Check(const std::string& service_name = "");
+  // Polls Check() until it reports `want`; false on timeout or if the process exited.
+  bool WaitFor(HealthStatus::ServingStatus want, absl::Duration timeout);
+
+  std::string Metrics();
+  std::string Log();
+  ChildProcess& process() { return *process_; }
+  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
+
+ private:
+  int port_;
+  int metrics_port_;
+  std::string log_;
+  std::unique_ptr<ChildProcess> process_;
+  std::shared_ptr<grpc::Channel> channel_;
 };
 
 }  // namespace cs::testing
