@@ -52,11 +52,9 @@ int main(int argc, char** argv) {
       [](cs::ServiceRuntime& runtime,
          cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<HealthWiring>(&pool);
-        if (absl::Status s =
-                wiring->health_repository.EnsureDefaultScorecard(cs::RealClock::Instance().Now());
-            !s.ok()) {
-          return s;
-        }
+        // Not fatal: the server must start (NOT_SERVING) while the database is down;
+        // the rescore worker seeds the default scorecard once it answers.
+        (void)wiring->health_repository.EnsureDefaultScorecard(cs::RealClock::Instance().Now());
         runtime.AddService(&wiring->handler);
         // Open event streams end at shutdown so the drain does not wait on them.
         runtime.AddShutdownHook([events = &wiring->events] { events->Stop(); });

@@ -466,6 +466,8 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
 }
 
 absl::StatusOr<int> MySqlHealthRepository::RunRescoreJobs(absl::Time now, int max_accounts) {
+  // A server that started while the database was down seeds the default here.
+  RETURN_IF_ERROR(EnsureDefaultScorecard(now));
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
     auto& stmt = conn.Prepare(
         "INSERT IGNORE INTO rescore_jobs (kind, day, reason, created_at)"
