@@ -83,6 +83,16 @@ std::map<std::string, double> DecodeEvidence(absl::string_view text) {
   return out;
 }
 
+// Reads "day, score, band, scorecard_version" of a score_daily row.
+absl::StatusOr<HealthPoint> ReadPoint(sql::ResultSet& rs) {
+  HealthPoint p;
+  ASSIGN_OR_RETURN(p.day, ReadDay(rs, 1));
+  p.score = rs.getDouble(2);
+  p.band = ReadBand(rs, 3);
+  p.scorecard_version = rs.getInt(4);
+  return p;
+}
+
 constexpr char kScoreColumns[] =
     "account_id, score_name, scorecard_id, scorecard_version, score, band, components,"
     " computed_at";
@@ -771,11 +781,7 @@ absl::StatusOr<std::vector<HealthPoint>> MySqlHealthRepository::History(
     stmt.setString(4, DayText(to));
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
-      HealthPoint p;
-      ASSIGN_OR_RETURN(p.day, ReadDay(*rs, 1));
-      p.score = rs->getDouble(2);
-      p.band = ReadBand(*rs, 3);
-      p.scorecard_version = rs->getInt(4);
+      ASSIGN_OR_RETURN(HealthPoint p, ReadPoint(*rs));
       out.push_back(p);
     }
     return absl::OkStatus();
@@ -795,12 +801,7 @@ absl::StatusOr<std::optional<HealthPoint>> MySqlHealthRepository::PointOnOrBefor
     stmt.setString(3, DayText(day));
     ResultSetPtr rs(stmt.executeQuery());
     if (rs->next()) {
-      HealthPoint p;
-      ASSIGN_OR_RETURN(p.day, ReadDay(*rs, 1));
-      p.score = rs->getDouble(2);
-      p.band = ReadBand(*rs, 3);
-      p.scorecard_version = rs->getInt(4);
-      out = p;
+      ASSIGN_OR_RETURN(out, ReadPoint(*rs));
     }
     return absl::OkStatus();
   }));
