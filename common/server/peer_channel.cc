@@ -1,0 +1,58 @@
+#include "common/server/peer_channel.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace cs {
+namespace {
+
+std::string Seconds(absl::Duration d) {
+  return absl::StrFormat("%.3fs", absl::ToDoubleSeconds(d));
+}
+
+}  // namespace
+
+std::string RetryServiceConfigJson(const PeerChannelOptions& options) {
+  const int attempts = std::clamp(options.max_attempts, 2, 5);
+  return absl::StrCat(
+      R"({"methodConfig":[{"name":[{}],"retryPolicy":{"maxAttempts":)", attempts,
+      R"(,"initialBackoff":")", Seconds(options.initial_backoff), R"(","maxBackoff":")",
+      Seconds(options.max_backoff), R"(","backoffMultiplier":)",
+      absl::StrFormat("%.2f", options.backoff_multiplier),
+      R"(,"retryableStatusCodes":["UNAVAILABLE"]}}]})");
+}
+
+std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target,
+                                               const PeerChannelOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(RetryServiceConfigJson(options));
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+  // Reconnect quickly after a peer restarts instead of waiting out a long backoff.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<grpc::ClientContext> ContextWithDeadline(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
+  return context;
+}
+
+absl::Status FromPeerStatus(absl::string_view peer, const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(peer, ": ", status.error_message());
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return absl::UnavailableError(message);
+    default:
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()), message);
+  }
+}
+
+}  // namespace cs
