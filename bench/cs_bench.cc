@@ -1,0 +1,703 @@
+// The suite's load generator. It measures, against running binaries on loopback:
+//   ingest    durable RecordSignals throughput (signals/s) with concurrent clients,
+//             freshness probes under that load, and the baseline of the same rows
+//             written straight into MariaDB with multi-row INSERTs from one client;
+//   read      GetHealth peak QPS (closed loop) and p50/p99 at 50 % and 90 % of that
+//             peak (open loop), next to a trivial gRPC echo server measured the
+//             same way;
+//   rescore   a full rescore after a scorecard change over N seeded accounts with
+//             90 days of history: wall time, accounts/s and the health process's
+//             peak RSS.
+// `cs_bench --serve_echo=ADDR` is the echo server itself (same build, same sync
+// server threading as the services). bench/run starts everything; see BENCHMARKS.md.
+
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/db/pool.h"
+#include "cs/health/v1/health.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+ABSL_FLAG(std::string, serve_echo, "", "Serve the echo baseline on this address and do nothing else");
+ABSL_FLAG(std::string, scenarios, "ingest,read,rescore", "Comma-separated: ingest, read, rescore");
+ABSL_FLAG(std::string, health_addr, "127.0.0.1:50051", "The health service");
+ABSL_FLAG(std::string, echo_addr, "", "The echo baseline server (read scenario)");
+ABSL_FLAG(std::string, db_uri, "mysql://root@127.0.0.1:3407",
+          "The database server the health service uses (no schema)");
+ABSL_FLAG(std::string, health_schema, "cs_health", "The health service's schema");
+ABSL_FLAG(int, health_pid, 0, "Process id of the health service, for its peak RSS");
+ABSL_FLAG(int, accounts, 2000, "Accounts the ingest and read scenarios spread over");
+ABSL_FLAG(int, concurrency, 16, "Concurrent clients (closed loop)");
+ABSL_FLAG(int, batch, 500, "Signals per RecordSignals request");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Length of each measured phase");
+ABSL_FLAG(int, baseline_rows, 200000, "Rows the INSERT baseline writes");
+ABSL_FLAG(int, rescore_accounts, 100000, "Accounts seeded for the rescore scenario");
+ABSL_FLAG(std::string, json_out, "", "Append one JSON object per figure to this file");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace hv1 = cs::health::v1;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Latencies in microseconds; percentiles by nearest rank.
+class Latencies {
+ public:
+  void Add(double us) { values_.push_back(us); }
+  void Merge(const Latencies& other) {
+    values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+  }
+  size_t count() const { return values_.size(); }
+  double Percentile(double p) {
+    if (values_.empty()) return 0;
+    std::sort(values_.begin(), values_.end());
+    const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * values_.size()));
+    return values_[std::clamp<size_t>(rank, 1, values_.size()) - 1];
+  }
+
+ private:
+  std::vector<double> values_;
+};
+
+// Figures go to stdout as a table line and, with --json_out, as JSON lines.
+void Report(const std::string& name, double value, const std::string& unit,
+            const std::string& note = "") {
+  std::printf(std::abs(value) < 10 ? "  %-44s %14.3f %-11s %s\n" : "  %-44s %14.1f %-11s %s\n",
+              name.c_str(), value, unit.c_str(), note.c_str());
+  std::fflush(stdout);
+  const std::string path = absl::GetFlag(FLAGS_json_out);
+  if (path.empty()) return;
+  std::ofstream out(path, std::ios::app);
+  out << absl::StrFormat(R"({"figure":"%s","value":%.3f,"unit":"%s"})", name, value, unit)
+      << "\n";
+}
+
+// Separate channels so concurrent clients use separate HTTP/2 connections, as
+// separate callers would.
+std::shared_ptr<grpc::Channel> Channel(const std::string& addr, int index) {
+  grpc::ChannelArguments args;
+  args.SetInt("cs.bench.channel_index", index);
+  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(30)) {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(std::chrono::system_clock::now() +
+                  std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
+  return c;
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t us = absl::ToUnixMicros(t);
+  out->set_seconds(us / 1000000);
+  out->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
+}
+
+std::string AccountId(const std::string& prefix, int i) {
+  return absl::StrFormat("%s-%07d", prefix, i);
+}
+
+bool Fail(const std::string& what, const grpc::Status& s) {
+  std::fprintf(stderr, "%s: %d %s\n", what.c_str(), s.error_code(), s.error_message().c_str());
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Echo baseline server
+
+class Echo final : public grpc::health::v1::Health::Service {
+  grpc::Status Check(grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    response->set_status(request->service().empty()
+                             ? grpc::health::v1::HealthCheckResponse::SERVING
+                             : grpc::health::v1::HealthCheckResponse::UNKNOWN);
+    return grpc::Status::OK;
+  }
+};
+
+int ServeEcho(const std::string& addr) {
+  Echo echo;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
+  builder.RegisterService(&echo);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    std::fprintf(stderr, "echo: cannot listen on %s\n", addr.c_str());
+    return 1;
+  }
+  server->Wait();
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Set-up through the public API
+
+bool UpsertAccounts(hv1::AccountHealthService::Stub& stub, const std::string& prefix, int n) {
+  static const hv1::Tier kTiers[] = {hv1::TIER_ENTERPRISE, hv1::TIER_MID_MARKET, hv1::TIER_SMB,
+                                     hv1::TIER_SOLO};
+  for (int i = 0; i < n; ++i) {
+    hv1::UpsertAccountRequest request;
+    request.set_request_id(absl::StrCat("bench-upsert-", prefix, "-", i));
+    hv1::Account* a = request.mutable_account();
+    a->set_account_id(AccountId(prefix, i));
+    a->set_name(absl::StrCat("Bench account ", i));
+    a->set_tier(kTiers[i % 4]);
+    a->set_employee_count(50);
+    a->set_industry(hv1::INDUSTRY_SAAS);
+    a->set_owner_id("csm-bench");
+    a->mutable_arr()->set_minor_units(1200000);
+    a->mutable_arr()->set_currency_code("USD");
+    hv1::UpsertAccountResponse response;
+    grpc::Status s = stub.UpsertAccount(Context().get(), request, &response);
+    if (!s.ok()) return Fail("UpsertAccount", s);
+  }
+  return true;
+}
+
+// One login per account, so every account has a score before reads start.
+bool ScoreEveryAccount(hv1::AccountHealthService::Stub& stub, int n) {
+  const std::string tag = absl::StrCat(absl::ToUnixMicros(absl::Now()));
+  for (int first = 0; first < n; first += 500) {
+    hv1::RecordSignalsRequest request;
+    request.set_request_id(absl::StrCat("bench-warm-", tag, "-", first));
+    for (int i = first; i < std::min(n, first + 500); ++i) {
+      hv1::Signal* s = request.add_signals();
+      s->set_event_id(absl::StrCat("warm-", tag, "-", i));
+      s->set_account_id(AccountId("bench", i));
+      s->set_kind(hv1::SIGNAL_KIND_LOGIN);
+      SetTimestamp(absl::Now() - absl::Hours(1), s->mutable_occurred_at());
+    }
+    hv1::RecordSignalsResponse response;
+    grpc::Status s = stub.RecordSignals(Context().get(), request, &response);
+    if (!s.ok()) return Fail("RecordSignals (warm-up)", s);
+  }
+  return true;
+}
+
+// One signal of a mix that touches several components.
+void FillSignal(std::mt19937_64& rng, const std::string& account, const std::string& event_id,
+                absl::Time now, hv1::Signal* s) {
+  static const hv1::SignalKind kKinds[] = {
+      hv1::SIGNAL_KIND_LOGIN,       hv1::SIGNAL_KIND_LOGIN,         hv1::SIGNAL_KIND_FEATURE_USED,
+      hv1::SIGNAL_KIND_EMAIL_OPEN,  hv1::SIGNAL_KIND_SESSION_MINUTES, hv1::SIGNAL_KIND_TICKET_OPENED,
+      hv1::SIGNAL_KIND_PAYMENT_SUCCEEDED, hv1::SIGNAL_KIND_WEBINAR_ATTENDED};
+  const hv1::SignalKind kind = kKinds[rng() % (sizeof(kKinds) / sizeof(kKinds[0]))];
+  s->set_event_id(event_id);
+  s->set_account_id(account);
+  s->set_kind(kind);
+  SetTimestamp(now - absl::Minutes(static_cast<int64_t>(rng() % (60 * 24 * 20))),
+               s->mutable_occurred_at());
+  if (kind == hv1::SIGNAL_KIND_SESSION_MINUTES) s->set_value(static_cast<double>(rng() % 120 + 1));
+  if (kind == hv1::SIGNAL_KIND_FEATURE_USED) s->set_feature(absl::StrCat("feature-", rng() % 12));
+}
+
+// ---------------------------------------------------------------------------
+// Ingest
+
+struct IngestResult {
+  int64_t accepted = 0;
+  int64_t requests = 0;
+  int64_t errors = 0;
+  double seconds = 0;
+  Latencies latency;
+};
+
+IngestResult RunIngest(const std::string& addr, int accounts, int concurrency, int batch,
+                       absl::Duration duration, const std::string& run_tag) {
+  IngestResult total;
+  std::mutex mu;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  const Clock::time_point start = Clock::now();
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = hv1::AccountHealthService::NewStub(Channel(addr, t));
+      std::mt19937_64 rng(1234 + t);
+      IngestResult mine;
+      for (int64_t seq = 0; !stop.load(); ++seq) {
+        hv1::RecordSignalsRequest request;
+        request.set_request_id(absl::StrCat("bench-", run_tag, "-", t, "-", seq));
+        const absl::Time now = absl::Now();
+        // One caller's batch covers a handful of accounts, as an integration's would.
+        const int base = static_cast<int>(rng() % accounts);
+        for (int i = 0; i < batch; ++i) {
+          FillSignal(rng, AccountId("bench", (base + i % 8) % accounts),
+                     absl::StrCat(run_tag, "-", t, "-", seq, "-", i), now,
+                     request.add_signals());
+        }
+        hv1::RecordSignalsResponse response;
+        const Clock::time_point sent = Clock::now();
+        grpc::Status s = stub->RecordSignals(Context().get(), request, &response);
+        mine.latency.Add(Seconds(Clock::now() - sent) * 1e6);
+        ++mine.requests;
+        if (!s.ok()) {
+          ++mine.errors;
+          if (mine.errors == 1) Fail("RecordSignals", s);
+          continue;
+        }
+        mine.accepted += response.accepted();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      total.accepted += mine.accepted;
+      total.requests += mine.requests;
+      total.errors += mine.errors;
+      total.latency.Merge(mine.latency);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::microseconds(absl::ToInt64Microseconds(duration)));
+  stop = true;
+  for (auto& th : threads) th.join();
+  total.seconds = Seconds(Clock::now() - start);
+  return total;
+}
+
+// Time from RecordSignals returning to GetHealth showing the rescored account, while
+// `keep_going` holds.
+Latencies RunFreshnessProbes(const std::string& addr, const std::atomic<bool>& keep_going,
+                             const std::string& run_tag) {
+  Latencies out;
+  auto stub = hv1::AccountHealthService::NewStub(Channel(addr, 1000));
+  const std::string account = AccountId("bench", 0);
+  std::mt19937_64 rng(99);
+  for (int i = 0; keep_going.load(); ++i) {
+    hv1::RecordSignalsRequest request;
+    request.set_request_id(absl::StrCat("bench-fresh-", run_tag, "-", i));
+    FillSignal(rng, account, absl::StrCat("fresh-", run_tag, "-", i), absl::Now(),
+               request.add_signals());
+    hv1::RecordSignalsResponse response;
+    if (!stub->RecordSignals(Context().get(), request, &response).ok() ||
+        response.accepted() != 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    const Clock::time_point returned = Clock::now();
+    const absl::Time recorded = absl::Now();
+    // Visible once the stored score was computed at or after the signal's commit.
+    bool seen = false;
+    while (!seen && Seconds(Clock::now() - returned) < 10) {
+      hv1::GetHealthRequest get;
+      get.set_account_id(account);
+      hv1::GetHealthResponse health;
+      if (stub->GetHealth(Context().get(), get, &health).ok()) {
+        const absl::Time computed =
+            absl::FromUnixSeconds(health.health().computed_at().seconds()) +
+            absl::Nanoseconds(health.health().computed_at().nanos());
+        seen = computed + absl::Seconds(1) >= recorded;  // DATETIME(6) vs. this clock
+      }
+    }
+    out.Add(Seconds(Clock::now() - returned) * 1e6);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return out;
+}
+
+// The same rows the service stores, written by one client with multi-row INSERTs of
+// 1000 rows, each statement committed (autocommit), into a scratch schema.
+absl::StatusOr<double> InsertBaseline(const cs::DbConfig& base, const std::string& health_schema,
+                                      int rows) {
+  cs::DbConfig config = base;
+  config.schema = "cs_bench_baseline";
+  config.pool_size = 1;
+  cs::db::Pool pool(config);
+  if (absl::Status s = pool.EnsureSchema(); !s.ok()) return s;
+  double seconds = 0;
+  absl::Status s = pool.Run([&](cs::db::Connection& conn) -> absl::Status {
+    conn.Execute("DROP TABLE IF EXISTS signals");
+    conn.Execute(absl::StrCat("CREATE TABLE signals LIKE ", health_schema, ".signals"));
+    constexpr int kRowsPerStatement = 1000;
+    std::string sql = "INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at,"
+                      " value, feature, csat) VALUES ";
+    for (int i = 0; i < kRowsPerStatement; ++i) {
+      absl::StrAppend(&sql, i == 0 ? "" : ",", "(?, ?, ?, ?, ?, ?, ?, ?)");
+    }
+    auto& stmt = conn.Prepare(sql);
+    std::mt19937_64 rng(7);
+    const absl::Time now = absl::Now();
+    const std::string now_text = absl::FormatTime("%Y-%m-%d %H:%M:%E6S", now, absl::UTCTimeZone());
+    const Clock::time_point start = Clock::now();
+    for (int done = 0; done + kRowsPerStatement <= rows; done += kRowsPerStatement) {
+      for (int i = 0; i < kRowsPerStatement; ++i) {
+        const int p = i * 8;
+        const int row = done + i;
+        stmt.setString(p + 1, AccountId("bench", row % 2000));
+        stmt.setString(p + 2, absl::StrCat("base-", row));
+        stmt.setString(p + 3, "LOGIN");
+        stmt.setString(p + 4, absl::FormatTime(
+                                  "%Y-%m-%d %H:%M:%E6S",
+                                  now - absl::Minutes(static_cast<int64_t>(rng() % 28800)),
+                                  absl::UTCTimeZone()));
+        stmt.setString(p + 5, now_text);
+        stmt.setDouble(p + 6, 1);
+        stmt.setString(p + 7, "");
+        stmt.setDouble(p + 8, 0);
+      }
+      stmt.executeUpdate();
+    }
+    seconds = Seconds(Clock::now() - start);
+    conn.Execute("DROP TABLE signals");
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return (rows / 1000 * 1000) / seconds;
+}
+
+bool IngestScenario(const cs::DbConfig& db) {
+  std::printf("ingest: durable RecordSignals, %d clients, batches of %d, %s\n",
+              absl::GetFlag(FLAGS_concurrency), absl::GetFlag(FLAGS_batch),
+              absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str());
+  const std::string addr = absl::GetFlag(FLAGS_health_addr);
+  const std::string tag = absl::StrCat(absl::ToUnixMicros(absl::Now()));
+  std::atomic<bool> probing{true};
+  Latencies fresh;
+  std::thread prober([&] { fresh = RunFreshnessProbes(addr, probing, tag); });
+  IngestResult r = RunIngest(addr, absl::GetFlag(FLAGS_accounts), absl::GetFlag(FLAGS_concurrency),
+                             absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_duration), tag);
+  probing = false;
+  prober.join();
+  const double rate = r.accepted / r.seconds;
+  Report("ingest.service_signals_per_s", rate, "signals/s",
+         absl::StrFormat("%d signals, %d requests, %d errors", r.accepted, r.requests, r.errors));
+  Report("ingest.request_p50_ms", r.latency.Percentile(50) / 1000, "ms");
+  Report("ingest.request_p99_ms", r.latency.Percentile(99) / 1000, "ms");
+  Report("freshness.visible_p50_ms", fresh.Percentile(50) / 1000, "ms",
+         absl::StrFormat("%d probes", fresh.count()));
+  Report("freshness.visible_p99_ms", fresh.Percentile(99) / 1000, "ms");
+  absl::StatusOr<double> baseline =
+      InsertBaseline(db, absl::GetFlag(FLAGS_health_schema), absl::GetFlag(FLAGS_baseline_rows));
+  if (!baseline.ok()) {
+    std::fprintf(stderr, "baseline: %s\n", std::string(baseline.status().message()).c_str());
+    return false;
+  }
+  Report("ingest.baseline_multirow_insert_rows_per_s", *baseline, "rows/s");
+  Report("ingest.ratio_service_to_baseline", rate / *baseline, "x");
+  return r.errors == 0 && r.accepted > 0 && fresh.count() > 0;
+}
+
+// ---------------------------------------------------------------------------
+// Read path
+
+// Closed loop: `concurrency` callers back to back; returns calls/s.
+double ClosedLoop(int concurrency, absl::Duration duration,
+                  const std::function<std::function<bool()>(int)>& make_caller) {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> calls{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      std::function<bool()> call = make_caller(t);
+      while (!stop.load()) {
+        if (call()) calls.fetch_add(1);
+      }
+    });
+  }
+  const Clock::time_point start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::microseconds(absl::ToInt64Microseconds(duration)));
+  stop = true;
+  for (auto& th : threads) th.join();
+  return calls.load() / Seconds(Clock::now() - start);
+}
+
+// One asynchronous call in flight; latency counts from its scheduled start, so a
+// server that falls behind shows it (no coordinated omission).
+struct PendingCall {
+  virtual ~PendingCall() = default;
+  grpc::ClientContext context;
+  grpc::Status status;
+  Clock::time_point scheduled;
+};
+
+template <typename Response>
+struct TypedCall : PendingCall {
+  Response response;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
+};
+
+using StartFn = std::function<PendingCall*(grpc::CompletionQueue*, Clock::time_point, int64_t)>;
+
+struct OpenLoopResult {
+  Latencies latency;
+  int64_t errors = 0;
+  double achieved_rate = 0;
+};
+
+OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& start) {
+  OpenLoopResult result;
+  grpc::CompletionQueue cq;
+  std::atomic<int64_t> outstanding{0};
+  std::thread collector([&] {
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq.Next(&tag, &ok)) {
+      std::unique_ptr<PendingCall> call(static_cast<PendingCall*>(tag));
+      if (call->status.ok()) {
+        result.latency.Add(Seconds(Clock::now() - call->scheduled) * 1e6);
+      } else {
+        ++result.errors;
+      }
+      outstanding.fetch_sub(1);
+    }
+  });
+  const Clock::time_point begin = Clock::now();
+  const auto interval = std::chrono::duration<double>(1.0 / rate);
+  const int64_t total = static_cast<int64_t>(rate * absl::ToDoubleSeconds(duration));
+  for (int64_t i = 0; i < total; ++i) {
+    const Clock::time_point when =
+        begin + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
+    std::this_thread::sleep_until(when);
+    outstanding.fetch_add(1);
+    start(&cq, when, i);
+  }
+  const double elapsed = Seconds(Clock::now() - begin);
+  while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  cq.Shutdown();
+  collector.join();
+  result.achieved_rate = total / elapsed;
+  return result;
+}
+
+struct ReadFigures {
+  double peak = 0;
+  OpenLoopResult at50;
+  OpenLoopResult at90;
+};
+
+ReadFigures MeasureReads(const std::string& label, int concurrency, absl::Duration duration,
+                         const std::function<std::function<bool()>(int)>& make_caller,
+                         const StartFn& start) {
+  ReadFigures f;
+  f.peak = ClosedLoop(concurrency, duration, make_caller);
+  f.at50 = OpenLoop(f.peak * 0.5, duration, start);
+  f.at90 = OpenLoop(f.peak * 0.9, duration, start);
+  Report(label + ".peak_qps", f.peak, "calls/s", absl::StrFormat("closed loop, %d clients", concurrency));
+  for (auto [name, r] : {std::pair<const char*, OpenLoopResult*>{"at50", &f.at50},
+                         std::pair<const char*, OpenLoopResult*>{"at90", &f.at90}}) {
+    Report(absl::StrCat(label, ".", name, "_p50_ms"), r->latency.Percentile(50) / 1000, "ms",
+           absl::StrFormat("open loop %.0f calls/s, %d errors", r->achieved_rate, r->errors));
+    Report(absl::StrCat(label, ".", name, "_p99_ms"), r->latency.Percentile(99) / 1000, "ms");
+  }
+  return f;
+}
+
+bool ReadScenario() {
+  const std::string health = absl::GetFlag(FLAGS_health_addr);
+  const std::string echo = absl::GetFlag(FLAGS_echo_addr);
+  const int accounts = absl::GetFlag(FLAGS_accounts);
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+  std::printf("read: GetHealth over %d accounts vs. the echo baseline, %s per phase\n", accounts,
+              absl::FormatDuration(duration).c_str());
+
+  auto health_stub = hv1::AccountHealthService::NewStub(Channel(health, 2000));
+  ReadFigures h = MeasureReads(
+      "read.gethealth", concurrency, duration,
+      [&](int t) -> std::function<bool()> {
+        auto stub = std::shared_ptr<hv1::AccountHealthService::Stub>(
+            hv1::AccountHealthService::NewStub(Channel(health, t)));
+        auto rng = std::make_shared<std::mt19937_64>(t);
+        return [stub, rng, accounts] {
+          hv1::GetHealthRequest request;
+          request.set_account_id(AccountId("bench", static_cast<int>((*rng)() % accounts)));
+          hv1::GetHealthResponse response;
+          return stub->GetHealth(Context().get(), request, &response).ok();
+        };
+      },
+      [&](grpc::CompletionQueue* cq, Clock::time_point when, int64_t i) -> PendingCall* {
+        auto* call = new TypedCall<hv1::GetHealthResponse>;
+        call->scheduled = when;
+        call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        hv1::GetHealthRequest request;
+        request.set_account_id(AccountId("bench", static_cast<int>(i % accounts)));
+        call->reader = health_stub->AsyncGetHealth(&call->context, request, cq);
+        call->reader->Finish(&call->response, &call->status, call);
+        return call;
+      });
+  if (echo.empty()) return h.peak > 0;
+
+  auto echo_stub = grpc::health::v1::Health::NewStub(Channel(echo, 2000));
+  ReadFigures e = MeasureReads(
+      "read.echo", concurrency, duration,
+      [&](int t) -> std::function<bool()> {
+        auto stub = std::shared_ptr<grpc::health::v1::Health::Stub>(
+            grpc::health::v1::Health::NewStub(Channel(echo, t)));
+        return [stub] {
+          grpc::health::v1::HealthCheckResponse response;
+          return stub->Check(Context().get(), {}, &response).ok();
+        };
+      },
+      [&](grpc::CompletionQueue* cq, Clock::time_point when, int64_t) -> PendingCall* {
+        auto* call = new TypedCall<grpc::health::v1::HealthCheckResponse>;
+        call->scheduled = when;
+        call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        call->reader = echo_stub->AsyncCheck(&call->context, {}, cq);
+        call->reader->Finish(&call->response, &call->status, call);
+        return call;
+      });
+  Report("read.ratio_gethealth_to_echo_qps", h.peak / e.peak, "x");
+  return h.peak > 0 && e.peak > 0 && h.at50.errors == 0;
+}
+
+// ---------------------------------------------------------------------------
+// Rescore at scale
+
+int64_t PeakRssKiB(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// Accounts and 90 days of daily counters written straight into the health schema
+// (the API would take longer to load them than the rescore takes to run): weekly
+// points of logins, feature use, tickets, payments and email opens, varied per
+// account so scores spread over the bands.
+absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
+  return pool.Run([&](cs::db::Connection& conn) -> absl::Status {
+    conn.Execute("DELETE FROM signal_daily WHERE account_id LIKE 'bench-rs-%'");
+    conn.Execute("DELETE FROM account_scores WHERE account_id LIKE 'bench-rs-%'");
+    conn.Execute("DELETE FROM accounts WHERE account_id LIKE 'bench-rs-%'");
+    const std::string seq = absl::StrCat("seq_1_to_", n);
+    conn.Execute(absl::StrCat(
+        "INSERT INTO accounts (account_id, name, tier, employee_count, industry, owner_id,"
+        " lifecycle, arr_minor, arr_currency, created_at, updated_at, version)"
+        " SELECT CONCAT('bench-rs-', LPAD(seq, 7, '0')), CONCAT('Rescore ', seq),"
+        " ELT(1 + seq % 4, 'ENTERPRISE', 'MID_MARKET', 'SMB', 'SOLO'), 50, 'SAAS', 'csm-bench',"
+        " 'ADOPTING', 1200000, 'USD', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), 1 FROM ", seq));
+    conn.Execute(absl::StrCat(
+        "INSERT INTO signal_daily (account_id, day, counter, value)"
+        " SELECT CONCAT('bench-rs-', LPAD(a.seq, 7, '0')), UTC_DATE() - INTERVAL (w.seq * 7) DAY,"
+        " c.counter, 1 + (a.seq * 7 + w.seq * 3 + c.k) % c.spread"
+        " FROM ", seq, " a JOIN seq_0_to_12 w JOIN ("
+        "  SELECT 'logins' counter, 1 k, 30 spread UNION ALL SELECT 'feature_uses', 2, 10"
+        "  UNION ALL SELECT CONCAT('feature:f', 1), 3, 4 UNION ALL SELECT 'tickets_opened', 4, 5"
+        "  UNION ALL SELECT 'payments_succeeded', 5, 2 UNION ALL SELECT 'email_opens', 6, 12) c"));
+    return absl::OkStatus();
+  });
+}
+
+bool RescoreScenario(const cs::DbConfig& base) {
+  const int n = absl::GetFlag(FLAGS_rescore_accounts);
+  std::printf("rescore: scorecard change over %d seeded accounts with 90 days of history\n", n);
+  cs::DbConfig config = base;
+  config.schema = absl::GetFlag(FLAGS_health_schema);
+  config.pool_size = 2;
+  config.io_timeout = absl::Minutes(30);
+  cs::db::Pool pool(config);
+  const Clock::time_point seed_start = Clock::now();
+  if (absl::Status s = SeedRescoreAccounts(pool, n); !s.ok()) {
+    std::fprintf(stderr, "seed: %s\n", std::string(s.message()).c_str());
+    return false;
+  }
+  Report("rescore.seed_seconds", Seconds(Clock::now() - seed_start), "s", "(set-up, not a figure)");
+
+  auto stub = hv1::AccountHealthService::NewStub(Channel(absl::GetFlag(FLAGS_health_addr), 3000));
+  hv1::GetScorecardRequest get;
+  get.set_scorecard_id("default");
+  hv1::GetScorecardResponse current;
+  if (grpc::Status s = stub->GetScorecard(Context().get(), get, &current); !s.ok()) {
+    return Fail("GetScorecard", s);
+  }
+  // Move five points of weight between the first two components: every covered
+  // account's score changes version and must be recomputed.
+  hv1::UpdateScorecardRequest update;
+  update.set_request_id(absl::StrCat("bench-rescore-", absl::ToUnixMicros(absl::Now())));
+  *update.mutable_scorecard() = current.scorecard();
+  auto* components = update.mutable_scorecard()->mutable_components();
+  if (components->size() < 2) return false;
+  const int shift = (*components)[0].weight() > 20 ? -5 : 5;
+  (*components)[0].set_weight((*components)[0].weight() + shift);
+  (*components)[1].set_weight((*components)[1].weight() - shift);
+  hv1::UpdateScorecardResponse updated;
+  const Clock::time_point start = Clock::now();
+  if (grpc::Status s = stub->UpdateScorecard(Context().get(), update, &updated); !s.ok()) {
+    return Fail("UpdateScorecard", s);
+  }
+  int64_t done = 0;
+  bool finished = false;
+  while (!finished && Seconds(Clock::now() - start) < 3600) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    absl::Status s = pool.Run([&](cs::db::Connection& conn) -> absl::Status {
+      std::unique_ptr<sql::ResultSet> rs(
+          conn.Prepare("SELECT accounts_done, finished_at IS NOT NULL FROM rescore_jobs"
+                       " WHERE kind = 'SCORECARD' ORDER BY job_id DESC LIMIT 1")
+              .executeQuery());
+      if (rs->next()) {
+        done = rs->getInt64(1);
+        finished = rs->getBoolean(2);
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return false;
+  }
+  const double seconds = Seconds(Clock::now() - start);
+  Report("rescore.wall_seconds", seconds, "s",
+         absl::StrFormat("%d accounts rescored (includes the worker's pick-up delay)", done));
+  Report("rescore.accounts_per_s", done / seconds, "accounts/s");
+  const int pid = absl::GetFlag(FLAGS_health_pid);
+  if (pid > 0) Report("rescore.health_peak_rss_mib", PeakRssKiB(pid) / 1024.0, "MiB");
+  return finished && done >= n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("The customer-success suite's load generator; see BENCHMARKS.md.");
+  absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_serve_echo).empty()) return ServeEcho(absl::GetFlag(FLAGS_serve_echo));
+
+  absl::StatusOr<cs::DbConfig> db = cs::ParseDbUri(absl::GetFlag(FLAGS_db_uri), [] {
+    cs::DbConfig d;
+    d.schema = "cs_bench_baseline";
+    return d;
+  }());
+  if (!db.ok()) {
+    std::fprintf(stderr, "--db_uri: %s\n", std::string(db.status().message()).c_str());
+    return 2;
+  }
+  const std::vector<std::string> scenarios = absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',');
+  const auto wants = [&](const std::string& s) {
+    return std::find(scenarios.begin(), scenarios.end(), s) != scenarios.end();
+  };
+  bool ok = true;
+  if (wants("ingest") || wants("read")) {
+    auto stub = hv1::AccountHealthService::NewStub(Channel(absl::GetFlag(FLAGS_health_addr), 0));
+    if (!UpsertAccounts(*stub, "bench", absl::GetFlag(FLAGS_accounts)) ||
+        !ScoreEveryAccount(*stub, absl::GetFlag(FLAGS_accounts))) {
+      return 1;
+    }
+  }
+  if (wants("ingest")) ok = IngestScenario(*db) && ok;
+  if (wants("read")) ok = ReadScenario() && ok;
+  if (wants("rescore")) ok = RescoreScenario(*db) && ok;
+  std::printf(ok ? "bench: done\n" : "bench: FAILED\n");
+  return ok ? 0 : 1;
+}
