@@ -25,14 +25,19 @@ std::string RetryServiceConfigJson(const PeerChannelOptions& options) {
       R"(,"retryableStatusCodes":["UNAVAILABLE"]}}]})");
 }
 
-std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target,
-                                               const PeerChannelOptions& options) {
+grpc::ChannelArguments PeerChannelArguments(const PeerChannelOptions& options) {
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON(RetryServiceConfigJson(options));
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
   // Reconnect quickly after a peer restarts instead of waiting out a long backoff.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return args;
+}
+
+std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target,
+                                               const PeerChannelOptions& options) {
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   PeerChannelArguments(options));
 }
 
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(absl::Duration timeout) {

@@ -27,6 +27,9 @@ struct PeerChannelOptions {
 // The service-config JSON that makes a channel retry UNAVAILABLE for every method.
 std::string RetryServiceConfigJson(const PeerChannelOptions& options);
 
+// Channel arguments carrying that service config, with quick reconnects.
+grpc::ChannelArguments PeerChannelArguments(const PeerChannelOptions& options);
+
 // A channel to `target` (host:port) with the retry policy above, plaintext.
 std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target,
                                                const PeerChannelOptions& options = {});
