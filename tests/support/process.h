@@ -83,6 +83,7 @@ class RunningService {
 
   std::string Metrics();
   std::string Log();
+  int port() const { return port_; }
   ChildProcess& process() { return *process_; }
   const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
 
