@@ -161,15 +161,16 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
 }
 
 RunningService::RunningService(const std::string& name, const std::string& binary,
-                               const std::string& db_uri, const std::string& tag)
+                               const std::string& db_uri, const std::string& tag,
+                               const std::vector<std::string>& extra_args)
     : port_(FreePort()), metrics_port_(FreePort()),
       log_(absl::StrCat(::testing::TempDir(), "/", name, "-", tag, "-", getpid(), ".log")) {
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{binary, absl::StrCat("--listen=127.0.0.1:", port_),
-                               absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                               absl::StrCat("--db_uri=", db_uri), "--drain_timeout=10s",
-                               "--health_check_interval=200ms", "--db_pool_wait=1s"},
-      log_);
+  std::vector<std::string> argv{binary, absl::StrCat("--listen=127.0.0.1:", port_),
+                                absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                                absl::StrCat("--db_uri=", db_uri), "--drain_timeout=10s",
+                                "--health_check_interval=200ms", "--db_pool_wait=1s"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<ChildProcess>(argv, log_);
   // The first probes find nothing listening; keep reconnect backoff short so the
   // test sees the server as soon as it is up.
   grpc::ChannelArguments args;

@@ -56,6 +56,7 @@ class PrivateMariaDb {
   bool Start();
   bool Stop();
   int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string uri(const std::string& schema) const;
 
  private:
@@ -73,8 +74,9 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seco
 // against `db_uri`, and a channel to its gRPC port.
 class RunningService {
  public:
+  // `extra_args` are appended to the command line (e.g. "--health_addr=...").
   RunningService(const std::string& name, const std::string& binary, const std::string& db_uri,
-                 const std::string& tag);
+                 const std::string& tag, const std::vector<std::string>& extra_args = {});
 
   // grpc.health.v1 Check of `service_name`; UNKNOWN when the call fails.
   HealthStatus::ServingStatus Check(const std::string& service_name = "");
@@ -84,6 +86,7 @@ class RunningService {
   std::string Metrics();
   std::string Log();
   int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   ChildProcess& process() { return *process_; }
   const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
 
