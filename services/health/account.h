@@ -55,12 +55,19 @@ struct UpsertAccountResult {
   bool created = false;
 };
 
+// Defined with the scorecards (scorecard.h); declared here so an account filter
+// can name a band without accounts depending on scoring.
+enum class Band;
+
 // Which accounts to list; an unset member matches every account.
 struct AccountFilter {
   std::optional<Tier> tier;
   std::optional<Industry> industry;
   std::string owner_id;
   std::optional<Lifecycle> lifecycle;
+  // The band of the account's computed "health" score; an account without one
+  // matches no band.
+  std::optional<Band> band;
 };
 
 struct AccountPage {

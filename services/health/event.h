@@ -2,7 +2,8 @@
 #define CS_SERVICES_HEALTH_EVENT_H_
 
 // What the health service publishes: account upserted, score and band changed,
-// alert opened and resolved, each written with the change it reports.
+// alert opened and resolved, expansion interest, each written with the change it
+// reports.
 
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@ enum class EventKind {
   kAlertOpened = 4,
   kAlertResolved = 5,
   kAccountChurned = 6,
+  kExpansionSignal = 7,
 };
 
 struct Event {

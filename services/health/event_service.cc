@@ -8,7 +8,7 @@
 namespace cs::health {
 namespace {
 
-constexpr EnumNames<EventKind, 7> kEventKinds({{
+constexpr EnumNames<EventKind, 8> kEventKinds({{
     {EventKind::kUnspecified, "UNSPECIFIED"},
     {EventKind::kAccountUpserted, "ACCOUNT_UPSERTED"},
     {EventKind::kScoreChanged, "SCORE_CHANGED"},
@@ -16,6 +16,7 @@ constexpr EnumNames<EventKind, 7> kEventKinds({{
     {EventKind::kAlertOpened, "ALERT_OPENED"},
     {EventKind::kAlertResolved, "ALERT_RESOLVED"},
     {EventKind::kAccountChurned, "ACCOUNT_CHURNED"},
+    {EventKind::kExpansionSignal, "EXPANSION_SIGNAL"},
 }});
 
 constexpr int kDefaultPageSize = 100;

@@ -31,7 +31,9 @@ AccountHealthHandler::AccountHealthHandler(AccountService* accounts, EventServic
           ProtoCodec<Scorecard, v1::Scorecard>(ScorecardToProto, ScorecardFromProto)),
       override_codec_(ProtoCodec<Override, v1::Override>(OverrideToProto, OverrideFromProto)),
       settings_codec_(ProtoCodec<AlertSettings, v1::AlertSettings>(AlertSettingsToProto,
-                                                                   AlertSettingsFromProto)) {}
+                                                                   AlertSettingsFromProto)),
+      churn_model_codec_(ProtoCodec<StoredChurnModel, v1::ChurnModel>(ChurnModelToProto,
+                                                                       ChurnModelFromProto)) {}
 
 grpc::Status AccountHealthHandler::UpsertAccount(grpc::ServerContext*,
                                                  const v1::UpsertAccountRequest* request,
@@ -352,6 +354,41 @@ grpc::Status AccountHealthHandler::SetAlertSettings(grpc::ServerContext*,
       AlertSettingsFromProto(request->settings()));
   if (!stored.ok()) return ToGrpcStatus(stored.status());
   AlertSettingsToProto(*stored, response->mutable_settings());
+  return grpc::Status::OK;
+}
+
+// ---------------------------------------------------------------------------
+// Backtests and churn models
+
+grpc::Status AccountHealthHandler::BacktestScorecard(grpc::ServerContext*,
+                                                     const v1::BacktestScorecardRequest* request,
+                                                     v1::BacktestScorecardResponse* response) {
+  absl::StatusOr<BacktestQuery> query = BacktestQueryFromProto(*request);
+  if (!query.ok()) return ToGrpcStatus(query.status());
+  absl::StatusOr<BacktestResult> result = health_->BacktestScorecard(*query);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  BacktestResultToProto(*result, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status AccountHealthHandler::TrainChurnModel(grpc::ServerContext*,
+                                                   const v1::TrainChurnModelRequest* request,
+                                                   v1::TrainChurnModelResponse* response) {
+  absl::StatusOr<TrainChurnRequest> train = TrainChurnRequestFromProto(*request);
+  if (!train.ok()) return ToGrpcStatus(train.status());
+  absl::StatusOr<StoredChurnModel> model = health_->TrainChurnModel(
+      WriteKeyOf("TrainChurnModel", *request, request->request_id()), churn_model_codec_, *train);
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  ChurnModelToProto(*model, response->mutable_model());
+  return grpc::Status::OK;
+}
+
+grpc::Status AccountHealthHandler::GetChurnModel(grpc::ServerContext*,
+                                                 const v1::GetChurnModelRequest* request,
+                                                 v1::GetChurnModelResponse* response) {
+  absl::StatusOr<StoredChurnModel> model = health_->GetChurnModel(request->model_id());
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  ChurnModelToProto(*model, response->mutable_model());
   return grpc::Status::OK;
 }
 

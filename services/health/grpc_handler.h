@@ -89,6 +89,15 @@ class AccountHealthHandler final : public cs::health::v1::AccountHealthService::
   grpc::Status SetAlertSettings(grpc::ServerContext* context,
                                 const cs::health::v1::SetAlertSettingsRequest* request,
                                 cs::health::v1::SetAlertSettingsResponse* response) override;
+  grpc::Status BacktestScorecard(grpc::ServerContext* context,
+                                 const cs::health::v1::BacktestScorecardRequest* request,
+                                 cs::health::v1::BacktestScorecardResponse* response) override;
+  grpc::Status TrainChurnModel(grpc::ServerContext* context,
+                               const cs::health::v1::TrainChurnModelRequest* request,
+                               cs::health::v1::TrainChurnModelResponse* response) override;
+  grpc::Status GetChurnModel(grpc::ServerContext* context,
+                             const cs::health::v1::GetChurnModelRequest* request,
+                             cs::health::v1::GetChurnModelResponse* response) override;
 
  private:
   AccountService* accounts_;
@@ -102,6 +111,7 @@ class AccountHealthHandler final : public cs::health::v1::AccountHealthService::
   db::ResultCodec<Scorecard> scorecard_codec_;
   db::ResultCodec<Override> override_codec_;
   db::ResultCodec<AlertSettings> settings_codec_;
+  db::ResultCodec<StoredChurnModel> churn_model_codec_;
 };
 
 }  // namespace cs::health

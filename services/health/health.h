@@ -15,6 +15,8 @@
 #include "absl/time/time.h"
 #include "services/health/account.h"
 #include "services/health/alerts.h"
+#include "services/health/churn_analysis.h"
+#include "services/health/churn_model.h"
 #include "services/health/scorecard.h"
 #include "services/health/scoring.h"
 #include "services/health/signal.h"
@@ -195,6 +197,53 @@ struct AlertQuery {
 struct AlertPage {
   std::vector<Alert> alerts;
   int64_t next_before_id = 0;
+};
+
+// The payload of an EXPANSION_SIGNAL event: an accepted expansion-interest signal
+// and the account's standing on its "health" score once the batch that carried it
+// was scored (band unspecified when it has no health score yet).
+struct ExpansionSignalEvent {
+  Signal signal;
+  Band band = Band::kUnspecified;
+  double score = 0;
+  Tier tier = Tier::kUnspecified;
+};
+
+struct BacktestQuery {
+  // A stored scorecard (version 0: the current one), or a draft.
+  std::string scorecard_id;
+  int version = 0;
+  std::optional<Scorecard> draft;
+  std::vector<absl::CivilDay> as_of;  // empty: today - horizon_days
+  int horizon_days = 0;               // 0: 90
+};
+
+struct BacktestResult {
+  std::string scorecard_id;
+  int scorecard_version = 0;  // 0 for a draft
+  int horizon_days = 0;
+  BacktestSummary overall;
+  std::vector<BacktestSummary> by_date;  // oldest first
+};
+
+struct TrainChurnRequest {
+  std::optional<absl::CivilDay> cutoff;  // default today - horizon_days
+  int horizon_days = 0;                  // 0: 90
+  int lookback_days = 0;                 // 0: 90
+  double holdout_fraction = 0;           // 0: 0.25
+  uint64_t seed = 0;                     // 0: 1
+};
+
+// A trained churn model as stored, with what it was trained on.
+struct StoredChurnModel {
+  int64_t model_id = 0;
+  absl::Time trained_at;
+  absl::CivilDay cutoff;
+  int horizon_days = 0;
+  int lookback_days = 0;
+  double holdout_fraction = 0;
+  uint64_t seed = 0;
+  ChurnModel model;
 };
 
 }  // namespace cs::health

@@ -3,6 +3,8 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -526,11 +528,127 @@ std::string EncodeAlertEvent(const Alert& a) {
   return p.SerializeAsString();
 }
 
+std::string EncodeExpansionSignalEvent(const ExpansionSignalEvent& e) {
+  v1::ExpansionSignal p;
+  p.set_signal_kind(static_cast<v1::SignalKind>(e.signal.kind));
+  p.set_event_id(e.signal.event_id);
+  p.set_feature(e.signal.feature);
+  p.set_value(e.signal.value);
+  ToTimestamp(e.signal.occurred_at, p.mutable_signal_occurred_at());
+  p.set_band(static_cast<v1::Band>(e.band));
+  p.set_score(e.score);
+  p.set_tier(static_cast<v1::Tier>(e.tier));
+  return p.SerializeAsString();
+}
+
 HealthEventEncoders HealthEncoders() {
   HealthEventEncoders encoders;
   encoders.score_change = EncodeScoreChangeEvent;
   encoders.alert = EncodeAlertEvent;
+  encoders.expansion_signal = EncodeExpansionSignalEvent;
   return encoders;
+}
+
+// ---------------------------------------------------------------------------
+// Backtests and churn models
+
+namespace {
+
+void BacktestSummaryToProto(const BacktestSummary& s, v1::BacktestResult* out) {
+  if (s.as_of.has_value()) DateToProto(s.as_of, out->mutable_as_of());
+  out->set_accounts(s.report.accounts);
+  out->set_churned(s.report.churned);
+  if (!std::isnan(s.report.auc)) out->set_auc(s.report.auc);
+  for (const BandOutcome& b : s.report.bands) {
+    v1::BandBacktest* p = out->add_bands();
+    p->set_band(static_cast<v1::Band>(b.band));
+    p->set_accounts(b.accounts);
+    p->set_churned(b.churned);
+    if (!std::isnan(b.churn_rate)) p->set_churn_rate(b.churn_rate);
+  }
+  if (!std::isnan(s.report.red_over_green_lift)) {
+    out->set_red_over_green_lift(s.report.red_over_green_lift);
+  }
+  out->set_skipped_already_churned(s.skipped_already_churned);
+  out->set_skipped_no_data(s.skipped_no_data);
+  out->set_skipped_not_covered(s.skipped_not_covered);
+}
+
+}  // namespace
+
+absl::StatusOr<BacktestQuery> BacktestQueryFromProto(const v1::BacktestScorecardRequest& p) {
+  BacktestQuery q;
+  if (p.has_scorecard()) {
+    ASSIGN_OR_RETURN(Scorecard draft, ScorecardFromProto(p.scorecard()));
+    q.draft = std::move(draft);
+  } else {
+    q.scorecard_id = p.scorecard_id();
+  }
+  q.version = p.version();
+  for (int i = 0; i < p.as_of_size(); ++i) {
+    const std::string field = absl::StrCat("as_of[", i, "]");
+    ASSIGN_OR_RETURN(std::optional<absl::CivilDay> day, DateFromProto(field, p.as_of(i)));
+    if (!day.has_value()) return absl::InvalidArgumentError(absl::StrCat(field, ": must be set"));
+    q.as_of.push_back(*day);
+  }
+  q.horizon_days = p.horizon_days();
+  return q;
+}
+
+void BacktestResultToProto(const BacktestResult& r, v1::BacktestScorecardResponse* out) {
+  out->set_scorecard_id(r.scorecard_id);
+  out->set_scorecard_version(r.scorecard_version);
+  out->set_horizon_days(r.horizon_days);
+  BacktestSummaryToProto(r.overall, out->mutable_overall());
+  for (const BacktestSummary& s : r.by_date) BacktestSummaryToProto(s, out->add_by_date());
+}
+
+absl::StatusOr<TrainChurnRequest> TrainChurnRequestFromProto(const v1::TrainChurnModelRequest& p) {
+  TrainChurnRequest r;
+  ASSIGN_OR_RETURN(r.cutoff, DateFromProto("cutoff", p.cutoff()));
+  r.horizon_days = p.horizon_days();
+  r.lookback_days = p.lookback_days();
+  r.holdout_fraction = p.holdout_fraction();
+  r.seed = p.seed();
+  return r;
+}
+
+void ChurnModelToProto(const StoredChurnModel& m, v1::ChurnModel* out) {
+  out->set_model_id(m.model_id);
+  ToTimestamp(m.trained_at, out->mutable_trained_at());
+  DateToProto(m.cutoff, out->mutable_cutoff());
+  out->set_horizon_days(m.horizon_days);
+  out->set_lookback_days(m.lookback_days);
+  for (const std::string& name : m.model.feature_names) out->add_feature_names(name);
+  for (double w : m.model.weights) out->add_weights(w);
+  out->set_bias(m.model.bias);
+  if (!std::isnan(m.model.auc_holdout)) out->set_holdout_auc(m.model.auc_holdout);
+  out->set_train_size(m.model.train_size);
+  out->set_holdout_size(m.model.holdout_size);
+  out->set_churned(m.model.positives);
+  out->set_holdout_fraction(m.holdout_fraction);
+  out->set_seed(m.seed);
+}
+
+absl::StatusOr<StoredChurnModel> ChurnModelFromProto(const v1::ChurnModel& p) {
+  StoredChurnModel m;
+  m.model_id = p.model_id();
+  m.trained_at = FromTimestamp(p.trained_at());
+  ASSIGN_OR_RETURN(std::optional<absl::CivilDay> cutoff, DateFromProto("model.cutoff", p.cutoff()));
+  if (cutoff.has_value()) m.cutoff = *cutoff;
+  m.horizon_days = p.horizon_days();
+  m.lookback_days = p.lookback_days();
+  m.model.feature_names.assign(p.feature_names().begin(), p.feature_names().end());
+  m.model.weights.assign(p.weights().begin(), p.weights().end());
+  m.model.bias = p.bias();
+  m.model.auc_holdout =
+      p.has_holdout_auc() ? p.holdout_auc() : std::numeric_limits<double>::quiet_NaN();
+  m.model.train_size = p.train_size();
+  m.model.holdout_size = p.holdout_size();
+  m.model.positives = p.churned();
+  m.holdout_fraction = p.holdout_fraction();
+  m.seed = p.seed();
+  return m;
 }
 
 }  // namespace cs::health

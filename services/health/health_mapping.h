@@ -90,7 +90,22 @@ absl::StatusOr<ScoreChange> ScoreChangeFromProto(const cs::health::v1::ScoreChan
 // cs.health.v1.Alert.
 std::string EncodeScoreChangeEvent(const ScoreChange& c);
 std::string EncodeAlertEvent(const Alert& a);
+// EXPANSION_SIGNAL carries a cs.health.v1.ExpansionSignal.
+std::string EncodeExpansionSignalEvent(const ExpansionSignalEvent& e);
 HealthEventEncoders HealthEncoders();
+
+// Backtests and churn models. Undefined figures (NaN: an AUC with one class, a
+// churn rate of an empty band) become absent optional fields, never a number.
+absl::StatusOr<BacktestQuery> BacktestQueryFromProto(
+    const cs::health::v1::BacktestScorecardRequest& p);
+void BacktestResultToProto(const BacktestResult& r,
+                           cs::health::v1::BacktestScorecardResponse* out);
+absl::StatusOr<TrainChurnRequest> TrainChurnRequestFromProto(
+    const cs::health::v1::TrainChurnModelRequest& p);
+// The wire form carries no standardisation (means, scales): reading one back
+// gives the metadata and coefficients, which is what a stored answer needs.
+void ChurnModelToProto(const StoredChurnModel& m, cs::health::v1::ChurnModel* out);
+absl::StatusOr<StoredChurnModel> ChurnModelFromProto(const cs::health::v1::ChurnModel& p);
 
 }  // namespace cs::health
 

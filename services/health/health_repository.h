@@ -18,6 +18,7 @@ namespace cs::health {
 struct HealthEventEncoders {
   std::function<std::string(const ScoreChange&)> score_change;
   std::function<std::string(const Alert&)> alert;
+  std::function<std::string(const ExpansionSignalEvent&)> expansion_signal;
 };
 
 
@@ -28,7 +29,8 @@ class HealthRepository {
   virtual ~HealthRepository() = default;
 
   // Stores the accepted signals (a known event_id is a duplicate), the rejected
-  // records in the dead-letter list, and rescores the accounts that got signals,
+  // records in the dead-letter list, rescores the accounts that got signals and
+  // publishes an EXPANSION_SIGNAL event per accepted expansion-interest signal,
   // all in one transaction. With batch.atomic, an unknown account is NOT_FOUND and
   // nothing is written.
   virtual absl::StatusOr<IngestResult> Ingest(const db::WriteKey& key,
@@ -107,6 +109,29 @@ class HealthRepository {
   // job (daily or scorecard change) in one transaction. Returns how many accounts
   // it rescored (0: nothing to do or every job is taken by another replica).
   virtual absl::StatusOr<int> RunRescoreJobs(absl::Time now, int max_accounts) = 0;
+
+  // Every account in account_id order, with its daily counters from..to and its
+  // first signal day, a batch at a time (no connection is held while `visit`
+  // runs). Stops at the first error `visit` returns.
+  virtual absl::Status ForEachAccountHistory(
+      absl::CivilDay from, absl::CivilDay to,
+      const std::function<absl::Status(const AccountHistory&)>& visit) = 0;
+  // One account's history; NOT_FOUND for an unknown account.
+  virtual absl::StatusOr<AccountHistory> AccountHistoryOf(const std::string& account_id,
+                                                          absl::CivilDay from,
+                                                          absl::CivilDay to) = 0;
+
+  // The answer stored for a TrainChurnModel key, if any: a retry is answered
+  // before the (costly) training runs again.
+  virtual absl::StatusOr<std::optional<StoredChurnModel>> StoredTrainAnswer(
+      const db::WriteKey& key, const db::ResultCodec<StoredChurnModel>& codec) = 0;
+  // Stores a trained model (model_id assigned), at most once per write key.
+  virtual absl::StatusOr<StoredChurnModel> StoreChurnModel(
+      const db::WriteKey& key, const db::ResultCodec<StoredChurnModel>& codec,
+      const StoredChurnModel& model) = 0;
+  // model_id 0: the newest model trained at or before `at`. nullopt when none.
+  virtual absl::StatusOr<std::optional<StoredChurnModel>> FindChurnModel(int64_t model_id,
+                                                                         absl::Time at) = 0;
 };
 
 }  // namespace cs::health

@@ -248,7 +248,26 @@ absl::StatusOr<HealthView> HealthService::GetHealth(const std::string& account_i
                                           ? repository_->GetScoreAsOf(account_id, score_name, *as_of)
                                           : repository_->GetScore(account_id, score_name);
   if (!score.ok()) return score.status();
-  return ViewOf(*std::move(score), as_of.value_or(now));
+  ASSIGN_OR_RETURN(HealthView view, ViewOf(*std::move(score), as_of.value_or(now)));
+  ASSIGN_OR_RETURN(view.churn_probability, ChurnProbability(account_id, as_of.value_or(now)));
+  return view;
+}
+
+absl::StatusOr<std::optional<double>> HealthService::ChurnProbability(
+    const std::string& account_id, absl::Time at) {
+  ASSIGN_OR_RETURN(std::optional<StoredChurnModel> model, repository_->FindChurnModel(0, at));
+  if (!model.has_value()) return std::optional<double>();
+  const absl::CivilDay day = DayOf(at);
+  ASSIGN_OR_RETURN(AccountHistory history,
+                   repository_->AccountHistoryOf(account_id, day - (model->lookback_days - 1), day));
+  // A churned account's risk is no longer a prediction.
+  if (OutcomeAfter(history.account, day, 0) == Outcome::kAlreadyChurned) {
+    return std::optional<double>();
+  }
+  const double p =
+      PredictChurn(model->model, ChurnFeatures(history.counters, day, model->lookback_days));
+  if (!std::isfinite(p)) return std::optional<double>();
+  return std::optional<double>(p);
 }
 
 absl::StatusOr<std::vector<HealthPoint>> HealthService::GetHealthHistory(
@@ -373,6 +392,142 @@ absl::StatusOr<AlertSettings> HealthService::SetAlertSettings(
 
 absl::StatusOr<int> HealthService::RunRescoreJobs(int max_accounts) {
   return repository_->RunRescoreJobs(clock_->Now(), max_accounts);
+}
+
+absl::StatusOr<BacktestResult> HealthService::BacktestScorecard(const BacktestQuery& query) {
+  BacktestResult out;
+  out.horizon_days = query.horizon_days == 0 ? kDefaultHorizonDays : query.horizon_days;
+  if (out.horizon_days < 0 || out.horizon_days > kMaxHorizonDays) {
+    return Invalid("horizon_days", absl::StrCat("must be in 0-", kMaxHorizonDays));
+  }
+  Scorecard scorecard;
+  if (query.draft.has_value()) {
+    if (!query.scorecard_id.empty()) {
+      return Invalid("scorecard_id", "give either scorecard_id or scorecard, not both");
+    }
+    if (query.version != 0) return Invalid("version", "applies to a stored scorecard only");
+    scorecard = *query.draft;
+    if (scorecard.scorecard_id.empty()) scorecard.scorecard_id = "draft";
+    scorecard.score_name = OrDefaultName(scorecard.score_name);
+    RETURN_IF_ERROR(ValidateScorecard(scorecard));
+    scorecard.version = 0;
+  } else {
+    if (query.scorecard_id.empty()) {
+      return Invalid("scorecard_id", "one of scorecard_id and scorecard is required");
+    }
+    RETURN_IF_ERROR(ValidateId("scorecard_id", query.scorecard_id));
+    if (query.version < 0) return Invalid("version", "must not be negative");
+    ASSIGN_OR_RETURN(scorecard, repository_->GetScorecard(query.scorecard_id, query.version));
+  }
+  out.scorecard_id = scorecard.scorecard_id;
+  out.scorecard_version = scorecard.version;
+
+  // Only days whose whole horizon has passed: an account still active then is
+  // known to have stayed, so no outcome is guessed.
+  const absl::CivilDay last_known = DayOf(clock_->Now()) - out.horizon_days;
+  std::vector<absl::CivilDay> days = query.as_of;
+  if (days.empty()) days.push_back(last_known);
+  if (days.size() > static_cast<size_t>(kMaxBacktestDays)) {
+    return Invalid("as_of", absl::StrCat(days.size(), " days; at most ", kMaxBacktestDays));
+  }
+  for (size_t i = 0; i < days.size(); ++i) {
+    if (days[i] > last_known) {
+      return Invalid(absl::StrCat("as_of[", i, "]"),
+                     absl::StrCat("must be at least horizon_days (", out.horizon_days,
+                                  ") before today, on or before ", absl::FormatCivilTime(last_known)));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (days[j] == days[i]) return Invalid(absl::StrCat("as_of[", i, "]"), "appears twice");
+    }
+  }
+  std::sort(days.begin(), days.end());
+  int longest_lookback = 1;
+  for (const ComponentSpec& c : scorecard.components) {
+    longest_lookback = std::max(longest_lookback, c.measure.lookback_days);
+  }
+
+  std::vector<BacktestTally> tallies(days.size());
+  for (size_t i = 0; i < days.size(); ++i) tallies[i].as_of = days[i];
+  RETURN_IF_ERROR(repository_->ForEachAccountHistory(
+      days.front() - (longest_lookback - 1), days.back(),
+      [&](const AccountHistory& history) -> absl::Status {
+        for (size_t i = 0; i < days.size(); ++i) {
+          AddToBacktest(scorecard, history, days[i], out.horizon_days, &tallies[i]);
+        }
+        return absl::OkStatus();
+      }));
+  // Every day together: an account counts once per day it was replayed on.
+  BacktestTally all;
+  for (const BacktestTally& t : tallies) {
+    all.cases.insert(all.cases.end(), t.cases.begin(), t.cases.end());
+    all.skipped_already_churned += t.skipped_already_churned;
+    all.skipped_no_data += t.skipped_no_data;
+    all.skipped_not_covered += t.skipped_not_covered;
+    out.by_date.push_back(Summarize(t));
+  }
+  out.overall = Summarize(all);
+  return out;
+}
+
+absl::StatusOr<StoredChurnModel> HealthService::TrainChurnModel(
+    const db::WriteKey& key, const db::ResultCodec<StoredChurnModel>& codec,
+    const TrainChurnRequest& request) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
+  StoredChurnModel out;
+  out.horizon_days = request.horizon_days == 0 ? kDefaultHorizonDays : request.horizon_days;
+  if (out.horizon_days < 0 || out.horizon_days > kMaxHorizonDays) {
+    return Invalid("horizon_days", absl::StrCat("must be in 0-", kMaxHorizonDays));
+  }
+  out.lookback_days = request.lookback_days == 0 ? kDefaultLookbackDays : request.lookback_days;
+  if (out.lookback_days < 0 || out.lookback_days > kMaxLookbackDays) {
+    return Invalid("lookback_days", absl::StrCat("must be in 0-", kMaxLookbackDays));
+  }
+  out.holdout_fraction = request.holdout_fraction == 0 ? 0.25 : request.holdout_fraction;
+  if (!(out.holdout_fraction > 0 && out.holdout_fraction < 1)) {
+    return Invalid("holdout_fraction", "must be between 0 and 1, exclusive");
+  }
+  out.seed = request.seed == 0 ? 1 : request.seed;
+  const absl::Time now = clock_->Now();
+  const absl::CivilDay last_known = DayOf(now) - out.horizon_days;
+  out.cutoff = request.cutoff.value_or(last_known);
+  if (out.cutoff > last_known) {
+    return Invalid("cutoff", absl::StrCat("must be at least horizon_days (", out.horizon_days,
+                                          ") before today, on or before ",
+                                          absl::FormatCivilTime(last_known)));
+  }
+  // A retry is answered from the stored answer before training again, which could
+  // otherwise fail or differ if accounts changed in between.
+  ASSIGN_OR_RETURN(std::optional<StoredChurnModel> replay,
+                   repository_->StoredTrainAnswer(key, codec));
+  if (replay.has_value()) return *std::move(replay);
+
+  std::vector<ChurnExample> examples;
+  RETURN_IF_ERROR(repository_->ForEachAccountHistory(
+      out.cutoff - (out.lookback_days - 1), out.cutoff,
+      [&](const AccountHistory& history) -> absl::Status {
+        std::optional<ChurnExample> e =
+            ChurnExampleAt(history, out.cutoff, out.horizon_days, out.lookback_days);
+        if (e.has_value()) examples.push_back(*std::move(e));
+        return absl::OkStatus();
+      }));
+  TrainOptions options;
+  options.holdout_fraction = out.holdout_fraction;
+  options.seed = out.seed;
+  ASSIGN_OR_RETURN(out.model, cs::health::TrainChurnModel(ChurnFeatureNames(), examples, options));
+  out.trained_at = now;
+  return repository_->StoreChurnModel(key, codec, out);
+}
+
+absl::StatusOr<StoredChurnModel> HealthService::GetChurnModel(int64_t model_id) {
+  if (model_id < 0) return Invalid("model_id", "must not be negative");
+  // A day's slack: another replica's clock may run a little ahead of this one's.
+  ASSIGN_OR_RETURN(std::optional<StoredChurnModel> model,
+                   repository_->FindChurnModel(model_id, clock_->Now() + absl::Hours(24)));
+  if (!model.has_value()) {
+    return absl::NotFoundError(model_id == 0 ? std::string("no churn model has been trained yet")
+                                             : absl::StrCat("churn model ", model_id, " not found"));
+  }
+  return *std::move(model);
 }
 
 }  // namespace cs::health

@@ -80,8 +80,30 @@ class HealthService {
   // One step of background rescoring (see HealthRepository::RunRescoreJobs).
   absl::StatusOr<int> RunRescoreJobs(int max_accounts);
 
+  // Replays a scorecard on past days over the accounts whose outcome is known
+  // (every day at least horizon_days back) and reports AUC, churn per band and the
+  // lift of RED over GREEN, per day and over every day together.
+  absl::StatusOr<BacktestResult> BacktestScorecard(const BacktestQuery& query);
+  // Trains a churn model on the accounts known at the cutoff and stores it with its
+  // holdout AUC. FAILED_PRECONDITION when too few accounts or only one outcome.
+  absl::StatusOr<StoredChurnModel> TrainChurnModel(const db::WriteKey& key,
+                                                   const db::ResultCodec<StoredChurnModel>& codec,
+                                                   const TrainChurnRequest& request);
+  // model_id 0: the newest. NOT_FOUND when there is none.
+  absl::StatusOr<StoredChurnModel> GetChurnModel(int64_t model_id);
+
+  static constexpr int kDefaultHorizonDays = 90;
+  static constexpr int kMaxHorizonDays = 730;
+  static constexpr int kDefaultLookbackDays = 90;
+  static constexpr int kMaxLookbackDays = 365;
+  static constexpr int kMaxBacktestDays = 12;
+
  private:
   absl::StatusOr<HealthView> ViewOf(StoredScore score, absl::Time at);
+  // The churn probability from the newest model trained by `at`, with features as
+  // of that day; nullopt when no model exists or the account has churned.
+  absl::StatusOr<std::optional<double>> ChurnProbability(const std::string& account_id,
+                                                         absl::Time at);
 
   HealthRepository* repository_;
   const Clock* clock_;

@@ -2,23 +2,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cppconn/resultset.h>
-#include <cppconn/prepared_statement.h>
-
+#include <map>
 #include <memory>
 #include <thread>
 
 #include "common/db/event_log.h"
-#include "common/db/migrations.h"
-#include "common/server/proto_util.h"
-#include "common/testing/status_matchers.h"
-#include "common/testing/test_db.h"
-#include "services/health/account_service.h"
-#include "services/health/health_mapping.h"
-#include "services/health/health_service.h"
-#include "services/health/mysql_account_repository.h"
-#include "services/health/mysql_health_repository.h"
-#include "services/health/proto_mapping.h"
+#include "common/server/common_mapping.h"
+#include "services/health/health_db_fixture.h"
 
 namespace cs::health {
 namespace {
@@ -27,32 +17,8 @@ using ::cs::testing::StatusIs;
 using ::testing::DoubleNear;
 using ::testing::HasSubstr;
 
-class HealthServiceDbTest : public ::testing::Test {
+class HealthServiceDbTest : public HealthDbFixture {
  protected:
-  void SetUp() override {
-    CS_TEST_DATABASE_OR_SKIP(db_, "hscores");
-    pool_ = std::make_unique<db::Pool>(db_->config());
-    ASSERT_OK(db::ApplyMigrations(
-        *pool_, {{"common", &common_migrations()}, {"health", &health_migrations()}}));
-    accounts_repo_ =
-        std::make_unique<MySqlAccountRepository>(pool_.get(), &clock_, EncodeAccountEvent);
-    accounts_ = std::make_unique<AccountService>(accounts_repo_.get(), &clock_);
-    repo_ = std::make_unique<MySqlHealthRepository>(pool_.get(), &clock_, HealthEncoders());
-    ASSERT_OK(repo_->EnsureDefaultScorecard(clock_.Now()));
-    health_ = std::make_unique<HealthService>(repo_.get(), &clock_);
-    upsert_codec_ = ProtoCodec<UpsertAccountResult, v1::UpsertAccountResponse>(
-        UpsertResultToProto, UpsertResultFromProto);
-  }
-
-  void AddAccount(const std::string& id, int employees = 40) {
-    Account a;
-    a.account_id = id;
-    a.name = "Name of " + id;
-    a.employee_count = employees;
-    a.arr = {employees * 1000LL, "USD"};
-    ASSERT_OK(accounts_->UpsertAccount({"UpsertAccount", "", ""}, upsert_codec_, a));
-  }
-
   Signal MakeSignal(const std::string& account, SignalKind kind, int days_ago,
                     const std::string& feature = "") {
     Signal s;
@@ -86,24 +52,6 @@ class HealthServiceDbTest : public ::testing::Test {
     return out;
   }
 
-  int64_t Count(const std::string& sql) {
-    int64_t n = -1;
-    EXPECT_OK(pool_->Run([&](db::Connection& c) -> absl::Status {
-      std::unique_ptr<sql::ResultSet> rs(c.Prepare(sql).executeQuery());
-      if (rs->next()) n = rs->getInt64(1);
-      return absl::OkStatus();
-    }));
-    return n;
-  }
-
-  std::unique_ptr<cs::testing::TestDatabase> db_;
-  std::unique_ptr<db::Pool> pool_;
-  FakeClock clock_{absl::FromUnixSeconds(1'795'000'000)};
-  std::unique_ptr<MySqlAccountRepository> accounts_repo_;
-  std::unique_ptr<AccountService> accounts_;
-  std::unique_ptr<MySqlHealthRepository> repo_;
-  std::unique_ptr<HealthService> health_;
-  db::ResultCodec<UpsertAccountResult> upsert_codec_;
   db::ResultCodec<IngestResult> codec_;
   int next_event_ = 0;
 };
@@ -454,6 +402,202 @@ TEST_F(HealthServiceDbTest, AlertSettingsAreValidatedAndUsed) {
   AlertQuery q;
   q.kind = AlertKind::kUsageDecline;
   EXPECT_TRUE(health_->ListAlerts(q)->alerts.empty());
+}
+
+// The EXPANSION_SIGNAL events in the log after `after`, as a consumer reads them.
+std::vector<v1::Event> ExpansionEvents(db::Pool& pool, int64_t after) {
+  std::vector<v1::Event> out;
+  absl::StatusOr<std::vector<db::LoggedEvent>> events = db::ReadEvents(pool, after, 1000);
+  EXPECT_OK(events);
+  if (!events.ok()) return out;
+  for (const db::LoggedEvent& e : *events) {
+    if (e.kind != "EXPANSION_SIGNAL") continue;
+    Event event{e.sequence, EventKindFromName(e.kind).value_or(EventKind::kUnspecified),
+                e.subject_id, e.occurred_at, e.payload};
+    v1::Event p;
+    EXPECT_OK(EventToProto(event, &p));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+class ExpansionSignalDbTest : public HealthServiceDbTest {
+ protected:
+  std::vector<Signal> Green(const std::string& id) {
+    std::vector<Signal> good = Many(id, SignalKind::kLogin, 90, 2);
+    for (int f = 0; f < 10; ++f) {
+      good.push_back(MakeSignal(id, SignalKind::kFeatureUsed, 2, absl::StrCat("f", f)));
+    }
+    for (Signal& s : Many(id, SignalKind::kEmailClick, 12, 2)) good.push_back(s);
+    good.push_back(MakeSignal(id, SignalKind::kPaymentSucceeded, 2));
+    return good;
+  }
+};
+
+TEST_F(ExpansionSignalDbTest, EachAcceptedInterestSignalPublishesOneEventWithTheHealthStanding) {
+  AddAccount("a1", 40);    // SMB
+  AddAccount("a2", 2000);  // enterprise
+  const int64_t seen = *db::LastSequence(*pool_);
+  std::vector<Signal> batch = Green("a1");
+  Signal request = MakeSignal("a1", SignalKind::kFeatureRequest, 1, "sso");
+  Signal upsell = MakeSignal("a1", SignalKind::kUpsellInterest, 1);
+  upsell.value = 1;  // counting kinds take 0 or 1
+  Signal referral = MakeSignal("a2", SignalKind::kReferral, 1);
+  Signal integration = MakeSignal("a2", SignalKind::kIntegrationRequest, 1, "salesforce");
+  // Interest signals first in the request: the events still carry the score
+  // computed with the whole batch.
+  batch.insert(batch.begin(), {referral, request, upsell, integration});
+  absl::StatusOr<IngestResult> r = Record(batch);
+  ASSERT_OK(r);
+  for (const RecordAck& ack : r->acks) EXPECT_EQ(ack.reason, "");
+  ASSERT_EQ(r->rejected, 0);
+
+  absl::StatusOr<HealthView> h1 = health_->GetHealth("a1", "", std::nullopt);
+  absl::StatusOr<HealthView> h2 = health_->GetHealth("a2", "", std::nullopt);
+  ASSERT_OK(h1);
+  ASSERT_OK(h2);
+  ASSERT_EQ(h1->band, Band::kGreen);
+  ASSERT_NE(h2->band, Band::kGreen);
+
+  std::vector<v1::Event> events = ExpansionEvents(*pool_, seen);
+  ASSERT_EQ(events.size(), 4u);  // logins, features, clicks and payments publish none
+  std::map<std::string, v1::ExpansionSignal> by_id;
+  for (const v1::Event& e : events) {
+    EXPECT_EQ(e.kind(), v1::EVENT_KIND_EXPANSION_SIGNAL);
+    ASSERT_TRUE(e.has_expansion_signal());
+    by_id[e.expansion_signal().event_id()] = e.expansion_signal();
+    EXPECT_EQ(e.account_id(), e.expansion_signal().event_id() == request.event_id ||
+                                      e.expansion_signal().event_id() == upsell.event_id
+                                  ? "a1"
+                                  : "a2");
+  }
+  const v1::ExpansionSignal& req = by_id.at(request.event_id);
+  EXPECT_EQ(req.signal_kind(), v1::SIGNAL_KIND_FEATURE_REQUEST);
+  EXPECT_EQ(req.feature(), "sso");
+  EXPECT_EQ(req.band(), v1::BAND_GREEN);
+  EXPECT_DOUBLE_EQ(req.score(), h1->computed.score);
+  EXPECT_EQ(req.tier(), v1::TIER_SMB);
+  EXPECT_EQ(FromTimestamp(req.signal_occurred_at()), request.occurred_at);
+  EXPECT_EQ(by_id.at(upsell.event_id).signal_kind(), v1::SIGNAL_KIND_UPSELL_INTEREST);
+  EXPECT_EQ(by_id.at(upsell.event_id).value(), 1);
+  const v1::ExpansionSignal& ref = by_id.at(referral.event_id);
+  EXPECT_EQ(ref.signal_kind(), v1::SIGNAL_KIND_REFERRAL);
+  EXPECT_EQ(ref.tier(), v1::TIER_ENTERPRISE);
+  EXPECT_EQ(ref.band(), static_cast<v1::Band>(h2->band));
+  EXPECT_DOUBLE_EQ(ref.score(), h2->computed.score);
+  EXPECT_EQ(by_id.at(integration.event_id).feature(), "salesforce");
+
+  // Sent again: every record is a duplicate and nothing more is published.
+  const int64_t after_first = *db::LastSequence(*pool_);
+  absl::StatusOr<IngestResult> again = Record(batch);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->duplicates, static_cast<int>(batch.size()));
+  EXPECT_TRUE(ExpansionEvents(*pool_, after_first).empty());
+  // A new interest signal among duplicates publishes exactly its own event.
+  Signal second = MakeSignal("a1", SignalKind::kReferral, 0);
+  std::vector<Signal> mixed = {request, second, upsell};
+  ASSERT_OK(Record(mixed));
+  std::vector<v1::Event> more = ExpansionEvents(*pool_, after_first);
+  ASSERT_EQ(more.size(), 1u);
+  EXPECT_EQ(more[0].expansion_signal().event_id(), second.event_id);
+}
+
+TEST_F(ExpansionSignalDbTest, ARefusedBatchPublishesNothingAndTrackEventsPublishesToo) {
+  AddAccount("a1");
+  const int64_t seen = *db::LastSequence(*pool_);
+  std::vector<Signal> batch = {MakeSignal("a1", SignalKind::kUpsellInterest, 1),
+                               MakeSignal("nobody", SignalKind::kReferral, 1)};
+  EXPECT_THAT(Record(batch, /*atomic=*/true), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(*db::LastSequence(*pool_), seen);
+  // Not atomic: the unknown account's referral is rejected and publishes nothing.
+  ASSERT_OK(Record(batch));
+  ASSERT_EQ(ExpansionEvents(*pool_, seen).size(), 1u);
+  EXPECT_EQ(ExpansionEvents(*pool_, seen)[0].account_id(), "a1");
+
+  EventMapping m;
+  m.event_name = "Upgrade Clicked";
+  m.kind = SignalKind::kUpsellInterest;
+  ASSERT_OK(health_->SetEventMapping({"SetEventMapping", "", ""}, db::ResultCodec<EventMapping>(), m));
+  const int64_t before_track = *db::LastSequence(*pool_);
+  TrackEvent click;
+  click.message_id = "m-upgrade";
+  click.event = "Upgrade Clicked";
+  click.group_id = "a1";
+  click.timestamp = clock_.Now();
+  ASSERT_OK(health_->TrackEvents({"TrackEvents", "", ""}, codec_, {click}, false));
+  std::vector<v1::Event> tracked = ExpansionEvents(*pool_, before_track);
+  ASSERT_EQ(tracked.size(), 1u);
+  EXPECT_EQ(tracked[0].expansion_signal().event_id(), "m-upgrade");
+  EXPECT_EQ(tracked[0].expansion_signal().signal_kind(), v1::SIGNAL_KIND_UPSELL_INTEREST);
+  EXPECT_NE(tracked[0].expansion_signal().band(), v1::BAND_UNSPECIFIED);
+  ASSERT_OK(health_->TrackEvents({"TrackEvents", "", ""}, codec_, {click}, false));
+  EXPECT_EQ(ExpansionEvents(*pool_, before_track).size(), 1u);
+}
+
+TEST_F(ExpansionSignalDbTest, AnAccountWithoutAHealthScoreStillPublishesWithNoBand) {
+  // Enterprise accounts get a health scorecard that reads NPS answers only, so an
+  // account that has sent none has nothing to score on yet.
+  Scorecard nps;
+  nps.scorecard_id = "enterprise-nps";
+  nps.components = {{Component::kRelationship, 100,
+                     {"avg_nps", 90, Direction::kHigherIsBetter, 0, 10}}};
+  nps.tiers = {Tier::kEnterprise};
+  ASSERT_OK(health_->CreateScorecard({"CreateScorecard", "", ""}, db::ResultCodec<Scorecard>(), nps));
+  AddAccount("big", 5000);
+  const int64_t seen = *db::LastSequence(*pool_);
+  ASSERT_OK(Record({MakeSignal("big", SignalKind::kReferral, 1)}));
+  EXPECT_THAT(health_->GetHealth("big", "", std::nullopt), StatusIs(absl::StatusCode::kNotFound));
+  std::vector<v1::Event> events = ExpansionEvents(*pool_, seen);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].expansion_signal().band(), v1::BAND_UNSPECIFIED);
+  EXPECT_EQ(events[0].expansion_signal().score(), 0);
+  EXPECT_EQ(events[0].expansion_signal().tier(), v1::TIER_ENTERPRISE);
+}
+
+TEST_F(ExpansionSignalDbTest, ListAccountsFiltersByHealthBandAndPages) {
+  for (const char* id : {"g1", "g2", "r1", "r2", "r3"}) AddAccount(id, 40);
+  AddAccount("big-red", 5000);
+  AddAccount("unscored", 40);
+  for (const char* id : {"g1", "g2"}) ASSERT_OK(Record(Green(id)));
+  for (const char* id : {"r1", "r2", "r3", "big-red"}) {
+    ASSERT_OK(Record(Many(id, SignalKind::kLogin, 2, 1)));
+  }
+  auto list = [&](AccountFilter filter, int page_size) {
+    std::vector<std::string> ids;
+    std::string after;
+    for (int page = 0; page < 10; ++page) {
+      absl::StatusOr<AccountPage> p = accounts_->ListAccounts(filter, after, page_size);
+      EXPECT_OK(p);
+      if (!p.ok()) break;
+      EXPECT_LE(static_cast<int>(p->accounts.size()), page_size);
+      for (const Account& a : p->accounts) ids.push_back(a.account_id);
+      if (p->next_after_id.empty()) break;
+      after = p->next_after_id;
+    }
+    return ids;
+  };
+  AccountFilter red;
+  red.band = Band::kRed;
+  EXPECT_THAT(list(red, 2), ::testing::ElementsAre("big-red", "r1", "r2", "r3"));
+  AccountFilter green;
+  green.band = Band::kGreen;
+  EXPECT_THAT(list(green, 1), ::testing::ElementsAre("g1", "g2"));
+  AccountFilter yellow;
+  yellow.band = Band::kYellow;
+  EXPECT_TRUE(list(yellow, 50).empty());
+  red.tier = Tier::kSmb;
+  EXPECT_THAT(list(red, 50), ::testing::ElementsAre("r1", "r2", "r3"));
+  EXPECT_EQ(list(AccountFilter(), 3).size(), 7u);  // no band filter: unscored ones too
+
+  v1::ListAccountsRequest bad;
+  bad.set_band(static_cast<v1::Band>(9));
+  EXPECT_THAT(FilterFromProto(bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("band")));
+  v1::ListAccountsRequest ok;
+  ok.set_band(v1::BAND_RED);
+  absl::StatusOr<AccountFilter> mapped = FilterFromProto(ok);
+  ASSERT_OK(mapped);
+  EXPECT_EQ(mapped->band, Band::kRed);
 }
 
 }  // namespace

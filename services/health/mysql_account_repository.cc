@@ -10,6 +10,7 @@
 #include "common/db/event_log.h"
 #include "common/db/sql_values.h"
 #include "services/health/event.h"
+#include "services/health/scorecard.h"
 #include "common/status.h"
 
 namespace cs::health {
@@ -54,6 +55,21 @@ absl::StatusOr<std::optional<Account>> FindAccount(db::Connection& conn,
   if (!rs->next()) return std::optional<Account>();
   ASSIGN_OR_RETURN(Account a, ReadAccount(*rs));
   return std::optional<Account>(std::move(a));
+}
+
+absl::StatusOr<std::vector<Account>> AccountsAfter(db::Connection& conn,
+                                                   const std::string& after_id, int limit) {
+  auto& stmt = conn.Prepare(absl::StrCat(
+      "SELECT ", kColumns, " FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?"));
+  stmt.setString(1, after_id);
+  stmt.setInt(2, limit);
+  std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+  std::vector<Account> out;
+  while (rs->next()) {
+    ASSIGN_OR_RETURN(Account a, ReadAccount(*rs));
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 absl::StatusOr<UpsertAccountResult> MySqlAccountRepository::Upsert(
@@ -186,6 +202,10 @@ absl::StatusOr<AccountPage> MySqlAccountRepository::List(const AccountFilter& fi
         " FROM accounts WHERE account_id > ?"
         " AND (? = '' OR tier = ?) AND (? = '' OR industry = ?)"
         " AND (? = '' OR owner_id = ?) AND (? = '' OR lifecycle = ?)"
+        // The band lives with the score; the account_scores primary key makes
+        // this one lookup per candidate account.
+        " AND (? = '' OR EXISTS (SELECT 1 FROM account_scores s"
+        "   WHERE s.account_id = accounts.account_id AND s.score_name = ? AND s.band = ?))"
         " ORDER BY account_id LIMIT ?"));
     const std::string tier = filter.tier ? std::string(TierName(*filter.tier)) : "";
     const std::string industry =
@@ -201,7 +221,11 @@ absl::StatusOr<AccountPage> MySqlAccountRepository::List(const AccountFilter& fi
     stmt.setString(7, filter.owner_id);
     stmt.setString(8, lifecycle);
     stmt.setString(9, lifecycle);
-    stmt.setInt(10, limit + 1);  // one more tells whether a next page exists
+    const std::string band = filter.band ? std::string(BandName(*filter.band)) : "";
+    stmt.setString(10, band);
+    stmt.setString(11, kDefaultScoreName);
+    stmt.setString(12, band);
+    stmt.setInt(13, limit + 1);  // one more tells whether a next page exists
     std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
     while (rs->next()) {
       if (static_cast<int>(page.accounts.size()) == limit) {

@@ -21,6 +21,11 @@ absl::StatusOr<std::optional<Account>> FindAccount(db::Connection& conn,
                                                    const std::string& account_id,
                                                    bool for_update);
 
+// Inside a caller's connection: up to `limit` accounts after `after_id`, in
+// account_id order.
+absl::StatusOr<std::vector<Account>> AccountsAfter(db::Connection& conn,
+                                                   const std::string& after_id, int limit);
+
 class MySqlAccountRepository final : public AccountRepository {
  public:
   MySqlAccountRepository(db::Pool* pool, const Clock* clock, AccountEncoder encode_event)

@@ -5,6 +5,7 @@
 #include <cppconn/resultset.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <set>
 
@@ -214,6 +215,61 @@ absl::StatusOr<Override> ReadOverride(sql::ResultSet& rs) {
   return o;
 }
 
+// "day, counter, value" from column `first` on.
+absl::StatusOr<CounterRow> ReadCounterRow(sql::ResultSet& rs, int first) {
+  CounterRow row;
+  ASSIGN_OR_RETURN(row.day, ReadDay(rs, first));
+  row.counter = Str(rs, first + 1);
+  row.value = rs.getDouble(first + 2);
+  return row;
+}
+
+// One account's daily counters from..to (inclusive).
+absl::StatusOr<CounterWindow> ReadCounters(db::Connection& conn, const std::string& account_id,
+                                           absl::CivilDay from, absl::CivilDay to) {
+  auto& stmt = conn.Prepare(
+      "SELECT day, counter, value FROM signal_daily WHERE account_id = ? AND day >= ?"
+      " AND day <= ?");
+  stmt.setString(1, account_id);
+  stmt.setString(2, DayText(from));
+  stmt.setString(3, DayText(to));
+  ResultSetPtr rs(stmt.executeQuery());
+  std::vector<CounterRow> rows;
+  while (rs->next()) {
+    ASSIGN_OR_RETURN(CounterRow row, ReadCounterRow(*rs, 1));
+    rows.push_back(std::move(row));
+  }
+  return CounterWindow(rows);
+}
+
+// The first day the account has any signal; the primary key (account_id, day, ...)
+// answers it with one index lookup.
+absl::StatusOr<std::optional<absl::CivilDay>> FirstSignalDay(db::Connection& conn,
+                                                             const std::string& account_id) {
+  auto& stmt = conn.Prepare("SELECT MIN(day) FROM signal_daily WHERE account_id = ?");
+  stmt.setString(1, account_id);
+  ResultSetPtr rs(stmt.executeQuery());
+  if (!rs->next() || rs->isNull(1)) return std::optional<absl::CivilDay>();
+  ASSIGN_OR_RETURN(absl::CivilDay day, ReadDay(*rs, 1));
+  return std::optional<absl::CivilDay>(day);
+}
+
+constexpr char kChurnModelColumns[] =
+    "model_id, trained_at, cutoff, horizon_days, lookback_days, holdout_fraction, seed, model";
+
+absl::StatusOr<StoredChurnModel> ReadChurnModel(sql::ResultSet& rs) {
+  StoredChurnModel m;
+  m.model_id = rs.getInt64(1);
+  ASSIGN_OR_RETURN(m.trained_at, db::FromSqlDatetime(Str(rs, 2)));
+  ASSIGN_OR_RETURN(m.cutoff, ReadDay(rs, 3));
+  m.horizon_days = rs.getInt(4);
+  m.lookback_days = rs.getInt(5);
+  m.holdout_fraction = rs.getDouble(6);
+  m.seed = rs.getUInt64(7);
+  ASSIGN_OR_RETURN(m.model, DecodeChurnModel(Str(rs, 8)));
+  return m;
+}
+
 constexpr char kOverrideColumns[] = "account_id, score_name, score, reason, set_by, set_at, expires_at";
 
 }  // namespace
@@ -236,6 +292,7 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
         });
         std::map<std::string, bool> known;
         std::set<std::string> touched;
+        std::vector<const Signal*> expansion;
         for (const IngestRecord* r : order) {
           RecordAck& ack = result.acks[r->index];
           ack.index = r->index;
@@ -283,6 +340,7 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
           ack.outcome = RecordOutcome::kAccepted;
           ++result.accepted;
           touched.insert(s.account_id);
+          if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
           auto& add = conn.Prepare(
               "INSERT INTO signal_daily (account_id, day, counter, value) VALUES (?, ?, ?, ?)"
               " ON DUPLICATE KEY UPDATE value = value + VALUES(value)");
@@ -296,8 +354,46 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
         }
         RETURN_IF_ERROR(
             RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
+        // After the rescore, so each event carries the score its signal produced.
+        RETURN_IF_ERROR(PublishExpansionSignals(conn, expansion, now));
         return result;
       });
+}
+
+absl::Status MySqlHealthRepository::PublishExpansionSignals(
+    db::Connection& conn, const std::vector<const Signal*>& signals, absl::Time now) {
+  if (signals.empty()) return absl::OkStatus();
+  std::vector<db::LoggedEvent> events;
+  // Signals arrive grouped by account (the batch is sorted by account id).
+  std::string standing_of;
+  ExpansionSignalEvent standing;
+  for (const Signal* s : signals) {
+    if (s->account_id != standing_of) {
+      standing_of = s->account_id;
+      standing = ExpansionSignalEvent();
+      ASSIGN_OR_RETURN(std::optional<Account> account, FindAccount(conn, s->account_id, false));
+      if (account.has_value()) standing.tier = account->tier;
+      auto& stmt = conn.Prepare(
+          "SELECT score, band FROM account_scores WHERE account_id = ? AND score_name = ?");
+      stmt.setString(1, s->account_id);
+      stmt.setString(2, kDefaultScoreName);
+      ResultSetPtr rs(stmt.executeQuery());
+      if (rs->next()) {
+        standing.score = rs->getDouble(1);
+        standing.band = ReadBand(*rs, 2);
+      }
+    }
+    ExpansionSignalEvent payload = standing;
+    payload.signal = *s;
+    db::LoggedEvent e;
+    e.kind = std::string(EventKindName(EventKind::kExpansionSignal));
+    e.subject_id = s->account_id;
+    e.occurred_at = now;
+    e.payload = encoders_.expansion_signal(payload);
+    events.push_back(std::move(e));
+  }
+  db::AppendEvents(conn, events);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<Scorecard>> MySqlHealthRepository::CurrentScorecards(
@@ -349,22 +445,9 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     // Locking the account serialises rescores of one account across replicas.
     ASSIGN_OR_RETURN(std::optional<Account> account, FindAccount(conn, id, /*for_update=*/true));
     if (!account.has_value()) continue;
-    std::vector<CounterRow> rows;
-    {
-      auto& stmt = conn.Prepare(
-          "SELECT day, counter, value FROM signal_daily WHERE account_id = ? AND day >= ?");
-      stmt.setString(1, id);
-      stmt.setString(2, DayText(first_day));
-      ResultSetPtr rs(stmt.executeQuery());
-      while (rs->next()) {
-        CounterRow row;
-        ASSIGN_OR_RETURN(row.day, ReadDay(*rs, 1));
-        row.counter = Str(*rs, 2);
-        row.value = rs->getDouble(3);
-        rows.push_back(std::move(row));
-      }
-    }
-    const CounterWindow counters(rows);
+    // Through the end of time: a signal dated up to a day ahead counts once its day comes.
+    ASSIGN_OR_RETURN(const CounterWindow counters,
+                     ReadCounters(conn, id, first_day, absl::CivilDay(9999, 12, 31)));
     RescoreInput in;
     in.account = &*account;
     in.counters = &counters;
@@ -1112,6 +1195,135 @@ absl::StatusOr<AlertSettings> MySqlHealthRepository::SetAlertSettings(
         out.updated_at = now;
         return out;
       });
+}
+
+// ---------------------------------------------------------------------------
+// Histories and churn models
+
+absl::Status MySqlHealthRepository::ForEachAccountHistory(
+    absl::CivilDay from, absl::CivilDay to,
+    const std::function<absl::Status(const AccountHistory&)>& visit) {
+  constexpr int kBatch = 200;
+  std::string cursor;
+  for (;;) {
+    std::vector<AccountHistory> batch;
+    RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+      ASSIGN_OR_RETURN(std::vector<Account> accounts, AccountsAfter(conn, cursor, kBatch));
+      if (accounts.empty()) return absl::OkStatus();
+      // One range read of the batch's counters instead of one query per account.
+      std::map<std::string, std::vector<CounterRow>> rows;
+      {
+        auto& stmt = conn.Prepare(
+            "SELECT account_id, day, counter, value FROM signal_daily WHERE account_id >= ?"
+            " AND account_id <= ? AND day >= ? AND day <= ?");
+        stmt.setString(1, accounts.front().account_id);
+        stmt.setString(2, accounts.back().account_id);
+        stmt.setString(3, DayText(from));
+        stmt.setString(4, DayText(to));
+        ResultSetPtr rs(stmt.executeQuery());
+        while (rs->next()) {
+          ASSIGN_OR_RETURN(CounterRow row, ReadCounterRow(*rs, 2));
+          rows[Str(*rs, 1)].push_back(std::move(row));
+        }
+      }
+      for (Account& a : accounts) {
+        AccountHistory h;
+        h.counters = CounterWindow(rows[a.account_id]);
+        ASSIGN_OR_RETURN(h.first_signal_day, FirstSignalDay(conn, a.account_id));
+        h.account = std::move(a);
+        batch.push_back(std::move(h));
+      }
+      return absl::OkStatus();
+    }));
+    for (const AccountHistory& h : batch) RETURN_IF_ERROR(visit(h));
+    if (static_cast<int>(batch.size()) < kBatch) return absl::OkStatus();
+    cursor = batch.back().account.account_id;
+  }
+}
+
+absl::StatusOr<AccountHistory> MySqlHealthRepository::AccountHistoryOf(
+    const std::string& account_id, absl::CivilDay from, absl::CivilDay to) {
+  std::optional<AccountHistory> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<Account> account, FindAccount(conn, account_id, false));
+    if (!account.has_value()) return absl::OkStatus();
+    AccountHistory h;
+    h.account = *std::move(account);
+    ASSIGN_OR_RETURN(h.counters, ReadCounters(conn, account_id, from, to));
+    ASSIGN_OR_RETURN(h.first_signal_day, FirstSignalDay(conn, account_id));
+    out = std::move(h);
+    return absl::OkStatus();
+  }));
+  if (!out.has_value()) {
+    return absl::NotFoundError(absl::StrCat("account '", account_id, "' not found"));
+  }
+  return *std::move(out);
+}
+
+absl::StatusOr<std::optional<StoredChurnModel>> MySqlHealthRepository::StoredTrainAnswer(
+    const db::WriteKey& key, const db::ResultCodec<StoredChurnModel>& codec) {
+  if (key.request_id.empty()) return std::optional<StoredChurnModel>();
+  return pool_->Transact<std::optional<StoredChurnModel>>(
+      [&](db::Connection& conn) -> absl::StatusOr<std::optional<StoredChurnModel>> {
+        ASSIGN_OR_RETURN(std::optional<std::string> stored, db::FindStoredResponse(conn, key));
+        if (!stored.has_value()) return std::optional<StoredChurnModel>();
+        ASSIGN_OR_RETURN(StoredChurnModel m, codec.decode(*stored));
+        return std::optional<StoredChurnModel>(std::move(m));
+      });
+}
+
+absl::StatusOr<StoredChurnModel> MySqlHealthRepository::StoreChurnModel(
+    const db::WriteKey& key, const db::ResultCodec<StoredChurnModel>& codec,
+    const StoredChurnModel& model) {
+  return db::RunIdempotent<StoredChurnModel>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<StoredChurnModel> {
+        const ChurnModel& m = model.model;
+        auto& stmt = conn.Prepare(
+            "INSERT INTO churn_models (trained_at, cutoff, horizon_days, lookback_days,"
+            " holdout_fraction, seed, train_size, holdout_size, positives, auc_holdout, model)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        stmt.setString(1, db::ToSqlDatetime(model.trained_at));
+        stmt.setString(2, DayText(model.cutoff));
+        stmt.setInt(3, model.horizon_days);
+        stmt.setInt(4, model.lookback_days);
+        stmt.setDouble(5, model.holdout_fraction);
+        stmt.setUInt64(6, model.seed);
+        stmt.setInt(7, m.train_size);
+        stmt.setInt(8, m.holdout_size);
+        stmt.setInt(9, m.positives);
+        // NULL, not NaN: the column is for reading by people and reports.
+        if (std::isnan(m.auc_holdout)) {
+          stmt.setNull(10, sql::DataType::DOUBLE);
+        } else {
+          stmt.setDouble(10, m.auc_holdout);
+        }
+        stmt.setString(11, EncodeChurnModel(m));
+        stmt.executeUpdate();
+        StoredChurnModel out = model;
+        ResultSetPtr rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
+        if (rs->next()) out.model_id = rs->getInt64(1);
+        return out;
+      });
+}
+
+absl::StatusOr<std::optional<StoredChurnModel>> MySqlHealthRepository::FindChurnModel(
+    int64_t model_id, absl::Time at) {
+  std::optional<StoredChurnModel> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT ", kChurnModelColumns,
+        " FROM churn_models WHERE (? = 0 AND trained_at <= ?) OR model_id = ?"
+        " ORDER BY model_id DESC LIMIT 1"));
+    stmt.setInt64(1, model_id);
+    stmt.setString(2, db::ToSqlDatetime(at));
+    stmt.setInt64(3, model_id);
+    ResultSetPtr rs(stmt.executeQuery());
+    if (rs->next()) {
+      ASSIGN_OR_RETURN(out, ReadChurnModel(*rs));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace cs::health

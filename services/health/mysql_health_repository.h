@@ -68,6 +68,18 @@ class MySqlHealthRepository final : public HealthRepository {
                                                  const AlertSettings& settings,
                                                  absl::Time now) override;
   absl::StatusOr<int> RunRescoreJobs(absl::Time now, int max_accounts) override;
+  absl::Status ForEachAccountHistory(
+      absl::CivilDay from, absl::CivilDay to,
+      const std::function<absl::Status(const AccountHistory&)>& visit) override;
+  absl::StatusOr<AccountHistory> AccountHistoryOf(const std::string& account_id,
+                                                  absl::CivilDay from, absl::CivilDay to) override;
+  absl::StatusOr<std::optional<StoredChurnModel>> StoredTrainAnswer(
+      const db::WriteKey& key, const db::ResultCodec<StoredChurnModel>& codec) override;
+  absl::StatusOr<StoredChurnModel> StoreChurnModel(const db::WriteKey& key,
+                                                   const db::ResultCodec<StoredChurnModel>& codec,
+                                                   const StoredChurnModel& model) override;
+  absl::StatusOr<std::optional<StoredChurnModel>> FindChurnModel(int64_t model_id,
+                                                                 absl::Time at) override;
 
  private:
   // The current version of every scorecard; definitions are immutable per
@@ -76,6 +88,10 @@ class MySqlHealthRepository final : public HealthRepository {
   // Rescores each account inside the caller's transaction and appends the events.
   absl::Status RescoreInTransaction(db::Connection& conn, const std::vector<std::string>& ids,
                                     absl::Time now);
+  // Appends one EXPANSION_SIGNAL event per signal (grouped by account) with the
+  // account's health standing as the caller's transaction now sees it.
+  absl::Status PublishExpansionSignals(db::Connection& conn,
+                                       const std::vector<const Signal*>& signals, absl::Time now);
 
   db::Pool* pool_;
   const Clock* clock_;

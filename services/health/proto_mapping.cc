@@ -5,6 +5,7 @@
 #include "common/server/common_mapping.h"
 #include "common/server/proto_util.h"
 #include "common/status.h"
+#include "services/health/scorecard.h"
 
 namespace cs::health {
 
@@ -95,6 +96,10 @@ absl::StatusOr<AccountFilter> FilterFromProto(const v1::ListAccountsRequest& p) 
     f.lifecycle = static_cast<Lifecycle>(p.lifecycle());
   }
   f.owner_id = p.owner_id();
+  if (!v1::Band_IsValid(p.band())) {
+    return absl::InvalidArgumentError(absl::StrCat("band: unknown value ", p.band()));
+  }
+  if (p.band() != v1::BAND_UNSPECIFIED) f.band = static_cast<Band>(p.band());
   return f;
 }
 
@@ -122,6 +127,9 @@ absl::Status EventToProto(const Event& e, v1::Event* out) {
     case EventKind::kAlertOpened:
     case EventKind::kAlertResolved:
       parsed = out->mutable_alert()->ParseFromString(e.payload);
+      break;
+    case EventKind::kExpansionSignal:
+      parsed = out->mutable_expansion_signal()->ParseFromString(e.payload);
       break;
     default:
       break;

@@ -51,6 +51,17 @@ int CounterDaysNeeded(const std::vector<Scorecard>& scorecards, const AlertSetti
   return days;
 }
 
+absl::StatusOr<Score> ScoreAt(const Scorecard& scorecard, const CounterWindow& counters,
+                              absl::CivilDay day) {
+  std::map<std::string, double> raw;
+  for (const ComponentSpec& c : scorecard.components) {
+    std::optional<double> value =
+        ComputeMeasure(c.measure.measure, counters, day, c.measure.lookback_days);
+    if (value.has_value()) raw.emplace(c.measure.measure, *value);
+  }
+  return ComputeScore(scorecard, raw);
+}
+
 RescoreOutput Rescore(const RescoreInput& in) {
   RescoreOutput out;
   // An account with no signal yet has no score; one whose signals all aged out
@@ -65,13 +76,7 @@ RescoreOutput Rescore(const RescoreInput& in) {
   for (const std::string& name : score_names) {
     const Scorecard* card = ChooseScorecard(*in.scorecards, name, account.tier, account.industry);
     if (card == nullptr) continue;
-    std::map<std::string, double> raw;
-    for (const ComponentSpec& c : card->components) {
-      std::optional<double> value =
-          ComputeMeasure(c.measure.measure, *in.counters, today, c.measure.lookback_days);
-      if (value.has_value()) raw.emplace(c.measure.measure, *value);
-    }
-    absl::StatusOr<Score> score = ComputeScore(*card, raw);
+    absl::StatusOr<Score> score = ScoreAt(*card, *in.counters, today);
     if (!score.ok()) continue;  // nothing to measure for this scorecard yet
 
     StoredScore s;

@@ -71,6 +71,12 @@ struct RescoreOutput {
   AlertChanges alerts;
 };
 
+// What `scorecard` makes of the counters at the end of `day`: every component's
+// measure over its lookback window ending that day, then ComputeScore. Shared by
+// live rescoring and backtests, so a replay scores exactly as production would.
+absl::StatusOr<Score> ScoreAt(const Scorecard& scorecard, const CounterWindow& counters,
+                              absl::CivilDay day);
+
 // Scores nothing for an account without any signal (a new account is not RED
 // for lack of data); evaluates no alert for a churned account.
 RescoreOutput Rescore(const RescoreInput& in);

@@ -150,4 +150,9 @@ std::vector<std::pair<std::string, double>> CounterIncrements(const Signal& s) {
   }
 }
 
+bool IsExpansionSignal(SignalKind kind) {
+  return kind == SignalKind::kFeatureRequest || kind == SignalKind::kIntegrationRequest ||
+         kind == SignalKind::kUpsellInterest || kind == SignalKind::kReferral;
+}
+
 }  // namespace cs::health

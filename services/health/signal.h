@@ -57,6 +57,9 @@ struct Signal {
 absl::string_view SignalKindName(SignalKind kind);
 std::optional<SignalKind> SignalKindFromName(absl::string_view name);
 bool IsKnownSignalKind(int number);
+// Feature or integration request, upsell interest, referral: the kinds that publish
+// an EXPANSION_SIGNAL event when accepted.
+bool IsExpansionSignal(SignalKind kind);
 
 // Checks one signal; errors name the field under `field` ("signals[3].occurred_at").
 // occurred_at may be late but not more than a day after `now`.
