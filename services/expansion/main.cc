@@ -2,21 +2,104 @@
 #include <cstdio>
 #include <memory>
 
+#include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+#include "common/money.h"
 #include "common/server/flags.h"
 #include "common/server/service_main.h"
 #include "services/expansion/grpc_handler.h"
+#include "services/expansion/grpc_health_client.h"
+#include "services/expansion/metrics_service.h"
+#include "services/expansion/mysql_opportunity_repository.h"
 #include "services/expansion/mysql_revenue_repository.h"
+#include "services/expansion/opportunity_service.h"
 #include "services/expansion/revenue_service.h"
+
+ABSL_FLAG(std::string, health_addr, "127.0.0.1:50051",
+          "host:port of the health service, asked before an opportunity moves past QUALIFIED");
+ABSL_FLAG(absl::Duration, health_timeout, absl::Seconds(2),
+          "deadline of one call to the health service (retries included)");
+ABSL_FLAG(double, gross_margin_percent, 80,
+          "gross margin for CLV when a request gives none, in percent (0-100]");
+ABSL_FLAG(int32_t, seat_utilization_percent, 90,
+          "seat use (of licensed seats) at or above which a seat expansion is suggested");
+ABSL_FLAG(int32_t, usage_near_limit_percent, 80,
+          "usage (of the plan limit) at or above which a usage expansion is suggested");
+ABSL_FLAG(absl::Duration, forecast_snapshot_interval, absl::Hours(1),
+          "how often each replica checks for the day's scheduled forecast snapshot (0: never)");
+ABSL_FLAG(std::string, forecast_snapshot_currencies, "USD",
+          "comma-separated currencies of the scheduled forecast snapshot");
 
 namespace {
 
+struct ExpansionSettings {
+  std::string health_addr;
+  absl::Duration health_timeout;
+  cs::expansion::MetricsSettings metrics;
+  cs::expansion::SuggestionSettings suggestions;
+  absl::Duration snapshot_interval;
+};
+
+absl::StatusOr<ExpansionSettings> LoadSettings() {
+  ExpansionSettings s;
+  s.health_addr = absl::GetFlag(FLAGS_health_addr);
+  if (s.health_addr.empty()) {
+    return absl::InvalidArgumentError("--health_addr (CS_HEALTH_ADDR): must be host:port");
+  }
+  s.health_timeout = absl::GetFlag(FLAGS_health_timeout);
+  if (s.health_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--health_timeout (CS_HEALTH_TIMEOUT): must be positive");
+  }
+  const double margin = absl::GetFlag(FLAGS_gross_margin_percent);
+  if (!(margin > 0 && margin <= 100)) {
+    return absl::InvalidArgumentError(
+        "--gross_margin_percent (CS_GROSS_MARGIN_PERCENT): must be in (0, 100]");
+  }
+  s.metrics.gross_margin = margin / 100.0;
+  s.suggestions.seat_utilization_percent = absl::GetFlag(FLAGS_seat_utilization_percent);
+  s.suggestions.usage_near_limit_percent = absl::GetFlag(FLAGS_usage_near_limit_percent);
+  if (s.suggestions.seat_utilization_percent < 1 || s.suggestions.seat_utilization_percent > 1000 ||
+      s.suggestions.usage_near_limit_percent < 1 || s.suggestions.usage_near_limit_percent > 1000) {
+    return absl::InvalidArgumentError(
+        "--seat_utilization_percent / --usage_near_limit_percent: must be in 1-1000");
+  }
+  s.snapshot_interval = absl::GetFlag(FLAGS_forecast_snapshot_interval);
+  if (s.snapshot_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--forecast_snapshot_interval (CS_FORECAST_SNAPSHOT_INTERVAL): must not be negative");
+  }
+  s.metrics.snapshot_currencies.clear();
+  for (absl::string_view code :
+       absl::StrSplit(absl::GetFlag(FLAGS_forecast_snapshot_currencies), ',', absl::SkipEmpty())) {
+    if (!cs::IsIsoCurrency(code)) {
+      return absl::InvalidArgumentError(
+          "--forecast_snapshot_currencies (CS_FORECAST_SNAPSHOT_CURRENCIES): ISO-4217 codes");
+    }
+    s.metrics.snapshot_currencies.emplace_back(code);
+  }
+  return s;
+}
+
 struct ExpansionWiring : cs::ServiceWiring {
-  explicit ExpansionWiring(cs::db::Pool* pool)
-      : repository(pool, &cs::RealClock::Instance()),
-        revenue(&repository, &cs::RealClock::Instance()),
-        handler(&revenue) {}
-  cs::expansion::MySqlRevenueRepository repository;
+  ExpansionWiring(cs::db::Pool* pool, const ExpansionSettings& settings)
+      : revenue_repository(pool, &cs::RealClock::Instance()),
+        opportunity_repository(pool, &cs::RealClock::Instance()),
+        // The channel connects lazily: expansion starts while health is down.
+        health(settings.health_addr, settings.health_timeout),
+        revenue(&revenue_repository, &cs::RealClock::Instance()),
+        opportunities(&opportunity_repository, &health, &cs::RealClock::Instance(),
+                      settings.suggestions),
+        metrics(&opportunity_repository, &revenue_repository, &cs::RealClock::Instance(),
+                settings.metrics),
+        scheduler(&metrics, settings.snapshot_interval),
+        handler(&revenue, &opportunities, &metrics) {}
+  cs::expansion::MySqlRevenueRepository revenue_repository;
+  cs::expansion::MySqlOpportunityRepository opportunity_repository;
+  cs::expansion::GrpcHealthClient health;
   cs::expansion::RevenueService revenue;
+  cs::expansion::OpportunityService opportunities;
+  cs::expansion::MetricsService metrics;
+  cs::expansion::ForecastScheduler scheduler;
   cs::expansion::ExpansionHandler handler;
 };
 
@@ -30,12 +113,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "expansion: %s\n", std::string(config.status().message()).c_str());
     return 2;
   }
+  absl::StatusOr<ExpansionSettings> settings = LoadSettings();
+  if (!settings.ok()) {
+    std::fprintf(stderr, "expansion: %s\n", std::string(settings.status().message()).c_str());
+    return 2;
+  }
   return cs::RunServiceMain(
       *config, {{"common", &common_migrations()}, {"expansion", &expansion_migrations()}},
-      [](cs::ServiceRuntime& runtime,
-         cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
-        auto wiring = std::make_unique<ExpansionWiring>(&pool);
+      [&settings](cs::ServiceRuntime& runtime,
+                  cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
+        auto wiring = std::make_unique<ExpansionWiring>(&pool, *settings);
         runtime.AddService(&wiring->handler);
+        wiring->scheduler.Start();
+        runtime.AddShutdownHook([scheduler = &wiring->scheduler] { scheduler->Stop(); });
         return std::unique_ptr<cs::ServiceWiring>(std::move(wiring));
       });
 }

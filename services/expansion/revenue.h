@@ -16,6 +16,10 @@
 
 namespace cs::expansion {
 
+// Largest MRR change one movement may carry (10^15 minor units); with it, sums over
+// many thousands of movements stay inside int64 and are still checked.
+inline constexpr int64_t kMaxMovementMinor = 1'000'000'000'000'000;
+
 // Values match cs.expansion.v1.MovementKind.
 enum class MovementKind {
   kUnspecified = 0,
@@ -26,6 +30,14 @@ enum class MovementKind {
   kReactivation = 5,
 };
 
+// Values match cs.expansion.v1.MovementSource.
+enum class MovementSource {
+  kUnspecified = 0,
+  kManual = 1,
+  kSubscriptionImport = 2,
+  kOpportunity = 3
+};
+
 struct RevenueMovement {
   int64_t movement_id = 0;
   std::string account_id;
@@ -33,7 +45,31 @@ struct RevenueMovement {
   MovementKind kind = MovementKind::kUnspecified;
   Money mrr_change;
   absl::Time recorded_at;
+  MovementSource source = MovementSource::kManual;
+  int64_t opportunity_id = 0;  // for kOpportunity
 };
+
+// One account's MRR in one month, as a subscription import gives it.
+struct SubscriptionMonth {
+  std::string account_id;
+  absl::CivilMonth month;
+  Money mrr;
+  int tier = 0;  // a Tier value; 0 leaves the profile's tier alone
+};
+
+struct ImportResult {
+  int months_changed = 0;
+  int movements_added = 0;
+  int movements_changed = 0;
+  int movements_removed = 0;
+};
+
+inline constexpr int kMaxImportRows = 10000;
+
+// Checks an import: ids, months, currencies, amounts (0 to the amount cap), one row
+// per account and month, one currency per account. Errors name the row
+// ("subscriptions[3].mrr.currency_code").
+absl::Status ValidateImport(const std::vector<SubscriptionMonth>& rows);
 
 struct MovementPage {
   std::vector<RevenueMovement> movements;
@@ -42,6 +78,8 @@ struct MovementPage {
 };
 
 absl::string_view MovementKindName(MovementKind kind);
+absl::string_view MovementSourceName(MovementSource source);
+std::optional<MovementSource> MovementSourceFromName(absl::string_view name);
 std::optional<MovementKind> MovementKindFromName(absl::string_view name);
 
 // NEW, EXPANSION and REACTIVATION raise MRR; CONTRACTION and CHURN lower it; a

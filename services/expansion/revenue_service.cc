@@ -13,6 +13,14 @@ absl::StatusOr<RevenueMovement> RevenueService::RecordMovement(
   return repository_->Record(key, codec, movement, clock_->Now());
 }
 
+absl::StatusOr<ImportResult> RevenueService::Import(const db::WriteKey& key,
+                                                    const db::ResultCodec<ImportResult>& codec,
+                                                    const std::vector<SubscriptionMonth>& rows) {
+  RETURN_IF_ERROR(ValidateId("request_id", key.request_id));
+  RETURN_IF_ERROR(ValidateImport(rows));
+  return repository_->Import(key, codec, rows, clock_->Now());
+}
+
 absl::StatusOr<MovementPage> RevenueService::ListMovements(const std::string& account_id,
                                                            int64_t after_id, int page_size) {
   RETURN_IF_ERROR(ValidateId("account_id", account_id, /*required=*/false));

@@ -17,6 +17,10 @@ class RevenueService {
   absl::StatusOr<RevenueMovement> RecordMovement(const db::WriteKey& key,
                                                  const db::ResultCodec<RevenueMovement>& codec,
                                                  const RevenueMovement& movement);
+  // request_id is required; the rows are checked whole before anything is written.
+  absl::StatusOr<ImportResult> Import(const db::WriteKey& key,
+                                      const db::ResultCodec<ImportResult>& codec,
+                                      const std::vector<SubscriptionMonth>& rows);
   absl::StatusOr<MovementPage> ListMovements(const std::string& account_id, int64_t after_id,
                                              int page_size);
 
