@@ -1,5 +1,8 @@
 #include "common/config.h"
 
+#include <fstream>
+#include <utility>
+
 #include <cctype>
 
 #include "absl/strings/match.h"
@@ -105,6 +108,38 @@ absl::Status Validate(const ServerConfig& config) {
   }
   if (!ValidSchemaName(config.db.schema)) {
     return Invalid("db_uri", "schema must be 1-64 letters, digits or underscores");
+  }
+  const std::pair<const char*, const std::string*> files[] = {
+      {"tls_cert_file", &config.tls.cert_file},
+      {"tls_key_file", &config.tls.key_file},
+      {"tls_client_ca_file", &config.tls.client_ca_file},
+      {"auth_tokens_file", &config.auth_tokens_file},
+      {"peer_tls_ca_file", &config.peer.ca_file},
+      {"peer_tls_cert_file", &config.peer.cert_file},
+      {"peer_tls_key_file", &config.peer.key_file},
+      {"peer_token_file", &config.peer.token_file}};
+  for (const auto& [flag, path] : files) {
+    if (!path->empty() && !std::ifstream(*path).good()) {
+      return Invalid(flag, absl::StrCat("cannot read ", *path));
+    }
+  }
+  if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
+    return Invalid("tls_key_file", "give --tls_cert_file and --tls_key_file together");
+  }
+  if (!config.tls.client_ca_file.empty() && !config.tls.enabled()) {
+    return Invalid("tls_client_ca_file", "mutual TLS needs --tls_cert_file and --tls_key_file");
+  }
+  if (!config.auth_tokens_file.empty() && !config.tls.enabled()) {
+    return Invalid("auth_tokens_file",
+                   "bearer tokens are accepted over TLS only: set --tls_cert_file and --tls_key_file");
+  }
+  if (config.peer.cert_file.empty() != config.peer.key_file.empty()) {
+    return Invalid("peer_tls_key_file", "give --peer_tls_cert_file and --peer_tls_key_file together");
+  }
+  if ((!config.peer.cert_file.empty() || !config.peer.token_file.empty()) &&
+      config.peer.ca_file.empty()) {
+    return Invalid("peer_tls_ca_file",
+                   "a client certificate or token for peers needs TLS: set --peer_tls_ca_file");
   }
   return absl::OkStatus();
 }

@@ -36,6 +36,24 @@ absl::StatusOr<DbConfig> ParseDbUri(absl::string_view uri, DbConfig base = {});
 // Checks host:port with a port in 1-65535 (host may be empty, "[::]" or a name).
 absl::Status ValidateListenAddress(absl::string_view field, absl::string_view address);
 
+// TLS of the gRPC port: on when cert_file is set; client_ca_file makes it mutual
+// (a client must present a certificate signed by that CA).
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+// How this service reaches the others: TLS when ca_file is set, a client
+// certificate for mutual TLS, and the bearer token it presents (read from a file).
+struct PeerTlsConfig {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string token_file;
+};
+
 // Everything the shared runtime needs to run one service binary.
 struct ServerConfig {
   std::string service_name;
@@ -50,6 +68,13 @@ struct ServerConfig {
   // How long answers of write RPCs are kept for replay by request_id; 0 keeps them.
   absl::Duration idempotency_retention = absl::Hours(24 * 7);
   log::Level log_level = log::Level::kInfo;
+  TlsConfig tls;
+  // Bearer tokens (hashed) with principals and scopes; empty turns authentication
+  // off. Needs TLS: a token never travels in the clear.
+  std::string auth_tokens_file;
+  // Reflection answers without a token (grpc.health.v1 always does).
+  bool auth_exempt_reflection = false;
+  PeerTlsConfig peer;
 };
 
 // Checks every field, naming the flag and the environment variable at fault.

@@ -35,6 +35,19 @@ ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection");
 ABSL_FLAG(absl::Duration, idempotency_retention, absl::Hours(24 * 7),
           "How long write answers are kept for replay by request_id (0 keeps them)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate (chain) of the gRPC port; turns TLS on");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "Bearer tokens: lines 'sha256:HEX PRINCIPAL SCOPE[,SCOPE...]'; reread when it changes."
+          " Empty turns authentication off. Needs TLS");
+ABSL_FLAG(bool, auth_exempt_reflection, false, "Serve gRPC reflection without a token");
+ABSL_FLAG(std::string, peer_tls_ca_file, "",
+          "PEM CA bundle that verifies the other services; turns TLS on for calls to them");
+ABSL_FLAG(std::string, peer_tls_cert_file, "", "Client certificate presented to the other services");
+ABSL_FLAG(std::string, peer_tls_key_file, "", "Private key of --peer_tls_cert_file");
+ABSL_FLAG(std::string, peer_token_file, "", "File holding the bearer token sent to the other services");
 
 namespace cs {
 namespace {
@@ -126,6 +139,15 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   if (!log::ParseLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     return absl::InvalidArgumentError("--log_level (CS_LOG_LEVEL): must be debug, info, warn or error");
   }
+  config.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  config.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  config.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  config.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  config.auth_exempt_reflection = absl::GetFlag(FLAGS_auth_exempt_reflection);
+  config.peer.ca_file = absl::GetFlag(FLAGS_peer_tls_ca_file);
+  config.peer.cert_file = absl::GetFlag(FLAGS_peer_tls_cert_file);
+  config.peer.key_file = absl::GetFlag(FLAGS_peer_tls_key_file);
+  config.peer.token_file = absl::GetFlag(FLAGS_peer_token_file);
   if (absl::Status s = Validate(config); !s.ok()) return s;
   return config;
 }

@@ -2,12 +2,23 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace cs {
 namespace {
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
 
 std::string Seconds(absl::Duration d) {
   return absl::StrFormat("%.3fs", absl::ToDoubleSeconds(d));
@@ -36,8 +47,23 @@ grpc::ChannelArguments PeerChannelArguments(const PeerChannelOptions& options) {
 
 std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target,
                                                const PeerChannelOptions& options) {
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
-                                   PeerChannelArguments(options));
+  if (options.tls.ca_file.empty()) {
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                     PeerChannelArguments(options));
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadWhole(options.tls.ca_file);
+  if (!options.tls.cert_file.empty()) {
+    ssl.pem_cert_chain = ReadWhole(options.tls.cert_file);
+    ssl.pem_private_key = ReadWhole(options.tls.key_file);
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::SslCredentials(ssl);
+  if (!options.tls.token_file.empty()) {
+    const std::string token(absl::StripAsciiWhitespace(ReadWhole(options.tls.token_file)));
+    credentials =
+        grpc::CompositeChannelCredentials(credentials, grpc::AccessTokenCredentials(token));
+  }
+  return grpc::CreateCustomChannel(target, credentials, PeerChannelArguments(options));
 }
 
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(absl::Duration timeout) {

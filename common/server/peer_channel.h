@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/config.h"
 
 namespace cs {
 
@@ -22,6 +23,9 @@ struct PeerChannelOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(2);
   double backoff_multiplier = 2.0;
+  // TLS (when tls.ca_file is set), a client certificate, and a bearer token read
+  // from tls.token_file and sent on every call.
+  PeerTlsConfig tls;
 };
 
 // The service-config JSON that makes a channel retry UNAVAILABLE for every method.
@@ -30,7 +34,9 @@ std::string RetryServiceConfigJson(const PeerChannelOptions& options);
 // Channel arguments carrying that service config, with quick reconnects.
 grpc::ChannelArguments PeerChannelArguments(const PeerChannelOptions& options);
 
-// A channel to `target` (host:port) with the retry policy above, plaintext.
+// A channel to `target` (host:port) with the retry policy above; plaintext unless
+// options.tls says otherwise. Unreadable TLS files give a channel whose calls fail
+// UNAVAILABLE (the flags were checked at start).
 std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target,
                                                const PeerChannelOptions& options = {});
 

@@ -4,7 +4,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
+#include "common/server/auth.h"
 #include "common/db/idempotency.h"
 #include "common/log.h"
 
@@ -35,6 +39,46 @@ void ServiceRuntime::AddShutdownHook(std::function<void()> hook) {
   shutdown_hooks_.push_back(std::move(hook));
 }
 
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read ", path));
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServiceRuntime::ServerCredentials() {
+  if (!config_.tls.enabled()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadPem("tls_cert_file", config_.tls.cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem("tls_key_file", config_.tls.key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config_.tls.client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem("tls_client_ca_file", config_.tls.client_ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::SslServerCredentials(options);
+  if (!config_.auth_tokens_file.empty()) {
+    absl::StatusOr<std::shared_ptr<TokenAuthenticator>> auth =
+        TokenAuthenticator::Create(config_.auth_tokens_file, config_.auth_exempt_reflection);
+    if (!auth.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth_tokens_file: ", auth.status().message()));
+    }
+    credentials->SetAuthMetadataProcessor(*std::move(auth));
+  }
+  return credentials;
+}
+
 absl::Status ServiceRuntime::Start() {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(config_.metrics_listen);
@@ -49,8 +93,10 @@ absl::Status ServiceRuntime::Start() {
 
   grpc::EnableDefaultHealthCheckService(true);
   if (config_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentials();
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(config_.listen, *credentials, &port_);
   for (grpc::Service* service : services_) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<ObservabilityInterceptorFactory>(metrics_.get()));
@@ -73,6 +119,10 @@ absl::Status ServiceRuntime::Start() {
     janitor_ = std::thread([this] { PurgeExpiredAnswers(); });
   }
   log::Info("serving", {{"listen", config_.listen},
+                        {"tls", config_.tls.enabled() ? (config_.tls.client_ca_file.empty()
+                                                             ? "on" : "mutual")
+                                                       : "off"},
+                        {"authentication", !config_.auth_tokens_file.empty()},
                         {"port", port_},
                         {"metrics", metrics_address_},
                         {"database_up", db_ok}});

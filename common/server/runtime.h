@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/config.h"
 #include "common/db/pool.h"
 #include "common/server/metrics.h"
@@ -58,6 +59,8 @@ class ServiceRuntime {
   int RunUntilSignal();
 
  private:
+  // Plaintext, TLS or mutual TLS, with bearer tokens when configured.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials();
   void WatchDatabase();
   void PurgeExpiredAnswers();
 
