@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common/db/migrations.h"
+#include "common/db/sql_values.h"
 
 namespace cs::db {
 namespace {
@@ -19,6 +20,29 @@ TEST(SplitSqlStatementsTest, SplitsOnSemicolonsOutsideQuotesAndComments) {
               ElementsAre("CREATE TABLE a (x VARCHAR(8) DEFAULT 'a;b')",
                           "INSERT INTO a VALUES (\"it''s; ok\")",
                           "UPDATE a SET x = 'q\\';'"));
+}
+
+}  // namespace
+}  // namespace cs::db
+
+namespace cs::db {
+namespace {
+
+TEST(MultiRowTest, ChunksCoverEveryRowOnceInFixedSizes) {
+  for (size_t n : {0u, 1u, 3u, 5u, 255u, 256u, 257u, 1000u}) {
+    size_t next = 0;
+    ForEachChunk(n, [&](size_t offset, size_t count) {
+      EXPECT_EQ(offset, next);
+      EXPECT_TRUE(count == 256 || count == 64 || count == 16 || count == 4 || count == 1) << count;
+      next += count;
+    });
+    EXPECT_EQ(next, n);
+  }
+}
+
+TEST(MultiRowTest, PlaceholdersForRowsAndColumns) {
+  EXPECT_EQ(RowPlaceholders(1, 1), "(?)");
+  EXPECT_EQ(RowPlaceholders(2, 3), "(?, ?, ?), (?, ?, ?)");
 }
 
 }  // namespace

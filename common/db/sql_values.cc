@@ -26,4 +26,27 @@ absl::StatusOr<std::optional<absl::CivilDay>> GetOptionalDate(sql::ResultSet& rs
   return std::optional<absl::CivilDay>(day);
 }
 
+void ForEachChunk(size_t n, const std::function<void(size_t, size_t)>& fn) {
+  size_t offset = 0;
+  for (size_t chunk : kMultiRowChunks) {
+    while (n - offset >= chunk) {
+      fn(offset, chunk);
+      offset += chunk;
+    }
+  }
+}
+
+std::string RowPlaceholders(size_t rows, size_t columns) {
+  std::string row = "(";
+  for (size_t c = 0; c < columns; ++c) row += c == 0 ? "?" : ", ?";
+  row += ")";
+  std::string out;
+  out.reserve(rows * (row.size() + 2));
+  for (size_t r = 0; r < rows; ++r) {
+    if (r > 0) out += ", ";
+    out += row;
+  }
+  return out;
+}
+
 }  // namespace cs::db

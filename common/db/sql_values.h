@@ -3,7 +3,10 @@
 
 // Conversions between domain values and Connector/C++ parameters and columns.
 
+#include <cstddef>
+#include <functional>
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
@@ -20,6 +23,18 @@ void SetOptionalDate(sql::PreparedStatement& stmt, int index,
                      const std::optional<absl::CivilDay>& day);
 // Reads a DATE column that may be NULL.
 absl::StatusOr<std::optional<absl::CivilDay>> GetOptionalDate(sql::ResultSet& rs, int index);
+
+// Multi-row statements. A statement's text depends on its row count, and every
+// text is a prepared statement cached on each connection, so rows go in chunks of a
+// few fixed sizes (256, 64, 16, 4, 1): at most five statements per kind, whatever
+// the batch sizes callers send.
+inline constexpr size_t kMultiRowChunks[] = {256, 64, 16, 4, 1};
+
+// Calls `fn(offset, count)` for consecutive chunks covering [0, n).
+void ForEachChunk(size_t n, const std::function<void(size_t offset, size_t count)>& fn);
+
+// "(?, ?), (?, ?)" for `rows` rows of `columns` columns.
+std::string RowPlaceholders(size_t rows, size_t columns);
 
 }  // namespace cs::db
 

@@ -1,13 +1,18 @@
 #include "services/health/mysql_health_repository.h"
 
 #include <cppconn/datatype.h>
+#include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <map>
 #include <set>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/db/event_log.h"
+#include "common/db/sql_values.h"
 #include "common/status.h"
 #include "services/health/event.h"
 #include "services/health/mysql_account_repository.h"
@@ -277,6 +283,104 @@ constexpr char kOverrideColumns[] = "account_id, score_name, score, reason, set_
 // ---------------------------------------------------------------------------
 // Ingest and rescoring
 
+namespace {
+
+using SignalKey = std::pair<std::string, std::string>;  // (account_id, event_id)
+
+// The accounts among `ids` that exist, one statement per chunk.
+std::set<std::string> ExistingAccounts(db::Connection& conn, const std::vector<std::string>& ids) {
+  std::set<std::string> out;
+  db::ForEachChunk(ids.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat("SELECT account_id FROM accounts WHERE account_id IN ",
+                                           db::RowPlaceholders(1, count)));
+    for (size_t i = 0; i < count; ++i) stmt.setString(static_cast<int>(i + 1), ids[offset + i]);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) out.insert(Str(*rs, 1));
+  });
+  return out;
+}
+
+// The keys among `keys` (sorted by account) that are stored already: per account,
+// the primary key's range over its event ids.
+std::set<SignalKey> StoredSignals(db::Connection& conn, const std::vector<SignalKey>& keys) {
+  std::set<SignalKey> out;
+  for (size_t first = 0; first < keys.size();) {
+    size_t last = first;
+    while (last < keys.size() && keys[last].first == keys[first].first) ++last;
+    db::ForEachChunk(last - first, [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(
+          absl::StrCat("SELECT event_id FROM signals WHERE account_id = ? AND event_id IN ",
+                       db::RowPlaceholders(1, count)));
+      stmt.setString(1, keys[first].first);
+      for (size_t i = 0; i < count; ++i) {
+        stmt.setString(static_cast<int>(i + 2), keys[first + offset + i].second);
+      }
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) out.emplace(keys[first].first, Str(*rs, 1));
+    });
+    first = last;
+  }
+  return out;
+}
+
+// Inserts the accepted signals with multi-row statements. Another transaction that
+// committed the same key since StoredSignals read would make this a duplicate-key
+// error: ABORTED, so the whole batch is retried and sees that signal as a duplicate.
+absl::Status InsertSignals(db::Connection& conn, const std::vector<const Signal*>& signals,
+                           absl::Time now) {
+  const std::string recorded_at = db::ToSqlDatetime(now);
+  try {
+    db::ForEachChunk(signals.size(), [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(absl::StrCat(
+          "INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at, value,"
+          " feature, csat) VALUES ",
+          db::RowPlaceholders(count, 8)));
+      for (size_t i = 0; i < count; ++i) {
+        const Signal& s = *signals[offset + i];
+        const int p = static_cast<int>(i * 8);
+        stmt.setString(p + 1, s.account_id);
+        stmt.setString(p + 2, s.event_id);
+        stmt.setString(p + 3, std::string(SignalKindName(s.kind)));
+        stmt.setString(p + 4, db::ToSqlDatetime(s.occurred_at));
+        stmt.setString(p + 5, recorded_at);
+        stmt.setDouble(p + 6, s.value);
+        stmt.setString(p + 7, s.feature);
+        stmt.setDouble(p + 8, s.csat);
+      }
+      stmt.executeUpdate();
+    });
+  } catch (const sql::SQLException& e) {
+    if (e.getErrorCode() == 1062) {
+      return absl::AbortedError("a concurrent request stored one of these signals; retry");
+    }
+    throw;
+  }
+  return absl::OkStatus();
+}
+
+// Adds the batch's per-day counter increments, summed per row first.
+void AddCounters(db::Connection& conn,
+                 const std::map<std::tuple<std::string, std::string, std::string>, double>& sums) {
+  std::vector<const std::pair<const std::tuple<std::string, std::string, std::string>, double>*> rows;
+  for (const auto& row : sums) rows.push_back(&row);
+  db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "INSERT INTO signal_daily (account_id, day, counter, value) VALUES ",
+        db::RowPlaceholders(count, 4), " ON DUPLICATE KEY UPDATE value = value + VALUES(value)"));
+    for (size_t i = 0; i < count; ++i) {
+      const auto& [key, amount] = *rows[offset + i];
+      const int p = static_cast<int>(i * 4);
+      stmt.setString(p + 1, std::get<0>(key));
+      stmt.setString(p + 2, std::get<1>(key));
+      stmt.setString(p + 3, std::get<2>(key));
+      stmt.setDouble(p + 4, amount);
+    }
+    stmt.executeUpdate();
+  });
+}
+
+}  // namespace
+
 absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
     const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec, const IngestBatch& batch,
     absl::Time now) {
@@ -290,28 +394,38 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
         std::stable_sort(order.begin(), order.end(), [](const IngestRecord* a, const IngestRecord* b) {
           return a->account_id < b->account_id;
         });
-        std::map<std::string, bool> known;
+        // Reads first, a few multi-row statements for the whole batch: which accounts
+        // exist and which signals are stored already.
+        std::vector<std::string> asked;
+        for (const IngestRecord* r : order) {
+          if (r->signal.has_value() && (asked.empty() || asked.back() != r->account_id)) {
+            asked.push_back(r->account_id);
+          }
+        }
+        const std::set<std::string> known = ExistingAccounts(conn, asked);
+        std::vector<SignalKey> candidates;
+        for (const IngestRecord* r : order) {
+          if (r->signal.has_value() && r->rejection.empty() && known.count(r->account_id)) {
+            candidates.emplace_back(r->account_id, r->signal->event_id);
+          }
+        }
+        const std::set<SignalKey> stored = StoredSignals(conn, candidates);
+
+        std::set<SignalKey> seen;
         std::set<std::string> touched;
+        std::vector<const Signal*> accepted;
         std::vector<const Signal*> expansion;
+        std::map<std::tuple<std::string, std::string, std::string>, double> counters;
         for (const IngestRecord* r : order) {
           RecordAck& ack = result.acks[r->index];
           ack.index = r->index;
           ack.event_id = r->event_id;
           std::string rejection = r->rejection;
-          if (r->signal.has_value()) {
-            auto it = known.find(r->account_id);
-            if (it == known.end()) {
-              auto& exists = conn.Prepare("SELECT 1 FROM accounts WHERE account_id = ?");
-              exists.setString(1, r->account_id);
-              ResultSetPtr rs(exists.executeQuery());
-              it = known.emplace(r->account_id, rs->next()).first;
-            }
-            if (!it->second) {
-              rejection = absl::StrCat(batch.source == "TrackEvents" ? "events[" : "signals[",
-                                       r->index, "].account_id: account '", r->account_id,
-                                       "' not found");
-              if (batch.atomic) return absl::NotFoundError(rejection);
-            }
+          if (rejection.empty() && r->signal.has_value() && !known.count(r->account_id)) {
+            rejection = absl::StrCat(batch.source == "TrackEvents" ? "events[" : "signals[",
+                                     r->index, "].account_id: account '", r->account_id,
+                                     "' not found");
+            if (batch.atomic) return absl::NotFoundError(rejection);
           }
           if (!rejection.empty()) {
             ack.outcome = RecordOutcome::kRejected;
@@ -321,37 +435,25 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
             continue;
           }
           const Signal& s = *r->signal;
-          auto& insert = conn.Prepare(
-              "INSERT IGNORE INTO signals (account_id, event_id, kind, occurred_at, recorded_at,"
-              " value, feature, csat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-          insert.setString(1, s.account_id);
-          insert.setString(2, s.event_id);
-          insert.setString(3, std::string(SignalKindName(s.kind)));
-          insert.setString(4, db::ToSqlDatetime(s.occurred_at));
-          insert.setString(5, db::ToSqlDatetime(now));
-          insert.setDouble(6, s.value);
-          insert.setString(7, s.feature);
-          insert.setDouble(8, s.csat);
-          if (insert.executeUpdate() == 0) {
+          SignalKey signal_key(s.account_id, s.event_id);
+          // Stored before, or sent twice in this batch: the first one counts.
+          if (stored.count(signal_key) || !seen.insert(std::move(signal_key)).second) {
             ack.outcome = RecordOutcome::kDuplicate;
             ++result.duplicates;
             continue;
           }
           ack.outcome = RecordOutcome::kAccepted;
           ++result.accepted;
+          accepted.push_back(&s);
           touched.insert(s.account_id);
           if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
-          auto& add = conn.Prepare(
-              "INSERT INTO signal_daily (account_id, day, counter, value) VALUES (?, ?, ?, ?)"
-              " ON DUPLICATE KEY UPDATE value = value + VALUES(value)");
+          const std::string day = DayText(DayOf(s.occurred_at));
           for (const auto& [counter, amount] : CounterIncrements(s)) {
-            add.setString(1, s.account_id);
-            add.setString(2, DayText(DayOf(s.occurred_at)));
-            add.setString(3, counter);
-            add.setDouble(4, amount);
-            add.executeUpdate();
+            counters[{s.account_id, day, counter}] += amount;
           }
         }
+        RETURN_IF_ERROR(InsertSignals(conn, accepted, now));
+        AddCounters(conn, counters);
         RETURN_IF_ERROR(
             RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
         // After the rescore, so each event carries the score its signal produced.
