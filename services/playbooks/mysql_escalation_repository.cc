@@ -9,11 +9,10 @@
 #include "common/status.h"
 
 namespace cs::playbooks {
-namespace {
 
-absl::StatusOr<std::optional<EscalationChain>> Find(db::Connection& conn,
-                                                    const std::string& chain_id,
-                                                    bool for_update) {
+absl::StatusOr<std::optional<EscalationChain>> FindEscalationChain(db::Connection& conn,
+                                                                   const std::string& chain_id,
+                                                                   bool for_update) {
   auto& head = conn.Prepare(absl::StrCat(
       "SELECT version, updated_at FROM escalation_chains WHERE chain_id = ?",
       for_update ? " FOR UPDATE" : ""));
@@ -36,15 +35,13 @@ absl::StatusOr<std::optional<EscalationChain>> Find(db::Connection& conn,
   return std::optional<EscalationChain>(std::move(chain));
 }
 
-}  // namespace
-
 absl::StatusOr<EscalationChain> MySqlEscalationRepository::Upsert(
     const db::WriteKey& key, const db::ResultCodec<EscalationChain>& codec,
     const EscalationChain& chain, absl::Time now) {
   return db::RunIdempotent<EscalationChain>(
       *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<EscalationChain> {
         ASSIGN_OR_RETURN(std::optional<EscalationChain> existing,
-                         Find(conn, chain.chain_id, /*for_update=*/true));
+                         FindEscalationChain(conn, chain.chain_id, /*for_update=*/true));
         EscalationChain out = chain;
         out.version = existing.has_value() ? existing->version + 1 : 1;
         out.updated_at = now;
@@ -75,7 +72,7 @@ absl::StatusOr<EscalationChain> MySqlEscalationRepository::Upsert(
 absl::StatusOr<EscalationChain> MySqlEscalationRepository::Get(const std::string& chain_id) {
   std::optional<EscalationChain> found;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(found, Find(conn, chain_id, /*for_update=*/false));
+    ASSIGN_OR_RETURN(found, FindEscalationChain(conn, chain_id, /*for_update=*/false));
     return absl::OkStatus();
   }));
   if (!found.has_value()) {

@@ -1,6 +1,8 @@
 #ifndef CS_SERVICES_PLAYBOOKS_MYSQL_ESCALATION_REPOSITORY_H_
 #define CS_SERVICES_PLAYBOOKS_MYSQL_ESCALATION_REPOSITORY_H_
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/clock.h"
@@ -12,6 +14,11 @@
 const std::vector<cs::db::Migration>& playbooks_migrations();
 
 namespace cs::playbooks {
+
+// Inside an open connection: the chain, or nullopt when there is none.
+absl::StatusOr<std::optional<EscalationChain>> FindEscalationChain(db::Connection& conn,
+                                                                   const std::string& chain_id,
+                                                                   bool for_update);
 
 class MySqlEscalationRepository final : public EscalationRepository {
  public:

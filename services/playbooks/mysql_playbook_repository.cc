@@ -1,0 +1,1668 @@
+#include "services/playbooks/mysql_playbook_repository.h"
+
+#include <cppconn/datatype.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/db/event_log.h"
+#include "common/db/sql_values.h"
+#include "common/hash.h"
+#include "common/status.h"
+#include "services/playbooks/mysql_escalation_repository.h"
+
+namespace cs::playbooks {
+namespace {
+
+using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
+
+constexpr char kHeldOutArm[] = "HELD_OUT";
+constexpr char kTreatedArm[] = "TREATED";
+
+std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
+std::string Dt(absl::Time t) { return db::ToSqlDatetime(t); }
+
+absl::StatusOr<absl::Time> ReadTime(sql::ResultSet& rs, int i) {
+  return db::FromSqlDatetime(Str(rs, i));
+}
+
+absl::StatusOr<std::optional<absl::Time>> ReadOptTime(sql::ResultSet& rs, int i) {
+  if (rs.isNull(i)) return std::optional<absl::Time>();
+  ASSIGN_OR_RETURN(absl::Time t, db::FromSqlDatetime(Str(rs, i)));
+  return std::optional<absl::Time>(t);
+}
+
+void SetOptTime(sql::PreparedStatement& stmt, int i, const std::optional<absl::Time>& t) {
+  if (t.has_value()) {
+    stmt.setString(i, Dt(*t));
+  } else {
+    stmt.setNull(i, sql::DataType::TIMESTAMP);
+  }
+}
+
+std::vector<std::string> SplitNames(const std::string& csv) {
+  if (csv.empty()) return {};
+  return absl::StrSplit(csv, ',');
+}
+
+absl::Time StartOfDay(absl::CivilDay day) { return absl::FromCivil(day, absl::UTCTimeZone()); }
+absl::CivilDay DayOf(absl::Time t) { return absl::ToCivilDay(t, absl::UTCTimeZone()); }
+
+// Accounts that must never be scheduled again (churned).
+const absl::Time kNever = absl::FromCivil(absl::CivilDay(9999, 12, 31), absl::UTCTimeZone());
+
+// Everything a write transaction needs, and the outbox events it produced; the
+// events are appended last, so the outbox head is locked for the shortest time.
+struct Tx {
+  Tx(db::Connection& c, const TaskEventCodec& events_codec, absl::Time at)
+      : conn(c), codec(events_codec), now(at) {}
+  db::Connection& conn;
+  const TaskEventCodec& codec;
+  absl::Time now;
+  std::vector<TaskEvent> events;
+  // Playbook versions read in this transaction.
+  std::map<std::pair<std::string, int>, Playbook> playbooks;
+  std::map<std::string, EscalationChain> chains;
+  // Current playbooks by trigger kind, read once per transaction (a page of events
+  // fires the same few playbooks over and over).
+  std::map<TriggerKind, std::vector<Playbook>> by_trigger;
+};
+
+void Publish(Tx& tx) {
+  if (tx.events.empty()) return;
+  std::vector<db::LoggedEvent> logged;
+  logged.reserve(tx.events.size());
+  for (const TaskEvent& e : tx.events) {
+    logged.push_back({0, std::string(TaskEventKindName(e.kind)), e.task.account_id, e.occurred_at,
+                      tx.codec.encode(e)});
+  }
+  db::AppendEvents(tx.conn, logged);
+  tx.events.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Playbook definitions
+
+void InsertPlaybookVersion(db::Connection& conn, const Playbook& p) {
+  auto& v = conn.Prepare(
+      "INSERT INTO playbook_versions (playbook_id, version, name, description, trigger_kind,"
+      " trigger_band, trigger_alert_kind, renewal_days_before, cadence_months, tiers, industries,"
+      " exit_green_days, fail_on_churn, holdout_percent, escalation_chain_id, disabled, updated_at)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  v.setString(1, p.playbook_id);
+  v.setInt(2, p.version);
+  v.setString(3, p.name);
+  v.setString(4, p.description);
+  v.setString(5, std::string(TriggerKindName(p.trigger.kind)));
+  v.setString(6, p.trigger.band);
+  v.setString(7, p.trigger.alert_kind);
+  v.setInt(8, p.trigger.renewal_days_before);
+  v.setInt(9, p.trigger.cadence_months);
+  v.setString(10, absl::StrJoin(p.tiers, ","));
+  v.setString(11, absl::StrJoin(p.industries, ","));
+  v.setInt(12, p.exit.green_days);
+  v.setBoolean(13, p.exit.fail_on_churn);
+  v.setInt(14, p.holdout_percent);
+  v.setString(15, p.escalation_chain_id);
+  v.setBoolean(16, p.disabled);
+  v.setString(17, Dt(p.updated_at));
+  v.executeUpdate();
+  auto& s = conn.Prepare(
+      "INSERT INTO playbook_steps (playbook_id, version, step_index, title, kind,"
+      " due_offset_seconds, role, sla_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const Step& step = p.steps[i];
+    s.setString(1, p.playbook_id);
+    s.setInt(2, p.version);
+    s.setInt(3, static_cast<int>(i));
+    s.setString(4, step.title);
+    s.setString(5, std::string(StepKindName(step.kind)));
+    s.setInt64(6, absl::ToInt64Seconds(step.due_offset));
+    s.setString(7, std::string(RoleName(step.role)));
+    s.setInt64(8, absl::ToInt64Seconds(step.sla));
+    s.executeUpdate();
+  }
+}
+
+absl::StatusOr<std::optional<int>> CurrentVersion(db::Connection& conn, const std::string& id,
+                                                  bool for_update) {
+  auto& stmt = conn.Prepare(absl::StrCat("SELECT current_version FROM playbooks WHERE playbook_id = ?",
+                                         for_update ? " FOR UPDATE" : ""));
+  stmt.setString(1, id);
+  ResultSetPtr rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<int>();
+  return std::optional<int>(rs->getInt(1));
+}
+
+absl::StatusOr<std::optional<Playbook>> ReadPlaybook(db::Connection& conn, const std::string& id,
+                                                     int version) {
+  if (version == 0) {
+    ASSIGN_OR_RETURN(std::optional<int> current, CurrentVersion(conn, id, false));
+    if (!current.has_value()) return std::optional<Playbook>();
+    version = *current;
+  }
+  auto& stmt = conn.Prepare(
+      "SELECT name, description, trigger_kind, trigger_band, trigger_alert_kind,"
+      " renewal_days_before, cadence_months, tiers, industries, exit_green_days, fail_on_churn,"
+      " holdout_percent, escalation_chain_id, disabled, updated_at FROM playbook_versions"
+      " WHERE playbook_id = ? AND version = ?");
+  stmt.setString(1, id);
+  stmt.setInt(2, version);
+  ResultSetPtr rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<Playbook>();
+  Playbook p;
+  p.playbook_id = id;
+  p.version = version;
+  p.name = Str(*rs, 1);
+  p.description = Str(*rs, 2);
+  p.trigger.kind = TriggerKindFromName(Str(*rs, 3)).value_or(TriggerKind::kUnspecified);
+  p.trigger.band = Str(*rs, 4);
+  p.trigger.alert_kind = Str(*rs, 5);
+  p.trigger.renewal_days_before = rs->getInt(6);
+  p.trigger.cadence_months = rs->getInt(7);
+  p.tiers = SplitNames(Str(*rs, 8));
+  p.industries = SplitNames(Str(*rs, 9));
+  p.exit.green_days = rs->getInt(10);
+  p.exit.fail_on_churn = rs->getBoolean(11);
+  p.holdout_percent = rs->getInt(12);
+  p.escalation_chain_id = Str(*rs, 13);
+  p.disabled = rs->getBoolean(14);
+  ASSIGN_OR_RETURN(p.updated_at, ReadTime(*rs, 15));
+  auto& steps = conn.Prepare(
+      "SELECT title, kind, due_offset_seconds, role, sla_seconds FROM playbook_steps"
+      " WHERE playbook_id = ? AND version = ? ORDER BY step_index");
+  steps.setString(1, id);
+  steps.setInt(2, version);
+  ResultSetPtr srs(steps.executeQuery());
+  while (srs->next()) {
+    Step s;
+    s.title = Str(*srs, 1);
+    s.kind = StepKindFromName(Str(*srs, 2)).value_or(StepKind::kUnspecified);
+    s.due_offset = absl::Seconds(srs->getInt64(3));
+    s.role = RoleFromName(Str(*srs, 4)).value_or(Role::kUnspecified);
+    s.sla = absl::Seconds(srs->getInt64(5));
+    p.steps.push_back(std::move(s));
+  }
+  return std::optional<Playbook>(std::move(p));
+}
+
+// The current version of every playbook (with `kind`'s trigger, when given).
+absl::StatusOr<std::vector<Playbook>> ReadCurrentPlaybooks(db::Connection& conn,
+                                                           std::optional<TriggerKind> kind) {
+  std::vector<std::pair<std::string, int>> ids;
+  {
+    auto& stmt = conn.Prepare(
+        kind.has_value()
+            ? "SELECT playbook_id, current_version FROM playbooks WHERE trigger_kind = ?"
+              " ORDER BY playbook_id"
+            : "SELECT playbook_id, current_version FROM playbooks ORDER BY playbook_id");
+    if (kind.has_value()) stmt.setString(1, std::string(TriggerKindName(*kind)));
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) ids.emplace_back(Str(*rs, 1), rs->getInt(2));
+  }
+  std::vector<Playbook> out;
+  for (const auto& [id, version] : ids) {
+    ASSIGN_OR_RETURN(std::optional<Playbook> p, ReadPlaybook(conn, id, version));
+    if (p.has_value()) out.push_back(*std::move(p));
+  }
+  return out;
+}
+
+absl::StatusOr<const Playbook*> CachedPlaybook(Tx& tx, const std::string& id, int version) {
+  auto it = tx.playbooks.find({id, version});
+  if (it == tx.playbooks.end()) {
+    ASSIGN_OR_RETURN(std::optional<Playbook> p, ReadPlaybook(tx.conn, id, version));
+    if (!p.has_value()) {
+      return absl::NotFoundError(absl::StrCat("playbook '", id, "' version ", version, " not found"));
+    }
+    it = tx.playbooks.emplace(std::make_pair(id, version), *std::move(p)).first;
+  }
+  return &it->second;
+}
+
+// A playbook's chain; a chain deleted or never created falls back to DOMAIN's.
+absl::StatusOr<const EscalationChain*> CachedChain(Tx& tx, std::string chain_id) {
+  if (chain_id.empty()) chain_id = "default";
+  auto it = tx.chains.find(chain_id);
+  if (it == tx.chains.end()) {
+    ASSIGN_OR_RETURN(std::optional<EscalationChain> chain,
+                     FindEscalationChain(tx.conn, chain_id, /*for_update=*/false));
+    it = tx.chains.emplace(chain_id, chain.value_or(DefaultEscalationChain())).first;
+  }
+  return &it->second;
+}
+
+// ---------------------------------------------------------------------------
+// Accounts
+
+struct AccountRow {
+  AccountProfile profile;
+  std::string band;
+  std::optional<absl::Time> churned_at;
+  absl::Time first_seen_at;
+};
+
+absl::StatusOr<std::optional<AccountRow>> ReadAccount(db::Connection& conn, const std::string& id,
+                                                      bool for_update) {
+  auto& stmt = conn.Prepare(absl::StrCat(
+      "SELECT tier, industry, owner_id, lifecycle, contract_start, renewal_date, band, churned_at,"
+      " first_seen_at FROM accounts WHERE account_id = ?",
+      for_update ? " FOR UPDATE" : ""));
+  stmt.setString(1, id);
+  ResultSetPtr rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<AccountRow>();
+  AccountRow a;
+  a.profile.account_id = id;
+  a.profile.tier = Str(*rs, 1);
+  a.profile.industry = Str(*rs, 2);
+  a.profile.owner_id = Str(*rs, 3);
+  a.profile.lifecycle = Str(*rs, 4);
+  ASSIGN_OR_RETURN(a.profile.contract_start, db::GetOptionalDate(*rs, 5));
+  ASSIGN_OR_RETURN(a.profile.renewal_date, db::GetOptionalDate(*rs, 6));
+  a.band = Str(*rs, 7);
+  ASSIGN_OR_RETURN(a.churned_at, ReadOptTime(*rs, 8));
+  ASSIGN_OR_RETURN(a.first_seen_at, ReadTime(*rs, 9));
+  return std::optional<AccountRow>(std::move(a));
+}
+
+absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& from,
+                      const std::string& to);
+
+// Creates or updates the account from `p` (empty fields keep what is stored).
+// Returns the row as stored and whether it was created.
+absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountProfile& p,
+                                                          absl::Time seen_at) {
+  ASSIGN_OR_RETURN(std::optional<AccountRow> existing, ReadAccount(tx.conn, p.account_id, true));
+  if (!existing.has_value()) {
+    auto& insert = tx.conn.Prepare(
+        "INSERT INTO accounts (account_id, tier, industry, owner_id, lifecycle, contract_start,"
+        " renewal_date, band, churned_at, first_seen_at, updated_at, next_schedule_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, '', NULL, ?, ?, ?)");
+    insert.setString(1, p.account_id);
+    insert.setString(2, p.tier);
+    insert.setString(3, p.industry);
+    insert.setString(4, p.owner_id);
+    insert.setString(5, p.lifecycle);
+    db::SetOptionalDate(insert, 6, p.contract_start);
+    db::SetOptionalDate(insert, 7, p.renewal_date);
+    insert.setString(8, Dt(seen_at));
+    insert.setString(9, Dt(tx.now));
+    insert.setString(10, Dt(seen_at));
+    insert.executeUpdate();
+    AccountRow row;
+    row.profile = p;
+    row.first_seen_at = seen_at;
+    return std::make_pair(row, true);
+  }
+  AccountRow row = *std::move(existing);
+  const std::string previous_owner = row.profile.owner_id;
+  auto keep = [](std::string& field, const std::string& value) {
+    if (!value.empty()) field = value;
+  };
+  keep(row.profile.tier, p.tier);
+  keep(row.profile.industry, p.industry);
+  keep(row.profile.owner_id, p.owner_id);
+  keep(row.profile.lifecycle, p.lifecycle);
+  if (p.contract_start.has_value()) row.profile.contract_start = p.contract_start;
+  if (p.renewal_date.has_value()) row.profile.renewal_date = p.renewal_date;
+  auto& update = tx.conn.Prepare(
+      "UPDATE accounts SET tier = ?, industry = ?, owner_id = ?, lifecycle = ?,"
+      " contract_start = ?, renewal_date = ?, updated_at = ? WHERE account_id = ?");
+  update.setString(1, row.profile.tier);
+  update.setString(2, row.profile.industry);
+  update.setString(3, row.profile.owner_id);
+  update.setString(4, row.profile.lifecycle);
+  db::SetOptionalDate(update, 5, row.profile.contract_start);
+  db::SetOptionalDate(update, 6, row.profile.renewal_date);
+  update.setString(7, Dt(tx.now));
+  update.setString(8, row.profile.account_id);
+  update.executeUpdate();
+  if (!previous_owner.empty() && row.profile.owner_id != previous_owner) {
+    RETURN_IF_ERROR(HandOver(tx, row.profile.account_id, previous_owner, row.profile.owner_id));
+  }
+  return std::make_pair(row, false);
+}
+
+// ---------------------------------------------------------------------------
+// Runs and tasks
+
+constexpr char kRunColumns[] =
+    "run_id, playbook_id, playbook_version, account_id, state, tier, owner_id, trigger_key,"
+    " triggered_at, trigger_count, last_triggered_at, ended_at, end_reason";
+
+absl::StatusOr<Run> ParseRun(sql::ResultSet& rs) {
+  Run r;
+  r.run_id = Str(rs, 1);
+  r.playbook_id = Str(rs, 2);
+  r.playbook_version = rs.getInt(3);
+  r.account_id = Str(rs, 4);
+  r.state = RunStateFromName(Str(rs, 5)).value_or(RunState::kUnspecified);
+  r.tier = Str(rs, 6);
+  r.owner_id = Str(rs, 7);
+  r.trigger_key = Str(rs, 8);
+  ASSIGN_OR_RETURN(r.triggered_at, ReadTime(rs, 9));
+  r.trigger_count = rs.getInt(10);
+  ASSIGN_OR_RETURN(r.last_triggered_at, ReadTime(rs, 11));
+  ASSIGN_OR_RETURN(r.ended_at, ReadOptTime(rs, 12));
+  r.end_reason = Str(rs, 13);
+  return r;
+}
+
+absl::StatusOr<std::optional<Run>> ReadRun(db::Connection& conn, const std::string& run_id,
+                                           bool for_update) {
+  auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kRunColumns, " FROM runs WHERE run_id = ?",
+                                         for_update ? " FOR UPDATE" : ""));
+  stmt.setString(1, run_id);
+  ResultSetPtr rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<Run>();
+  ASSIGN_OR_RETURN(Run r, ParseRun(*rs));
+  return std::optional<Run>(std::move(r));
+}
+
+absl::StatusOr<std::optional<Run>> ActiveRun(db::Connection& conn, const std::string& account_id,
+                                             const std::string& playbook_id) {
+  auto& stmt = conn.Prepare(absl::StrCat(
+      "SELECT ", kRunColumns,
+      " FROM runs WHERE account_id = ? AND playbook_id = ? AND active_flag = 1 FOR UPDATE"));
+  stmt.setString(1, account_id);
+  stmt.setString(2, playbook_id);
+  ResultSetPtr rs(stmt.executeQuery());
+  if (!rs->next()) return std::optional<Run>();
+  ASSIGN_OR_RETURN(Run r, ParseRun(*rs));
+  return std::optional<Run>(std::move(r));
+}
+
+constexpr char kTaskColumns[] =
+    "task_id, run_id, playbook_id, account_id, step_index, title, kind, role, assignee_id,"
+    " status, due_at, escalate_at, escalation_level, created_at, completed_at, outcome, note,"
+    " sla_met, snoozed_until, sla_seconds, escalation_chain_id, tier";
+
+absl::StatusOr<Task> ParseTask(sql::ResultSet& rs) {
+  Task t;
+  t.task_id = Str(rs, 1);
+  t.run_id = Str(rs, 2);
+  t.playbook_id = Str(rs, 3);
+  t.account_id = Str(rs, 4);
+  t.step_index = rs.getInt(5);
+  t.title = Str(rs, 6);
+  t.kind = StepKindFromName(Str(rs, 7)).value_or(StepKind::kUnspecified);
+  t.role = RoleFromName(Str(rs, 8)).value_or(Role::kUnspecified);
+  t.assignee_id = Str(rs, 9);
+  t.status = TaskStatusFromName(Str(rs, 10)).value_or(TaskStatus::kUnspecified);
+  ASSIGN_OR_RETURN(t.due_at, ReadTime(rs, 11));
+  ASSIGN_OR_RETURN(t.escalate_at, ReadOptTime(rs, 12));
+  t.escalation_level = rs.getInt(13);
+  ASSIGN_OR_RETURN(t.created_at, ReadTime(rs, 14));
+  ASSIGN_OR_RETURN(t.completed_at, ReadOptTime(rs, 15));
+  t.outcome = Str(rs, 16);
+  t.note = Str(rs, 17);
+  t.sla_met = rs.getBoolean(18);
+  ASSIGN_OR_RETURN(t.snoozed_until, ReadOptTime(rs, 19));
+  t.sla = absl::Seconds(rs.getInt64(20));
+  t.escalation_chain_id = Str(rs, 21);
+  t.tier = Str(rs, 22);
+  return t;
+}
+
+absl::StatusOr<std::vector<Task>> ParseTasks(sql::PreparedStatement& stmt) {
+  ResultSetPtr rs(stmt.executeQuery());
+  std::vector<Task> out;
+  while (rs->next()) {
+    ASSIGN_OR_RETURN(Task t, ParseTask(*rs));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<Task>> ReadTask(db::Connection& conn, const std::string& task_id,
+                                             bool for_update) {
+  auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE task_id = ?",
+                                         for_update ? " FOR UPDATE" : ""));
+  stmt.setString(1, task_id);
+  ASSIGN_OR_RETURN(std::vector<Task> tasks, ParseTasks(stmt));
+  if (tasks.empty()) return std::optional<Task>();
+  return std::optional<Task>(std::move(tasks.front()));
+}
+
+absl::StatusOr<Task> MustReadTask(db::Connection& conn, const std::string& task_id) {
+  ASSIGN_OR_RETURN(std::optional<Task> t, ReadTask(conn, task_id, /*for_update=*/true));
+  if (!t.has_value()) return absl::NotFoundError(absl::StrCat("task '", task_id, "' not found"));
+  return *std::move(t);
+}
+
+void WriteTaskState(db::Connection& conn, const Task& t) {
+  auto& stmt = conn.Prepare(
+      "UPDATE tasks SET role = ?, assignee_id = ?, status = ?, due_at = ?, escalate_at = ?,"
+      " escalation_level = ?, completed_at = ?, outcome = ?, note = ?, sla_met = ?,"
+      " snoozed_until = ? WHERE task_id = ?");
+  stmt.setString(1, std::string(RoleName(t.role)));
+  stmt.setString(2, t.assignee_id);
+  stmt.setString(3, std::string(TaskStatusName(t.status)));
+  stmt.setString(4, Dt(t.due_at));
+  SetOptTime(stmt, 5, t.escalate_at);
+  stmt.setInt(6, t.escalation_level);
+  SetOptTime(stmt, 7, t.completed_at);
+  stmt.setString(8, t.outcome);
+  stmt.setString(9, t.note);
+  stmt.setBoolean(10, t.sla_met);
+  SetOptTime(stmt, 11, t.snoozed_until);
+  stmt.setString(12, t.task_id);
+  stmt.executeUpdate();
+}
+
+// A new owner takes over the account's open CSM work and its active runs; work
+// already escalated or reassigned to someone else stays where it is.
+absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& from,
+                      const std::string& to) {
+  auto& open = tx.conn.Prepare(absl::StrCat(
+      "SELECT ", kTaskColumns,
+      " FROM tasks WHERE account_id = ? AND assignee_id = ? AND role = 'CSM'"
+      " AND status IN ('OPEN', 'SNOOZED') ORDER BY task_id FOR UPDATE"));
+  open.setString(1, account_id);
+  open.setString(2, from);
+  ASSIGN_OR_RETURN(std::vector<Task> tasks, ParseTasks(open));
+  for (Task& t : tasks) {
+    t.assignee_id = to;
+    WriteTaskState(tx.conn, t);
+    tx.events.push_back({0, TaskEventKind::kReassigned, tx.now, t, std::nullopt});
+  }
+  auto& runs = tx.conn.Prepare(
+      "UPDATE runs SET owner_id = ? WHERE account_id = ? AND active_flag = 1 AND owner_id = ?");
+  runs.setString(1, to);
+  runs.setString(2, account_id);
+  runs.setString(3, from);
+  runs.executeUpdate();
+  return absl::OkStatus();
+}
+
+// Inserts the task unless its id exists (a touchpoint already generated); publishes
+// TASK_CREATED when it was new.
+bool InsertTask(Tx& tx, const Task& t) {
+  auto& stmt = tx.conn.Prepare(
+      "INSERT IGNORE INTO tasks (task_id, run_id, playbook_id, account_id, tier, step_index, title,"
+      " kind, role, assignee_id, status, due_at, sla_seconds, escalate_at, escalation_level,"
+      " escalation_chain_id, created_at, completed_at, outcome, note, sla_met, snoozed_until)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, '', '', FALSE, NULL)");
+  stmt.setString(1, t.task_id);
+  stmt.setString(2, t.run_id);
+  stmt.setString(3, t.playbook_id);
+  stmt.setString(4, t.account_id);
+  stmt.setString(5, t.tier);
+  stmt.setInt(6, t.step_index);
+  stmt.setString(7, t.title);
+  stmt.setString(8, std::string(StepKindName(t.kind)));
+  stmt.setString(9, std::string(RoleName(t.role)));
+  stmt.setString(10, t.assignee_id);
+  stmt.setString(11, std::string(TaskStatusName(t.status)));
+  stmt.setString(12, Dt(t.due_at));
+  stmt.setInt64(13, absl::ToInt64Seconds(t.sla));
+  SetOptTime(stmt, 14, t.escalate_at);
+  stmt.setString(15, t.escalation_chain_id);
+  stmt.setString(16, Dt(t.created_at));
+  if (stmt.executeUpdate() == 0) return false;
+  tx.events.push_back({0, TaskEventKind::kCreated, tx.now, t, std::nullopt});
+  return true;
+}
+
+// The task for `step` of `run`, due at `base` + the step's offset. Steps that can
+// escalate do so first when their SLA has run out past the due time.
+Task TaskForStep(const Run& run, const Playbook& p, const EscalationChain& chain, int index,
+                 absl::Time base, std::string task_id, absl::Time now) {
+  const Step& step = p.steps[index];
+  Task t;
+  t.task_id = std::move(task_id);
+  t.run_id = run.run_id;
+  t.playbook_id = run.playbook_id;
+  t.account_id = run.account_id;
+  t.tier = run.tier;
+  t.step_index = index;
+  t.title = step.title;
+  t.kind = step.kind;
+  t.role = step.role;
+  t.assignee_id = ResolveAssignee(step.role, run.owner_id, chain);
+  t.status = TaskStatus::kOpen;
+  t.due_at = base + step.due_offset;
+  t.sla = step.sla;
+  if (step.sla > absl::ZeroDuration() && step.role != Role::kAutomated) {
+    t.escalate_at = t.due_at + step.sla;
+  }
+  t.escalation_chain_id = p.escalation_chain_id.empty() ? "default" : p.escalation_chain_id;
+  t.created_at = now;
+  return t;
+}
+
+void RecordTrigger(db::Connection& conn, const std::string& playbook_id,
+                   const std::string& account_id, const std::string& trigger_key,
+                   const std::string& run_id, absl::Time now) {
+  auto& stmt = conn.Prepare(
+      "INSERT INTO run_triggers (playbook_id, account_id, trigger_key, run_id, applied_at)"
+      " VALUES (?, ?, ?, ?, ?)");
+  stmt.setString(1, playbook_id);
+  stmt.setString(2, account_id);
+  stmt.setString(3, trigger_key);
+  stmt.setString(4, run_id);
+  stmt.setString(5, Dt(now));
+  stmt.executeUpdate();
+}
+
+bool IsRiskTrigger(const Trigger& t) {
+  return (t.kind == TriggerKind::kBandEntered && (t.band == "RED" || t.band == "YELLOW")) ||
+         t.kind == TriggerKind::kAlertOpened;
+}
+
+// Opens a run of `p` for the account, or updates its active run. Returns nullopt
+// when the trigger was applied before (a replay) or the account is held out.
+// `automatic`: opened by an event or the scheduler (hold-out applies), not by hand.
+absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
+                                                      const AccountRow& account,
+                                                      const std::string& trigger_key,
+                                                      absl::Time triggered_at, bool automatic) {
+  const std::string& account_id = account.profile.account_id;
+  {
+    auto& seen = tx.conn.Prepare(
+        "SELECT run_id FROM run_triggers WHERE playbook_id = ? AND account_id = ? AND"
+        " trigger_key = ? FOR UPDATE");
+    seen.setString(1, p.playbook_id);
+    seen.setString(2, account_id);
+    seen.setString(3, trigger_key);
+    ResultSetPtr rs(seen.executeQuery());
+    if (rs->next()) {
+      const std::string run_id = Str(*rs, 1);
+      if (run_id.empty()) return std::optional<StartResult>();
+      ASSIGN_OR_RETURN(std::optional<Run> run, ReadRun(tx.conn, run_id, false));
+      if (!run.has_value()) return std::optional<StartResult>();
+      return std::optional<StartResult>(StartResult{*std::move(run), false});
+    }
+  }
+  // The treated / held-out draw is made once per playbook and account and kept.
+  if (automatic && (p.holdout_percent > 0 || IsRiskTrigger(p.trigger))) {
+    auto& arm = tx.conn.Prepare("SELECT arm FROM cohort WHERE playbook_id = ? AND account_id = ?");
+    arm.setString(1, p.playbook_id);
+    arm.setString(2, account_id);
+    ResultSetPtr rs(arm.executeQuery());
+    std::string drawn;
+    if (rs->next()) {
+      drawn = Str(*rs, 1);
+    } else {
+      const double draw = HoldoutDraw(p.playbook_id, account_id);
+      drawn = draw * 100 < p.holdout_percent ? kHeldOutArm : kTreatedArm;
+      auto& insert = tx.conn.Prepare(
+          "INSERT INTO cohort (playbook_id, account_id, arm, draw, holdout_percent, entered_at,"
+          " recovered_at, churned_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)");
+      insert.setString(1, p.playbook_id);
+      insert.setString(2, account_id);
+      insert.setString(3, drawn);
+      insert.setDouble(4, draw);
+      insert.setInt(5, p.holdout_percent);
+      insert.setString(6, Dt(triggered_at));
+      insert.executeUpdate();
+    }
+    if (drawn == kHeldOutArm) {
+      RecordTrigger(tx.conn, p.playbook_id, account_id, trigger_key, "", tx.now);
+      return std::optional<StartResult>();
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<Run> active, ActiveRun(tx.conn, account_id, p.playbook_id));
+  if (active.has_value()) {
+    auto& bump = tx.conn.Prepare(
+        "UPDATE runs SET trigger_count = trigger_count + 1, last_triggered_at = ? WHERE run_id = ?");
+    bump.setString(1, Dt(triggered_at));
+    bump.setString(2, active->run_id);
+    bump.executeUpdate();
+    active->trigger_count += 1;
+    active->last_triggered_at = triggered_at;
+    RecordTrigger(tx.conn, p.playbook_id, account_id, trigger_key, active->run_id, tx.now);
+    return std::optional<StartResult>(StartResult{*std::move(active), false});
+  }
+  Run run;
+  run.run_id = absl::StrCat(
+      "run-", Fingerprint64Hex(absl::StrCat(p.playbook_id, "\n", account_id, "\n", trigger_key)));
+  run.playbook_id = p.playbook_id;
+  run.playbook_version = p.version;
+  run.account_id = account_id;
+  run.state = RunState::kActive;
+  run.tier = account.profile.tier;
+  run.owner_id = account.profile.owner_id;
+  run.trigger_key = trigger_key;
+  run.triggered_at = triggered_at;
+  run.trigger_count = 1;
+  run.last_triggered_at = triggered_at;
+  auto& insert = tx.conn.Prepare(
+      "INSERT INTO runs (run_id, playbook_id, playbook_version, account_id, state, tier, owner_id,"
+      " trigger_kind, trigger_band, trigger_key, triggered_at, trigger_count, last_triggered_at,"
+      " green_since, exit_green_days, fail_on_churn, ended_at, end_reason, active_flag)"
+      " VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, NULL, '', 1)");
+  insert.setString(1, run.run_id);
+  insert.setString(2, run.playbook_id);
+  insert.setInt(3, run.playbook_version);
+  insert.setString(4, run.account_id);
+  insert.setString(5, run.tier);
+  insert.setString(6, run.owner_id);
+  insert.setString(7, std::string(TriggerKindName(p.trigger.kind)));
+  insert.setString(8, p.trigger.band);
+  insert.setString(9, run.trigger_key);
+  insert.setString(10, Dt(triggered_at));
+  insert.setString(11, Dt(triggered_at));
+  // An account already GREEN when the run opens (an alert on a green account) is
+  // counting its green days from now.
+  SetOptTime(insert, 12, account.band == "GREEN" ? std::optional<absl::Time>(triggered_at)
+                                                 : std::nullopt);
+  insert.setInt(13, p.exit.green_days);
+  insert.setBoolean(14, p.exit.fail_on_churn);
+  insert.executeUpdate();
+  RecordTrigger(tx.conn, p.playbook_id, account_id, trigger_key, run.run_id, tx.now);
+  // Cadence runs get their tasks from the scheduler, one touchpoint at a time.
+  if (p.trigger.kind != TriggerKind::kCadence) {
+    ASSIGN_OR_RETURN(const EscalationChain* chain, CachedChain(tx, p.escalation_chain_id));
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+      InsertTask(tx, TaskForStep(run, p, *chain, static_cast<int>(i), triggered_at,
+                                 absl::StrCat(run.run_id, ".", i), tx.now));
+    }
+  }
+  return std::optional<StartResult>(StartResult{std::move(run), true});
+}
+
+// Ends a run: its open tasks are cancelled.
+absl::Status EndRunTx(Tx& tx, Run& run, RunState state, const std::string& reason) {
+  auto& stmt = tx.conn.Prepare(
+      "UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, active_flag = NULL"
+      " WHERE run_id = ?");
+  stmt.setString(1, std::string(RunStateName(state)));
+  stmt.setString(2, Dt(tx.now));
+  stmt.setString(3, reason);
+  stmt.setString(4, run.run_id);
+  stmt.executeUpdate();
+  run.state = state;
+  run.ended_at = tx.now;
+  run.end_reason = reason;
+  auto& open = tx.conn.Prepare(absl::StrCat(
+      "SELECT ", kTaskColumns,
+      " FROM tasks WHERE run_id = ? AND status IN ('OPEN', 'SNOOZED') ORDER BY task_id FOR UPDATE"));
+  open.setString(1, run.run_id);
+  ASSIGN_OR_RETURN(std::vector<Task> tasks, ParseTasks(open));
+  for (Task& t : tasks) {
+    t.status = TaskStatus::kCancelled;
+    t.escalate_at.reset();
+    WriteTaskState(tx.conn, t);
+    tx.events.push_back({0, TaskEventKind::kCancelled, tx.now, t, std::nullopt});
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Applying health events
+
+// Opens runs of every enabled playbook with `kind`'s trigger that `matches` and covers the account.
+absl::Status Fire(Tx& tx, TriggerKind kind, const std::function<bool(const Trigger&)>& matches,
+                  const AccountRow& account, const HealthEvent& e) {
+  auto cached = tx.by_trigger.find(kind);
+  if (cached == tx.by_trigger.end()) {
+    ASSIGN_OR_RETURN(std::vector<Playbook> playbooks, ReadCurrentPlaybooks(tx.conn, kind));
+    cached = tx.by_trigger.emplace(kind, std::move(playbooks)).first;
+  }
+  for (const Playbook& p : cached->second) {
+    if (p.disabled || !matches(p.trigger)) continue;
+    if (!Applies(p, account.profile.tier, account.profile.industry)) continue;
+    ASSIGN_OR_RETURN(std::optional<StartResult> started,
+                     StartRunTx(tx, p, account, absl::StrCat("health:", e.sequence),
+                                e.occurred_at, /*automatic=*/true));
+    (void)started;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
+  auto& mark = tx.conn.Prepare(
+      "UPDATE accounts SET churned_at = ?, lifecycle = 'CHURNED', next_schedule_at = ?"
+      " WHERE account_id = ?");
+  mark.setString(1, Dt(at));
+  mark.setString(2, Dt(kNever));
+  mark.setString(3, account_id);
+  mark.executeUpdate();
+  auto& active = tx.conn.Prepare(absl::StrCat(
+      "SELECT ", kRunColumns, ", fail_on_churn FROM runs WHERE account_id = ? AND active_flag = 1"
+      " ORDER BY run_id FOR UPDATE"));
+  active.setString(1, account_id);
+  std::vector<std::pair<Run, bool>> runs;
+  {
+    ResultSetPtr rs(active.executeQuery());
+    while (rs->next()) {
+      ASSIGN_OR_RETURN(Run r, ParseRun(*rs));
+      runs.emplace_back(std::move(r), rs->getBoolean(14));
+    }
+  }
+  for (auto& [run, fail] : runs) {
+    RETURN_IF_ERROR(EndRunTx(tx, run, fail ? RunState::kFailed : RunState::kCancelled,
+                             "account churned"));
+  }
+  auto& cohort = tx.conn.Prepare(
+      "UPDATE cohort SET churned_at = ? WHERE account_id = ? AND churned_at IS NULL");
+  cohort.setString(1, Dt(at));
+  cohort.setString(2, account_id);
+  cohort.executeUpdate();
+  return absl::OkStatus();
+}
+
+absl::Status ApplyBand(Tx& tx, const std::string& account_id, const std::string& band,
+                       absl::Time at) {
+  auto& set = tx.conn.Prepare("UPDATE accounts SET band = ? WHERE account_id = ?");
+  set.setString(1, band);
+  set.setString(2, account_id);
+  set.executeUpdate();
+  if (band == "GREEN") {
+    auto& green = tx.conn.Prepare(
+        "UPDATE runs SET green_since = ? WHERE account_id = ? AND active_flag = 1"
+        " AND green_since IS NULL");
+    green.setString(1, Dt(at));
+    green.setString(2, account_id);
+    green.executeUpdate();
+    auto& recovered = tx.conn.Prepare(
+        "UPDATE cohort SET recovered_at = ? WHERE account_id = ? AND recovered_at IS NULL"
+        " AND churned_at IS NULL AND entered_at <= ?");
+    recovered.setString(1, Dt(at));
+    recovered.setString(2, account_id);
+    recovered.setString(3, Dt(at));
+    recovered.executeUpdate();
+  } else {
+    auto& not_green = tx.conn.Prepare(
+        "UPDATE runs SET green_since = NULL WHERE account_id = ? AND active_flag = 1");
+    not_green.setString(1, account_id);
+    not_green.executeUpdate();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyEvent(Tx& tx, const HealthEvent& e,
+                        const std::map<std::string, AccountProfile>& context) {
+  if (e.account_id.empty()) return absl::OkStatus();
+  // What health's GetAccount said, overlaid with what the event itself carries.
+  AccountProfile profile;
+  if (auto it = context.find(e.account_id); it != context.end()) profile = it->second;
+  profile.account_id = e.account_id;
+  if (e.account.has_value()) {
+    const AccountProfile& a = *e.account;
+    profile.tier = a.tier;
+    profile.industry = a.industry;
+    profile.owner_id = a.owner_id;
+    profile.lifecycle = a.lifecycle;
+    profile.contract_start = a.contract_start;
+    profile.renewal_date = a.renewal_date;
+  } else if (!e.tier.empty()) {
+    profile.tier = e.tier;
+  }
+  // Churn comes from ACCOUNT_CHURNED only (a replayed old event must not see today's state).
+  if (profile.lifecycle == "CHURNED") profile.lifecycle.clear();
+  ASSIGN_OR_RETURN(auto upserted, UpsertAccount(tx, profile, e.occurred_at));
+  AccountRow& account = upserted.first;
+  const bool created = upserted.second;
+  const bool churned = account.churned_at.has_value();
+  switch (e.kind) {
+    case HealthEventKind::kAccountUpserted:
+      if (created && !churned &&
+          (account.profile.lifecycle.empty() || account.profile.lifecycle == "ONBOARDING")) {
+        return Fire(tx, TriggerKind::kAccountCreated, [](const Trigger&) { return true; },
+                    account, e);
+      }
+      return absl::OkStatus();
+    case HealthEventKind::kAccountChurned:
+      if (churned) return absl::OkStatus();
+      RETURN_IF_ERROR(ApplyChurn(tx, e.account_id, e.occurred_at));
+      account.churned_at = e.occurred_at;
+      return Fire(tx, TriggerKind::kAccountChurned, [](const Trigger&) { return true; }, account,
+                  e);
+    case HealthEventKind::kBandChanged:
+      if (e.band.empty() || e.band == account.band) return absl::OkStatus();
+      RETURN_IF_ERROR(ApplyBand(tx, e.account_id, e.band, e.occurred_at));
+      account.band = e.band;
+      if (churned) return absl::OkStatus();
+      return Fire(tx, TriggerKind::kBandEntered,
+                  [&](const Trigger& t) { return t.band == e.band; }, account, e);
+    case HealthEventKind::kAlertOpened:
+      if (churned) return absl::OkStatus();
+      return Fire(tx, TriggerKind::kAlertOpened,
+                  [&](const Trigger& t) { return t.alert_kind == e.alert_kind; }, account, e);
+    case HealthEventKind::kExpansionSignal: {
+      // DOMAIN §4: opportunities come from GREEN accounts; red ones are not pushed.
+      if (churned || e.band != "GREEN") return absl::OkStatus();
+      const std::string signal = e.signal_event_id.empty() ? absl::StrCat("seq-", e.sequence)
+                                                           : e.signal_event_id;
+      auto& insert = tx.conn.Prepare(
+          "INSERT IGNORE INTO expansion_requests (request_id, account_id, signal_event_id,"
+          " signal_kind, feature, tier, created_at, next_attempt_at, attempts, sent_at,"
+          " opportunity_id, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '', '')");
+      insert.setString(1, absl::StrCat("playbooks-expansion-",
+                                       Fingerprint64Hex(absl::StrCat(e.account_id, "\n", signal))));
+      insert.setString(2, e.account_id);
+      insert.setString(3, signal.substr(0, 128));
+      insert.setString(4, e.signal_kind);
+      insert.setString(5, e.feature.substr(0, 200));
+      insert.setString(6, account.profile.tier);
+      insert.setString(7, Dt(tx.now));
+      insert.setString(8, Dt(tx.now));
+      insert.executeUpdate();
+      return absl::OkStatus();
+    }
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::Status MissingOr(const std::optional<Run>& run, const std::string& run_id) {
+  if (!run.has_value()) return absl::NotFoundError(absl::StrCat("run '", run_id, "' not found"));
+  return absl::OkStatus();
+}
+
+std::string TimeKeyToken(absl::Time t, const std::string& id) {
+  return absl::StrCat(Dt(t), "|", id);
+}
+
+absl::Status ParseTimeKeyToken(const std::string& token, std::string* time, std::string* id) {
+  const size_t bar = token.find('|');
+  if (bar == std::string::npos || !db::FromSqlDatetime(token.substr(0, bar)).ok()) {
+    return absl::InvalidArgumentError("page_token: not a token this service issued");
+  }
+  *time = token.substr(0, bar);
+  *id = token.substr(bar + 1);
+  return absl::OkStatus();
+}
+
+// A list query: optional equality filters, then keyset paging on (time, id), so a
+// page token stays valid while rows are added.
+class PagedQuery {
+ public:
+  PagedQuery(const std::string& select, std::string time_column, std::string id_column)
+      : sql_(absl::StrCat(select, " WHERE 1 = 1")),
+        time_column_(std::move(time_column)),
+        id_column_(std::move(id_column)) {}
+
+  // `clause` is " AND column = ?" (or any condition with one parameter).
+  void Where(absl::string_view clause, const std::string& value) {
+    absl::StrAppend(&sql_, clause);
+    params_.push_back(value);
+  }
+
+  absl::Status After(const std::string& token) {
+    if (token.empty()) return absl::OkStatus();
+    std::string time, id;
+    RETURN_IF_ERROR(ParseTimeKeyToken(token, &time, &id));
+    absl::StrAppend(&sql_, " AND (", time_column_, " > ? OR (", time_column_, " = ? AND ",
+                    id_column_, " > ?))");
+    params_.insert(params_.end(), {time, time, id});
+    return absl::OkStatus();
+  }
+
+  // Reads one page into `items` (and the token of the next into `next`, empty on
+  // the last page): page_size + 1 rows are read, the extra one only says there is more.
+  template <typename T>
+  absl::Status Fetch(db::Pool& pool, int page_size, absl::StatusOr<T> (*parse)(sql::ResultSet&),
+                     const std::function<std::pair<absl::Time, std::string>(const T&)>& key,
+                     std::vector<T>* items, std::string* next) const {
+    const std::string sql =
+        absl::StrCat(sql_, " ORDER BY ", time_column_, ", ", id_column_, " LIMIT ?");
+    RETURN_IF_ERROR(pool.Run([&](db::Connection& conn) -> absl::Status {
+      auto& stmt = conn.Prepare(sql);
+      for (size_t i = 0; i < params_.size(); ++i) {
+        stmt.setString(static_cast<int>(i + 1), params_[i]);
+      }
+      stmt.setInt(static_cast<int>(params_.size() + 1), page_size + 1);
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        ASSIGN_OR_RETURN(T item, parse(*rs));
+        items->push_back(std::move(item));
+      }
+      return absl::OkStatus();
+    }));
+    if (static_cast<int>(items->size()) > page_size) {
+      items->pop_back();
+      const auto [time, id] = key(items->back());
+      *next = TimeKeyToken(time, id);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string sql_;
+  std::string time_column_;
+  std::string id_column_;
+  std::vector<std::string> params_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Definitions
+
+absl::StatusOr<Playbook> MySqlPlaybookRepository::CreatePlaybook(
+    const db::WriteKey& key, const db::ResultCodec<Playbook>& codec, const Playbook& playbook,
+    absl::Time now) {
+  return db::RunIdempotent<Playbook>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Playbook> {
+        ASSIGN_OR_RETURN(std::optional<int> current,
+                         CurrentVersion(conn, playbook.playbook_id, /*for_update=*/true));
+        if (current.has_value()) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("playbook '", playbook.playbook_id, "' already exists"));
+        }
+        Playbook p = playbook;
+        p.version = 1;
+        p.updated_at = now;
+        auto& head = conn.Prepare(
+            "INSERT INTO playbooks (playbook_id, current_version, trigger_kind, created_at,"
+            " updated_at) VALUES (?, 1, ?, ?, ?)");
+        head.setString(1, p.playbook_id);
+        head.setString(2, std::string(TriggerKindName(p.trigger.kind)));
+        head.setString(3, Dt(now));
+        head.setString(4, Dt(now));
+        head.executeUpdate();
+        InsertPlaybookVersion(conn, p);
+        return p;
+      });
+}
+
+absl::StatusOr<Playbook> MySqlPlaybookRepository::UpdatePlaybook(
+    const db::WriteKey& key, const db::ResultCodec<Playbook>& codec, const Playbook& playbook,
+    absl::Time now) {
+  return db::RunIdempotent<Playbook>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Playbook> {
+        ASSIGN_OR_RETURN(std::optional<int> current,
+                         CurrentVersion(conn, playbook.playbook_id, /*for_update=*/true));
+        if (!current.has_value()) {
+          return absl::NotFoundError(absl::StrCat("playbook '", playbook.playbook_id, "' not found"));
+        }
+        if (*current != playbook.version) {
+          return absl::AbortedError(absl::StrCat("playbook.version: ", playbook.version,
+                                                 " is not the current version ", *current));
+        }
+        Playbook p = playbook;
+        p.version = *current + 1;
+        p.updated_at = now;
+        auto& head = conn.Prepare(
+            "UPDATE playbooks SET current_version = ?, trigger_kind = ?, updated_at = ?"
+            " WHERE playbook_id = ?");
+        head.setInt(1, p.version);
+        head.setString(2, std::string(TriggerKindName(p.trigger.kind)));
+        head.setString(3, Dt(now));
+        head.setString(4, p.playbook_id);
+        head.executeUpdate();
+        InsertPlaybookVersion(conn, p);
+        return p;
+      });
+}
+
+absl::StatusOr<Playbook> MySqlPlaybookRepository::GetPlaybook(const std::string& playbook_id,
+                                                              int version) {
+  std::optional<Playbook> found;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(found, ReadPlaybook(conn, playbook_id, version));
+    return absl::OkStatus();
+  }));
+  if (!found.has_value()) {
+    return absl::NotFoundError(
+        version == 0 ? absl::StrCat("playbook '", playbook_id, "' not found")
+                     : absl::StrCat("playbook '", playbook_id, "' version ", version, " not found"));
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<std::vector<Playbook>> MySqlPlaybookRepository::ListPlaybooks() {
+  std::vector<Playbook> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, ReadCurrentPlaybooks(conn, std::nullopt));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status MySqlPlaybookRepository::EnsurePlaybooks(const std::vector<Playbook>& playbooks,
+                                                      absl::Time now) {
+  return pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
+    for (const Playbook& playbook : playbooks) {
+      Playbook p = playbook;
+      p.version = 1;
+      p.updated_at = now;
+      // IGNORE: replicas starting together may both get here; a playbook a user
+      // changed or created under the same id is left alone.
+      auto& head = conn.Prepare(
+          "INSERT IGNORE INTO playbooks (playbook_id, current_version, trigger_kind, created_at,"
+          " updated_at) VALUES (?, 1, ?, ?, ?)");
+      head.setString(1, p.playbook_id);
+      head.setString(2, std::string(TriggerKindName(p.trigger.kind)));
+      head.setString(3, Dt(now));
+      head.setString(4, Dt(now));
+      if (head.executeUpdate() == 0) continue;
+      InsertPlaybookVersion(conn, p);
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Runs
+
+absl::StatusOr<StartResult> MySqlPlaybookRepository::StartRun(
+    const db::WriteKey& key, const db::ResultCodec<StartResult>& codec,
+    const std::string& playbook_id, const AccountProfile& account, const std::string& trigger_key,
+    absl::Time now) {
+  return db::RunIdempotent<StartResult>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<StartResult> {
+        Tx tx{conn, events_, now};
+        ASSIGN_OR_RETURN(std::optional<Playbook> p, ReadPlaybook(conn, playbook_id, 0));
+        if (!p.has_value()) {
+          return absl::NotFoundError(absl::StrCat("playbook '", playbook_id, "' not found"));
+        }
+        if (p->disabled) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("playbook '", playbook_id, "' is disabled"));
+        }
+        AccountProfile profile = account;
+        if (profile.lifecycle == "CHURNED" && p->trigger.kind != TriggerKind::kAccountChurned) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("account '", account.account_id, "' has churned"));
+        }
+        if (profile.lifecycle == "CHURNED") profile.lifecycle.clear();
+        ASSIGN_OR_RETURN(auto upserted, UpsertAccount(tx, profile, now));
+        if (upserted.first.churned_at.has_value() &&
+            p->trigger.kind != TriggerKind::kAccountChurned) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("account '", account.account_id, "' has churned"));
+        }
+        ASSIGN_OR_RETURN(std::optional<StartResult> started,
+                         StartRunTx(tx, *p, upserted.first, trigger_key, now, /*automatic=*/false));
+        if (!started.has_value()) return absl::InternalError("manual start produced no run");
+        Publish(tx);
+        return *std::move(started);
+      });
+}
+
+absl::StatusOr<Run> MySqlPlaybookRepository::GetRun(const std::string& run_id) {
+  std::optional<Run> run;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(run, ReadRun(conn, run_id, false));
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(MissingOr(run, run_id));
+  return *std::move(run);
+}
+
+absl::StatusOr<RunPage> MySqlPlaybookRepository::ListRuns(const RunFilter& filter) {
+  PagedQuery query(absl::StrCat("SELECT ", kRunColumns, " FROM runs"), "triggered_at", "run_id");
+  if (!filter.account_id.empty()) query.Where(" AND account_id = ?", filter.account_id);
+  if (!filter.playbook_id.empty()) query.Where(" AND playbook_id = ?", filter.playbook_id);
+  if (filter.state.has_value()) {
+    query.Where(" AND state = ?", std::string(RunStateName(*filter.state)));
+  }
+  RETURN_IF_ERROR(query.After(filter.after));
+  RunPage page;
+  RETURN_IF_ERROR(query.Fetch<Run>(
+      *pool_, filter.page_size, ParseRun,
+      [](const Run& r) { return std::make_pair(r.triggered_at, r.run_id); }, &page.runs,
+      &page.next));
+  return page;
+}
+
+absl::StatusOr<Run> MySqlPlaybookRepository::CancelRun(const db::WriteKey& key,
+                                                       const db::ResultCodec<Run>& codec,
+                                                       const std::string& run_id,
+                                                       const std::string& reason, absl::Time now) {
+  return db::RunIdempotent<Run>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Run> {
+        Tx tx{conn, events_, now};
+        ASSIGN_OR_RETURN(std::optional<Run> run, ReadRun(conn, run_id, /*for_update=*/true));
+        RETURN_IF_ERROR(MissingOr(run, run_id));
+        if (run->state != RunState::kActive) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "run '", run_id, "' is ", RunStateName(run->state), ", not ACTIVE"));
+        }
+        RETURN_IF_ERROR(EndRunTx(tx, *run, RunState::kCancelled, reason));
+        Publish(tx);
+        return *std::move(run);
+      });
+}
+
+// ---------------------------------------------------------------------------
+// Tasks
+
+absl::StatusOr<TaskPage> MySqlPlaybookRepository::ListTasks(const TaskFilter& filter,
+                                                             absl::Time now) {
+  PagedQuery query(absl::StrCat("SELECT ", kTaskColumns, " FROM tasks"), "due_at", "task_id");
+  if (!filter.assignee_id.empty()) query.Where(" AND assignee_id = ?", filter.assignee_id);
+  if (!filter.account_id.empty()) query.Where(" AND account_id = ?", filter.account_id);
+  if (!filter.run_id.empty()) query.Where(" AND run_id = ?", filter.run_id);
+  if (filter.status.has_value()) {
+    query.Where(" AND status = ?", std::string(TaskStatusName(*filter.status)));
+  }
+  if (filter.overdue_only) query.Where(" AND status IN ('OPEN', 'SNOOZED') AND due_at < ?", Dt(now));
+  RETURN_IF_ERROR(query.After(filter.after));
+  TaskPage page;
+  RETURN_IF_ERROR(query.Fetch<Task>(
+      *pool_, filter.page_size, ParseTask,
+      [](const Task& t) { return std::make_pair(t.due_at, t.task_id); }, &page.tasks,
+      &page.next));
+  return page;
+}
+
+absl::StatusOr<Task> MySqlPlaybookRepository::GetTask(const std::string& task_id) {
+  std::optional<Task> task;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(task, ReadTask(conn, task_id, false));
+    return absl::OkStatus();
+  }));
+  if (!task.has_value()) return absl::NotFoundError(absl::StrCat("task '", task_id, "' not found"));
+  return *std::move(task);
+}
+
+namespace {
+
+absl::Status MustBeOpen(const Task& t) {
+  if (t.status == TaskStatus::kOpen || t.status == TaskStatus::kSnoozed) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("task '", t.task_id, "' is ", TaskStatusName(t.status)));
+}
+
+}  // namespace
+
+absl::StatusOr<Task> MySqlPlaybookRepository::CompleteTask(const db::WriteKey& key,
+                                                           const db::ResultCodec<Task>& codec,
+                                                           const std::string& task_id,
+                                                           const std::string& outcome,
+                                                           const std::string& note,
+                                                           absl::Time now) {
+  return db::RunIdempotent<Task>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Task> {
+        Tx tx{conn, events_, now};
+        ASSIGN_OR_RETURN(Task t, MustReadTask(conn, task_id));
+        RETURN_IF_ERROR(MustBeOpen(t));
+        t.status = TaskStatus::kCompleted;
+        t.completed_at = now;
+        t.outcome = outcome;
+        t.note = note;
+        // Within SLA: done before it ever escalated, by its due time plus the SLA.
+        t.sla_met = t.escalation_level == 0 && now <= t.due_at + t.sla;
+        t.escalate_at.reset();
+        WriteTaskState(conn, t);
+        tx.events.push_back({0, TaskEventKind::kCompleted, now, t, std::nullopt});
+        // A run without a GREEN-days criterion succeeds with its last task
+        // (cadence runs go on until the account churns or someone cancels them).
+        ASSIGN_OR_RETURN(std::optional<Run> run, ReadRun(conn, t.run_id, /*for_update=*/true));
+        if (run.has_value() && run->state == RunState::kActive) {
+          ASSIGN_OR_RETURN(const Playbook* p,
+                           CachedPlaybook(tx, run->playbook_id, run->playbook_version));
+          if (p->exit.green_days == 0 && p->trigger.kind != TriggerKind::kCadence) {
+            auto& open = conn.Prepare(
+                "SELECT COUNT(*) FROM tasks WHERE run_id = ? AND status IN ('OPEN', 'SNOOZED')");
+            open.setString(1, run->run_id);
+            ResultSetPtr rs(open.executeQuery());
+            if (rs->next() && rs->getInt64(1) == 0) {
+              RETURN_IF_ERROR(EndRunTx(tx, *run, RunState::kSucceeded, "every task completed"));
+            }
+          }
+        }
+        Publish(tx);
+        return t;
+      });
+}
+
+absl::StatusOr<Task> MySqlPlaybookRepository::SnoozeTask(const db::WriteKey& key,
+                                                         const db::ResultCodec<Task>& codec,
+                                                         const std::string& task_id,
+                                                         absl::Time until, absl::Time now) {
+  return db::RunIdempotent<Task>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Task> {
+        Tx tx{conn, events_, now};
+        ASSIGN_OR_RETURN(Task t, MustReadTask(conn, task_id));
+        RETURN_IF_ERROR(MustBeOpen(t));
+        t.status = TaskStatus::kSnoozed;
+        t.snoozed_until = until;
+        t.due_at = until;
+        // The SLA moves with the due time for work that escalates at all.
+        if (t.sla > absl::ZeroDuration() && t.role != Role::kAutomated) {
+          t.escalate_at = until + t.sla;
+        }
+        WriteTaskState(conn, t);
+        tx.events.push_back({0, TaskEventKind::kSnoozed, now, t, std::nullopt});
+        Publish(tx);
+        return t;
+      });
+}
+
+absl::StatusOr<Task> MySqlPlaybookRepository::ReassignTask(const db::WriteKey& key,
+                                                           const db::ResultCodec<Task>& codec,
+                                                           const std::string& task_id,
+                                                           const std::string& assignee_id,
+                                                           absl::Time now) {
+  return db::RunIdempotent<Task>(
+      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<Task> {
+        Tx tx{conn, events_, now};
+        ASSIGN_OR_RETURN(Task t, MustReadTask(conn, task_id));
+        RETURN_IF_ERROR(MustBeOpen(t));
+        t.assignee_id = assignee_id;
+        WriteTaskState(conn, t);
+        tx.events.push_back({0, TaskEventKind::kReassigned, now, t, std::nullopt});
+        Publish(tx);
+        return t;
+      });
+}
+
+absl::StatusOr<std::vector<Escalation>> MySqlPlaybookRepository::ListEscalations(
+    const std::string& task_id) {
+  std::vector<Escalation> out;
+  bool exists = false;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<Task> t, ReadTask(conn, task_id, false));
+    exists = t.has_value();
+    auto& stmt = conn.Prepare(
+        "SELECT level, from_assignee_id, to_assignee_id, to_role, reason, escalated_at, account_id"
+        " FROM escalations WHERE task_id = ? ORDER BY escalation_id");
+    stmt.setString(1, task_id);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      Escalation e;
+      e.task_id = task_id;
+      e.level = rs->getInt(1);
+      e.from_assignee_id = Str(*rs, 2);
+      e.to_assignee_id = Str(*rs, 3);
+      e.to_role = RoleFromName(Str(*rs, 4)).value_or(Role::kUnspecified);
+      e.reason = Str(*rs, 5);
+      ASSIGN_OR_RETURN(e.escalated_at, ReadTime(*rs, 6));
+      e.account_id = Str(*rs, 7);
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  if (!exists) return absl::NotFoundError(absl::StrCat("task '", task_id, "' not found"));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The health stream
+
+absl::StatusOr<int64_t> MySqlPlaybookRepository::Cursor(const std::string& consumer) {
+  int64_t last = 0;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare("SELECT last_sequence FROM consumer_cursors WHERE consumer = ?");
+    stmt.setString(1, consumer);
+    ResultSetPtr rs(stmt.executeQuery());
+    if (rs->next()) last = rs->getInt64(1);
+    return absl::OkStatus();
+  }));
+  return last;
+}
+
+absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
+    const std::string& consumer, const std::vector<HealthEvent>& events,
+    const std::map<std::string, AccountProfile>& context, absl::Time now) {
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& ensure = conn.Prepare(
+        "INSERT IGNORE INTO consumer_cursors (consumer, last_sequence, updated_at) VALUES (?, 0, ?)");
+    ensure.setString(1, consumer);
+    ensure.setString(2, Dt(now));
+    ensure.executeUpdate();
+    return absl::OkStatus();
+  }));
+  return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
+    Tx tx{conn, events_, now};
+    // The claim: a replica that finds the row locked leaves this page to the holder.
+    auto& claim = conn.Prepare(
+        "SELECT last_sequence FROM consumer_cursors WHERE consumer = ? FOR UPDATE SKIP LOCKED");
+    claim.setString(1, consumer);
+    ResultSetPtr rs(claim.executeQuery());
+    if (!rs->next()) return 0;
+    int64_t cursor = rs->getInt64(1);
+    int applied = 0;
+    for (const HealthEvent& e : events) {
+      if (e.sequence <= cursor) continue;
+      RETURN_IF_ERROR(ApplyEvent(tx, e, context));
+      cursor = e.sequence;
+      ++applied;
+    }
+    if (applied == 0) return 0;
+    auto& advance = conn.Prepare(
+        "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");
+    advance.setInt64(1, cursor);
+    advance.setString(2, Dt(now));
+    advance.setString(3, consumer);
+    advance.executeUpdate();
+    Publish(tx);
+    return applied;
+  });
+}
+
+absl::StatusOr<bool> MySqlPlaybookRepository::SkipHealthEvent(const std::string& consumer,
+                                                              const HealthEvent& event,
+                                                              const std::string& reason,
+                                                              absl::Time now) {
+  return pool_->Transact<bool>([&](db::Connection& conn) -> absl::StatusOr<bool> {
+    auto& claim = conn.Prepare(
+        "SELECT last_sequence FROM consumer_cursors WHERE consumer = ? FOR UPDATE SKIP LOCKED");
+    claim.setString(1, consumer);
+    ResultSetPtr rs(claim.executeQuery());
+    if (!rs->next() || rs->getInt64(1) != event.sequence - 1) return false;
+    auto& record = conn.Prepare(
+        "INSERT INTO skipped_events (consumer, sequence, account_id, kind, reason, skipped_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)");
+    record.setString(1, consumer);
+    record.setInt64(2, event.sequence);
+    record.setString(3, event.account_id.substr(0, 255));
+    record.setString(4, absl::StrCat(static_cast<int>(event.kind)));
+    record.setString(5, reason.substr(0, 500));
+    record.setString(6, Dt(now));
+    record.executeUpdate();
+    auto& advance = conn.Prepare(
+        "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");
+    advance.setInt64(1, event.sequence);
+    advance.setString(2, Dt(now));
+    advance.setString(3, consumer);
+    advance.executeUpdate();
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Background work
+
+absl::StatusOr<int> MySqlPlaybookRepository::EscalateOverdue(absl::Time now, int limit) {
+  return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
+    Tx tx{conn, events_, now};
+    auto& due = conn.Prepare(absl::StrCat(
+        "SELECT ", kTaskColumns,
+        " FROM tasks WHERE status IN ('OPEN', 'SNOOZED') AND escalate_at <= ?"
+        " ORDER BY escalate_at, task_id LIMIT ? FOR UPDATE SKIP LOCKED"));
+    due.setString(1, Dt(now));
+    due.setInt(2, limit);
+    ASSIGN_OR_RETURN(std::vector<Task> tasks, ParseTasks(due));
+    int escalated = 0;
+    for (Task& t : tasks) {
+      ASSIGN_OR_RETURN(const EscalationChain* chain, CachedChain(tx, t.escalation_chain_id));
+      const std::optional<int> next = NextEscalationLevel(*chain, t.role);
+      if (!next.has_value()) {
+        // The top of the chain: nobody left to climb to.
+        t.escalate_at.reset();
+        WriteTaskState(conn, t);
+        continue;
+      }
+      const EscalationLevel& level = chain->levels[*next];
+      Escalation e;
+      e.task_id = t.task_id;
+      e.account_id = t.account_id;
+      e.level = t.escalation_level + 1;
+      e.from_assignee_id = t.assignee_id;
+      e.to_role = level.role;
+      e.to_assignee_id = ResolveAssignee(level.role, "", *chain);
+      e.reason = absl::StrCat(
+          "SLA missed: ", t.escalation_level == 0 ? "due " : "escalated deadline ",
+          absl::FormatTime("%Y-%m-%d %H:%M UTC", *t.escalate_at, absl::UTCTimeZone()),
+          " passed untouched with ", RoleName(t.role), " ", t.assignee_id);
+      e.escalated_at = now;
+      t.escalation_level = e.level;
+      t.role = level.role;
+      t.assignee_id = e.to_assignee_id;
+      t.status = TaskStatus::kOpen;
+      t.snoozed_until.reset();
+      // The next level gets one SLA to act before it climbs again.
+      t.escalate_at = now + t.sla;
+      WriteTaskState(conn, t);
+      auto& insert = conn.Prepare(
+          "INSERT INTO escalations (task_id, account_id, level, from_assignee_id, to_assignee_id,"
+          " to_role, reason, escalated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      insert.setString(1, e.task_id);
+      insert.setString(2, e.account_id);
+      insert.setInt(3, e.level);
+      insert.setString(4, e.from_assignee_id);
+      insert.setString(5, e.to_assignee_id);
+      insert.setString(6, std::string(RoleName(e.to_role)));
+      insert.setString(7, e.reason.substr(0, 500));
+      insert.setString(8, Dt(now));
+      insert.executeUpdate();
+      tx.events.push_back({0, TaskEventKind::kEscalated, now, t, e});
+      ++escalated;
+    }
+    Publish(tx);
+    return escalated;
+  });
+}
+
+absl::StatusOr<int> MySqlPlaybookRepository::CloseRecoveredRuns(absl::Time now, int limit) {
+  return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
+    Tx tx{conn, events_, now};
+    auto& due = conn.Prepare(absl::StrCat(
+        "SELECT ", kRunColumns, ", exit_green_days FROM runs WHERE state = 'ACTIVE'"
+        " AND green_since IS NOT NULL AND exit_green_days > 0"
+        " AND green_since <= DATE_SUB(?, INTERVAL exit_green_days DAY)"
+        " ORDER BY green_since LIMIT ? FOR UPDATE SKIP LOCKED"));
+    due.setString(1, Dt(now));
+    due.setInt(2, limit);
+    std::vector<std::pair<Run, int>> runs;
+    {
+      ResultSetPtr rs(due.executeQuery());
+      while (rs->next()) {
+        ASSIGN_OR_RETURN(Run r, ParseRun(*rs));
+        runs.emplace_back(std::move(r), rs->getInt(14));
+      }
+    }
+    for (auto& [run, days] : runs) {
+      RETURN_IF_ERROR(
+          EndRunTx(tx, run, RunState::kSucceeded, absl::StrCat("GREEN for ", days, " days")));
+    }
+    Publish(tx);
+    return static_cast<int>(runs.size());
+  });
+}
+
+absl::StatusOr<int> MySqlPlaybookRepository::ScheduleAccounts(absl::Time now,
+                                                              absl::Duration horizon, int limit) {
+  return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
+    Tx tx{conn, events_, now};
+    // Replicas each take different accounts; the task ids are the backstop.
+    auto& claim = conn.Prepare(
+        "SELECT account_id FROM accounts WHERE next_schedule_at <= ? ORDER BY next_schedule_at,"
+        " account_id LIMIT ? FOR UPDATE SKIP LOCKED");
+    claim.setString(1, Dt(now));
+    claim.setInt(2, limit);
+    std::vector<std::string> ids;
+    {
+      ResultSetPtr rs(claim.executeQuery());
+      while (rs->next()) ids.push_back(Str(*rs, 1));
+    }
+    if (ids.empty()) return 0;
+    ASSIGN_OR_RETURN(std::vector<Playbook> cadences,
+                     ReadCurrentPlaybooks(conn, TriggerKind::kCadence));
+    ASSIGN_OR_RETURN(std::vector<Playbook> renewals,
+                     ReadCurrentPlaybooks(conn, TriggerKind::kRenewalDue));
+    const absl::CivilDay today = DayOf(now);
+    const absl::CivilDay last_day = DayOf(now + horizon);
+    int created = 0;
+    for (const std::string& id : ids) {
+      ASSIGN_OR_RETURN(std::optional<AccountRow> account, ReadAccount(conn, id, false));
+      if (!account.has_value() || account->churned_at.has_value()) continue;
+      const AccountProfile& profile = account->profile;
+      const absl::CivilDay anchor = profile.contract_start.value_or(DayOf(account->first_seen_at));
+      for (const Playbook& p : cadences) {
+        if (p.disabled || !Applies(p, profile.tier, profile.industry)) continue;
+        // The run opens when the account is first scheduled: touchpoints count
+        // from the contract start but only those from then on are created, so an
+        // account years into its contract gets no backlog of past QBRs.
+        ASSIGN_OR_RETURN(std::optional<StartResult> started,
+                         StartRunTx(tx, p, *account, "cadence", now, /*automatic=*/true));
+        if (!started.has_value() || started->run.state != RunState::kActive) continue;
+        const Run& run = started->run;
+        ASSIGN_OR_RETURN(const EscalationChain* chain, CachedChain(tx, p.escalation_chain_id));
+        const int months = std::max(1, p.trigger.cadence_months);
+        const absl::CivilDay from = std::max(DayOf(run.triggered_at), anchor);
+        int i = std::max<int64_t>(1, (absl::CivilMonth(from) - absl::CivilMonth(anchor)) / months);
+        for (;; ++i) {
+          const absl::CivilDay day = CadenceDate(anchor, months, i);
+          if (day > last_day) break;
+          if (day < from) continue;
+          for (size_t s = 0; s < p.steps.size(); ++s) {
+            Task t = TaskForStep(run, p, *chain, static_cast<int>(s), StartOfDay(day),
+                                 absl::StrCat(run.run_id, ".", absl::FormatCivilTime(day), ".", s),
+                                 now);
+            if (InsertTask(tx, t)) ++created;
+          }
+        }
+      }
+      if (profile.renewal_date.has_value()) {
+        for (const Playbook& p : renewals) {
+          if (p.disabled || !Applies(p, profile.tier, profile.industry)) continue;
+          const absl::CivilDay start = *profile.renewal_date - p.trigger.renewal_days_before;
+          if (today < start || today > *profile.renewal_date) continue;
+          ASSIGN_OR_RETURN(
+              std::optional<StartResult> started,
+              StartRunTx(tx, p, *account,
+                         absl::StrCat("renewal:", absl::FormatCivilTime(*profile.renewal_date)),
+                         std::max(StartOfDay(start), now), /*automatic=*/true));
+          (void)started;
+        }
+      }
+      // Touchpoints and renewals are by day: look again tomorrow.
+      auto& next = conn.Prepare("UPDATE accounts SET next_schedule_at = ? WHERE account_id = ?");
+      next.setString(1, Dt(StartOfDay(today + 1)));
+      next.setString(2, id);
+      next.executeUpdate();
+    }
+    Publish(tx);
+    return created;
+  });
+}
+
+absl::StatusOr<std::vector<OpportunityRequest>> MySqlPlaybookRepository::ClaimExpansionRequests(
+    absl::Time now, absl::Duration lease, int limit) {
+  return pool_->Transact<std::vector<OpportunityRequest>>(
+      [&](db::Connection& conn) -> absl::StatusOr<std::vector<OpportunityRequest>> {
+        auto& claim = conn.Prepare(
+            "SELECT request_id, account_id, signal_kind, feature, tier FROM expansion_requests"
+            " WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
+            " FOR UPDATE SKIP LOCKED");
+        claim.setString(1, Dt(now));
+        claim.setInt(2, limit);
+        std::vector<OpportunityRequest> out;
+        {
+          ResultSetPtr rs(claim.executeQuery());
+          while (rs->next()) {
+            out.push_back({Str(*rs, 1), Str(*rs, 2), Str(*rs, 3), Str(*rs, 4), Str(*rs, 5)});
+          }
+        }
+        auto& lease_stmt = conn.Prepare(
+            "UPDATE expansion_requests SET next_attempt_at = ?, attempts = attempts + 1"
+            " WHERE request_id = ?");
+        for (const OpportunityRequest& r : out) {
+          lease_stmt.setString(1, Dt(now + lease));
+          lease_stmt.setString(2, r.request_id);
+          lease_stmt.executeUpdate();
+        }
+        return out;
+      });
+}
+
+absl::Status MySqlPlaybookRepository::FinishExpansionRequest(
+    const std::string& request_id, const absl::StatusOr<std::string>& outcome, absl::Time now,
+    absl::Time retry_at) {
+  return pool_->Run([&](db::Connection& conn) -> absl::Status {
+    if (outcome.ok()) {
+      auto& stmt = conn.Prepare(
+          "UPDATE expansion_requests SET sent_at = ?, opportunity_id = ?, last_error = ''"
+          " WHERE request_id = ?");
+      stmt.setString(1, Dt(now));
+      stmt.setString(2, *outcome);
+      stmt.setString(3, request_id);
+      stmt.executeUpdate();
+    } else {
+      auto& stmt = conn.Prepare(
+          "UPDATE expansion_requests SET next_attempt_at = ?, last_error = ? WHERE request_id = ?");
+      stmt.setString(1, Dt(retry_at));
+      stmt.setString(2, std::string(outcome.status().message()).substr(0, 500));
+      stmt.setString(3, request_id);
+      stmt.executeUpdate();
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Outbox and measures
+
+absl::StatusOr<std::vector<TaskEvent>> MySqlPlaybookRepository::TaskEventsAfter(int64_t after,
+                                                                               int limit) {
+  ASSIGN_OR_RETURN(std::vector<db::LoggedEvent> logged, db::ReadEvents(*pool_, after, limit));
+  std::vector<TaskEvent> out;
+  out.reserve(logged.size());
+  for (const db::LoggedEvent& l : logged) {
+    ASSIGN_OR_RETURN(TaskEvent e, events_.decode(l.payload));
+    e.sequence = l.sequence;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> MySqlPlaybookRepository::LastTaskEventSequence() {
+  return db::LastSequence(*pool_);
+}
+
+absl::StatusOr<MetricsFacts> MySqlPlaybookRepository::LoadMetricsFacts(absl::Time from,
+                                                                      absl::Time to) {
+  MetricsFacts facts;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& runs = conn.Prepare(
+        "SELECT r.tier, r.trigger_kind, r.trigger_band, r.state, r.triggered_at,"
+        " (SELECT MIN(t.completed_at) FROM tasks t WHERE t.run_id = r.run_id"
+        "  AND t.status = 'COMPLETED') FROM runs r WHERE r.triggered_at >= ? AND r.triggered_at < ?");
+    runs.setString(1, Dt(from));
+    runs.setString(2, Dt(to));
+    {
+      ResultSetPtr rs(runs.executeQuery());
+      while (rs->next()) {
+        RunFact f;
+        f.tier = Str(*rs, 1);
+        f.trigger_kind = TriggerKindFromName(Str(*rs, 2)).value_or(TriggerKind::kUnspecified);
+        f.trigger_band = Str(*rs, 3);
+        f.state = RunStateFromName(Str(*rs, 4)).value_or(RunState::kUnspecified);
+        ASSIGN_OR_RETURN(f.triggered_at, ReadTime(*rs, 5));
+        ASSIGN_OR_RETURN(f.first_completed_at, ReadOptTime(*rs, 6));
+        facts.runs.push_back(std::move(f));
+      }
+    }
+    auto& tasks = conn.Prepare(
+        "SELECT tier, sla_met FROM tasks WHERE status = 'COMPLETED' AND completed_at >= ?"
+        " AND completed_at < ?");
+    tasks.setString(1, Dt(from));
+    tasks.setString(2, Dt(to));
+    {
+      ResultSetPtr rs(tasks.executeQuery());
+      while (rs->next()) facts.completed_tasks.push_back({Str(*rs, 1), rs->getBoolean(2)});
+    }
+    auto& open = conn.Prepare(
+        "SELECT tier, escalation_level, COUNT(*) FROM tasks WHERE status IN ('OPEN', 'SNOOZED')"
+        " AND escalation_level > 0 GROUP BY tier, escalation_level");
+    ResultSetPtr rs(open.executeQuery());
+    while (rs->next()) facts.open_escalations[Str(*rs, 1)][rs->getInt(2)] = rs->getInt64(3);
+    return absl::OkStatus();
+  }));
+  return facts;
+}
+
+absl::StatusOr<CohortCounts> MySqlPlaybookRepository::LoadCohort(const std::string& playbook_id) {
+  CohortCounts counts;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(
+        "SELECT arm, COUNT(*), SUM(recovered_at IS NOT NULL), SUM(churned_at IS NOT NULL)"
+        " FROM cohort WHERE playbook_id = ? GROUP BY arm");
+    stmt.setString(1, playbook_id);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      CohortArm& arm = Str(*rs, 1) == kHeldOutArm ? counts.held_out : counts.treated;
+      arm.accounts = rs->getInt64(2);
+      arm.recovered = rs->getInt64(3);
+      arm.churned = rs->getInt64(4);
+    }
+    return absl::OkStatus();
+  }));
+  return counts;
+}
+
+}  // namespace cs::playbooks

@@ -1,0 +1,81 @@
+#ifndef CS_SERVICES_PLAYBOOKS_MYSQL_PLAYBOOK_REPOSITORY_H_
+#define CS_SERVICES_PLAYBOOKS_MYSQL_PLAYBOOK_REPOSITORY_H_
+
+#include "common/clock.h"
+#include "common/db/pool.h"
+#include "services/playbooks/playbook_repository.h"
+
+namespace cs::playbooks {
+
+class MySqlPlaybookRepository final : public PlaybookRepository {
+ public:
+  MySqlPlaybookRepository(db::Pool* pool, const Clock* clock, TaskEventCodec events)
+      : pool_(pool), clock_(clock), events_(std::move(events)) {}
+
+  absl::StatusOr<Playbook> CreatePlaybook(const db::WriteKey& key,
+                                          const db::ResultCodec<Playbook>& codec,
+                                          const Playbook& playbook, absl::Time now) override;
+  absl::StatusOr<Playbook> UpdatePlaybook(const db::WriteKey& key,
+                                          const db::ResultCodec<Playbook>& codec,
+                                          const Playbook& playbook, absl::Time now) override;
+  absl::StatusOr<Playbook> GetPlaybook(const std::string& playbook_id, int version) override;
+  absl::StatusOr<std::vector<Playbook>> ListPlaybooks() override;
+  absl::Status EnsurePlaybooks(const std::vector<Playbook>& playbooks, absl::Time now) override;
+
+  absl::StatusOr<StartResult> StartRun(const db::WriteKey& key,
+                                       const db::ResultCodec<StartResult>& codec,
+                                       const std::string& playbook_id,
+                                       const AccountProfile& account,
+                                       const std::string& trigger_key, absl::Time now) override;
+  absl::StatusOr<Run> GetRun(const std::string& run_id) override;
+  absl::StatusOr<RunPage> ListRuns(const RunFilter& filter) override;
+  absl::StatusOr<Run> CancelRun(const db::WriteKey& key, const db::ResultCodec<Run>& codec,
+                                const std::string& run_id, const std::string& reason,
+                                absl::Time now) override;
+
+  absl::StatusOr<TaskPage> ListTasks(const TaskFilter& filter, absl::Time now) override;
+  absl::StatusOr<Task> GetTask(const std::string& task_id) override;
+  absl::StatusOr<Task> CompleteTask(const db::WriteKey& key, const db::ResultCodec<Task>& codec,
+                                    const std::string& task_id, const std::string& outcome,
+                                    const std::string& note, absl::Time now) override;
+  absl::StatusOr<Task> SnoozeTask(const db::WriteKey& key, const db::ResultCodec<Task>& codec,
+                                  const std::string& task_id, absl::Time until,
+                                  absl::Time now) override;
+  absl::StatusOr<Task> ReassignTask(const db::WriteKey& key, const db::ResultCodec<Task>& codec,
+                                    const std::string& task_id, const std::string& assignee_id,
+                                    absl::Time now) override;
+  absl::StatusOr<std::vector<Escalation>> ListEscalations(const std::string& task_id) override;
+
+  absl::StatusOr<int64_t> Cursor(const std::string& consumer) override;
+  absl::StatusOr<int> ApplyHealthEvents(const std::string& consumer,
+                                        const std::vector<HealthEvent>& events,
+                                        const std::map<std::string, AccountProfile>& context,
+                                        absl::Time now) override;
+
+  absl::StatusOr<bool> SkipHealthEvent(const std::string& consumer, const HealthEvent& event,
+                                       const std::string& reason, absl::Time now) override;
+  absl::StatusOr<int> EscalateOverdue(absl::Time now, int limit) override;
+  absl::StatusOr<int> CloseRecoveredRuns(absl::Time now, int limit) override;
+  absl::StatusOr<int> ScheduleAccounts(absl::Time now, absl::Duration horizon, int limit) override;
+  absl::StatusOr<std::vector<OpportunityRequest>> ClaimExpansionRequests(absl::Time now,
+                                                                         absl::Duration lease,
+                                                                         int limit) override;
+  absl::Status FinishExpansionRequest(const std::string& request_id,
+                                      const absl::StatusOr<std::string>& outcome, absl::Time now,
+                                      absl::Time retry_at) override;
+
+  absl::StatusOr<std::vector<TaskEvent>> TaskEventsAfter(int64_t after, int limit) override;
+  absl::StatusOr<int64_t> LastTaskEventSequence() override;
+
+  absl::StatusOr<MetricsFacts> LoadMetricsFacts(absl::Time from, absl::Time to) override;
+  absl::StatusOr<CohortCounts> LoadCohort(const std::string& playbook_id) override;
+
+ private:
+  db::Pool* pool_;
+  const Clock* clock_;
+  TaskEventCodec events_;
+};
+
+}  // namespace cs::playbooks
+
+#endif  // CS_SERVICES_PLAYBOOKS_MYSQL_PLAYBOOK_REPOSITORY_H_
