@@ -74,9 +74,10 @@ class HealthRepository {
                                                            const std::string& score_name,
                                                            absl::CivilDay from,
                                                            absl::CivilDay to) = 0;
-  // The newest daily point on or before `day`.
-  virtual absl::StatusOr<std::optional<HealthPoint>> PointOnOrBefore(
-      const std::string& account_id, const std::string& score_name, absl::CivilDay day) = 0;
+  // For each of `days`, the newest daily point on or before it (one round trip).
+  virtual absl::StatusOr<std::vector<std::optional<HealthPoint>>> PointsOnOrBefore(
+      const std::string& account_id, const std::string& score_name,
+      const std::vector<absl::CivilDay>& days) = 0;
   // Alerts that were open at `at`.
   virtual absl::StatusOr<std::vector<Alert>> OpenAlerts(const std::string& account_id,
                                                         absl::Time at) = 0;

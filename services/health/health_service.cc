@@ -221,13 +221,12 @@ absl::StatusOr<HealthView> HealthService::ViewOf(StoredScore score, absl::Time a
     view.band = BandFor(view.score, card.ok() ? card->bands : BandThresholds());
   }
   const absl::CivilDay today = DayOf(at);
-  const std::pair<int, std::optional<double>*> trends[] = {
-      {30, &view.change_30d}, {60, &view.change_60d}, {90, &view.change_90d}};
-  for (const auto& [days, out] : trends) {
-    ASSIGN_OR_RETURN(std::optional<HealthPoint> then,
-                     repository_->PointOnOrBefore(score.account_id, score.score_name,
-                                                  today - days));
-    if (then.has_value()) *out = score.score - then->score;
+  ASSIGN_OR_RETURN(std::vector<std::optional<HealthPoint>> then,
+                   repository_->PointsOnOrBefore(score.account_id, score.score_name,
+                                                 {today - 30, today - 60, today - 90}));
+  std::optional<double>* const trends[] = {&view.change_30d, &view.change_60d, &view.change_90d};
+  for (size_t i = 0; i < then.size() && i < 3; ++i) {
+    if (then[i].has_value()) *trends[i] = score.score - then[i]->score;
   }
   ASSIGN_OR_RETURN(view.open_alerts, repository_->OpenAlerts(score.account_id, at));
   view.computed = std::move(score);
@@ -249,13 +248,34 @@ absl::StatusOr<HealthView> HealthService::GetHealth(const std::string& account_i
                                           : repository_->GetScore(account_id, score_name);
   if (!score.ok()) return score.status();
   ASSIGN_OR_RETURN(HealthView view, ViewOf(*std::move(score), as_of.value_or(now)));
-  ASSIGN_OR_RETURN(view.churn_probability, ChurnProbability(account_id, as_of.value_or(now)));
+  ASSIGN_OR_RETURN(view.churn_probability,
+                   ChurnProbability(account_id, as_of.value_or(now), !as_of.has_value()));
   return view;
 }
 
+absl::StatusOr<std::optional<StoredChurnModel>> HealthService::CurrentChurnModel(absl::Time now) {
+  {
+    std::lock_guard<std::mutex> lock(model_mu_);
+    if (model_loaded_at_.has_value() && now - *model_loaded_at_ < kModelCacheTtl &&
+        now >= *model_loaded_at_) {
+      return current_model_;
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<StoredChurnModel> model, repository_->FindChurnModel(0, now));
+  std::lock_guard<std::mutex> lock(model_mu_);
+  current_model_ = model;
+  model_loaded_at_ = now;
+  return model;
+}
+
 absl::StatusOr<std::optional<double>> HealthService::ChurnProbability(
-    const std::string& account_id, absl::Time at) {
-  ASSIGN_OR_RETURN(std::optional<StoredChurnModel> model, repository_->FindChurnModel(0, at));
+    const std::string& account_id, absl::Time at, bool current) {
+  std::optional<StoredChurnModel> model;
+  if (current) {
+    ASSIGN_OR_RETURN(model, CurrentChurnModel(at));
+  } else {
+    ASSIGN_OR_RETURN(model, repository_->FindChurnModel(0, at));
+  }
   if (!model.has_value()) return std::optional<double>();
   const absl::CivilDay day = DayOf(at);
   ASSIGN_OR_RETURN(AccountHistory history,
@@ -515,7 +535,11 @@ absl::StatusOr<StoredChurnModel> HealthService::TrainChurnModel(
   options.seed = out.seed;
   ASSIGN_OR_RETURN(out.model, cs::health::TrainChurnModel(ChurnFeatureNames(), examples, options));
   out.trained_at = now;
-  return repository_->StoreChurnModel(key, codec, out);
+  absl::StatusOr<StoredChurnModel> stored = repository_->StoreChurnModel(key, codec, out);
+  // This replica serves the new model at once; others within kModelCacheTtl.
+  std::lock_guard<std::mutex> lock(model_mu_);
+  model_loaded_at_.reset();
+  return stored;
 }
 
 absl::StatusOr<StoredChurnModel> HealthService::GetChurnModel(int64_t model_id) {

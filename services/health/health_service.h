@@ -1,6 +1,7 @@
 #ifndef CS_SERVICES_HEALTH_HEALTH_SERVICE_H_
 #define CS_SERVICES_HEALTH_HEALTH_SERVICE_H_
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -103,10 +104,17 @@ class HealthService {
   // The churn probability from the newest model trained by `at`, with features as
   // of that day; nullopt when no model exists or the account has churned.
   absl::StatusOr<std::optional<double>> ChurnProbability(const std::string& account_id,
-                                                         absl::Time at);
+                                                         absl::Time at, bool current);
+  // The newest model, kept for kModelCacheTtl: GetHealth asks on every call, and a
+  // model changes only when one is trained.
+  absl::StatusOr<std::optional<StoredChurnModel>> CurrentChurnModel(absl::Time now);
+  static constexpr absl::Duration kModelCacheTtl = absl::Seconds(5);
 
   HealthRepository* repository_;
   const Clock* clock_;
+  std::mutex model_mu_;
+  std::optional<StoredChurnModel> current_model_;
+  std::optional<absl::Time> model_loaded_at_;
 };
 
 }  // namespace cs::health

@@ -91,12 +91,13 @@ std::map<std::string, double> DecodeEvidence(absl::string_view text) {
 }
 
 // Reads "day, score, band, scorecard_version" of a score_daily row.
-absl::StatusOr<HealthPoint> ReadPoint(sql::ResultSet& rs) {
+// day, score, band, scorecard_version from column `first` on.
+absl::StatusOr<HealthPoint> ReadPoint(sql::ResultSet& rs, int first = 1) {
   HealthPoint p;
-  ASSIGN_OR_RETURN(p.day, ReadDay(rs, 1));
-  p.score = rs.getDouble(2);
-  p.band = ReadBand(rs, 3);
-  p.scorecard_version = rs.getInt(4);
+  ASSIGN_OR_RETURN(p.day, ReadDay(rs, first));
+  p.score = rs.getDouble(first + 1);
+  p.band = ReadBand(rs, first + 2);
+  p.scorecard_version = rs.getInt(first + 3);
   return p;
 }
 
@@ -974,19 +975,32 @@ absl::StatusOr<std::vector<HealthPoint>> MySqlHealthRepository::History(
   return out;
 }
 
-absl::StatusOr<std::optional<HealthPoint>> MySqlHealthRepository::PointOnOrBefore(
-    const std::string& account_id, const std::string& score_name, absl::CivilDay day) {
-  std::optional<HealthPoint> out;
+absl::StatusOr<std::vector<std::optional<HealthPoint>>> MySqlHealthRepository::PointsOnOrBefore(
+    const std::string& account_id, const std::string& score_name,
+    const std::vector<absl::CivilDay>& days) {
+  std::vector<std::optional<HealthPoint>> out(days.size());
+  if (days.empty()) return out;
+  // One statement for all the days: GetHealth asks for three on every call.
+  std::string sql;
+  for (size_t i = 0; i < days.size(); ++i) {
+    absl::StrAppend(&sql, i == 0 ? "" : " UNION ALL ", "(SELECT ", i,
+                    " AS k, day, score, band, scorecard_version FROM score_daily"
+                    " WHERE account_id = ? AND score_name = ? AND day <= ?"
+                    " ORDER BY day DESC LIMIT 1)");
+  }
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    auto& stmt = conn.Prepare(
-        "SELECT day, score, band, scorecard_version FROM score_daily WHERE account_id = ?"
-        " AND score_name = ? AND day <= ? ORDER BY day DESC LIMIT 1");
-    stmt.setString(1, account_id);
-    stmt.setString(2, score_name);
-    stmt.setString(3, DayText(day));
+    auto& stmt = conn.Prepare(sql);
+    for (size_t i = 0; i < days.size(); ++i) {
+      const int p = static_cast<int>(i * 3);
+      stmt.setString(p + 1, account_id);
+      stmt.setString(p + 2, score_name);
+      stmt.setString(p + 3, DayText(days[i]));
+    }
     ResultSetPtr rs(stmt.executeQuery());
-    if (rs->next()) {
-      ASSIGN_OR_RETURN(out, ReadPoint(*rs));
+    while (rs->next()) {
+      const int k = rs->getInt(1);
+      if (k < 0 || k >= static_cast<int>(days.size())) continue;
+      ASSIGN_OR_RETURN(out[k], ReadPoint(*rs, 2));
     }
     return absl::OkStatus();
   }));

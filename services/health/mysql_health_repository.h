@@ -44,9 +44,9 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::StatusOr<std::vector<HealthPoint>> History(const std::string& account_id,
                                                    const std::string& score_name,
                                                    absl::CivilDay from, absl::CivilDay to) override;
-  absl::StatusOr<std::optional<HealthPoint>> PointOnOrBefore(const std::string& account_id,
-                                                             const std::string& score_name,
-                                                             absl::CivilDay day) override;
+  absl::StatusOr<std::vector<std::optional<HealthPoint>>> PointsOnOrBefore(
+      const std::string& account_id, const std::string& score_name,
+      const std::vector<absl::CivilDay>& days) override;
   absl::StatusOr<std::vector<Alert>> OpenAlerts(const std::string& account_id,
                                                 absl::Time at) override;
   absl::StatusOr<AlertPage> ListAlerts(const AlertQuery& query) override;

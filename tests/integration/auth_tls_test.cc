@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct Binary {
   // Resolved when a test runs: the generated descriptors are registered by then.
   const google::protobuf::ServiceDescriptor* (*service)();
 };
+
+// Test names and failure messages show the service, not the struct's bytes.
+void PrintTo(const Binary& b, std::ostream* os) { *os << b.name; }
 
 template <typename Message>
 const google::protobuf::ServiceDescriptor* ServiceOf() {
