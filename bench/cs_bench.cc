@@ -440,7 +440,10 @@ struct TypedCall : PendingCall {
   std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
 };
 
-using StartFn = std::function<PendingCall*(grpc::CompletionQueue*, Clock::time_point, int64_t)>;
+// Starts call `index` on `lane`'s connection, scheduled at the given time.
+using StartFn =
+    std::function<PendingCall*(int lane, grpc::CompletionQueue*, Clock::time_point, int64_t index)>;
+constexpr int kLanes = 4;
 
 struct OpenLoopResult {
   Latencies latency;
@@ -448,7 +451,9 @@ struct OpenLoopResult {
   double achieved_rate = 0;
 };
 
-OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& start) {
+// One sender and one completion queue at `rate`; OpenLoop runs several.
+OpenLoopResult OpenLoopLane(int lane, double rate, absl::Duration duration,
+                            const StartFn& start) {
   OpenLoopResult result;
   grpc::CompletionQueue cq;
   std::atomic<int64_t> outstanding{0};
@@ -473,7 +478,7 @@ OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& sta
         begin + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
     std::this_thread::sleep_until(when);
     outstanding.fetch_add(1);
-    start(&cq, when, i);
+    start(lane, &cq, when, int64_t{lane} * 100000000 + i);
   }
   const double elapsed = Seconds(Clock::now() - begin);
   while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -481,6 +486,26 @@ OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& sta
   collector.join();
   result.achieved_rate = total / elapsed;
   return result;
+}
+
+// Open loop at `rate` calls/s over several lanes, so one sending thread is not
+// what limits the rate.
+OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& start) {
+  std::vector<OpenLoopResult> lanes(kLanes);
+  std::vector<std::thread> threads;
+  for (int l = 0; l < kLanes; ++l) {
+    threads.emplace_back([&, l] {
+      lanes[l] = OpenLoopLane(l, rate / kLanes, duration, start);
+    });
+  }
+  for (auto& t : threads) t.join();
+  OpenLoopResult total;
+  for (const OpenLoopResult& lane : lanes) {
+    total.latency.Merge(lane.latency);
+    total.errors += lane.errors;
+    total.achieved_rate += lane.achieved_rate;
+  }
+  return total;
 }
 
 struct ReadFigures {
@@ -515,7 +540,10 @@ bool ReadScenario() {
   std::printf("read: GetHealth over %d accounts vs. the echo baseline, %s per phase\n", accounts,
               absl::FormatDuration(duration).c_str());
 
-  auto health_stub = hv1::AccountHealthService::NewStub(Channel(health, 2000));
+  std::vector<std::unique_ptr<hv1::AccountHealthService::Stub>> health_stubs;
+  for (int l = 0; l < kLanes; ++l) {
+    health_stubs.push_back(hv1::AccountHealthService::NewStub(Channel(health, 2000 + l)));
+  }
   ReadFigures h = MeasureReads(
       "read.gethealth", concurrency, duration,
       [&](int t) -> std::function<bool()> {
@@ -529,19 +557,23 @@ bool ReadScenario() {
           return stub->GetHealth(Context().get(), request, &response).ok();
         };
       },
-      [&](grpc::CompletionQueue* cq, Clock::time_point when, int64_t i) -> PendingCall* {
+      [&](int lane, grpc::CompletionQueue* cq, Clock::time_point when,
+          int64_t i) -> PendingCall* {
         auto* call = new TypedCall<hv1::GetHealthResponse>;
         call->scheduled = when;
         call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         hv1::GetHealthRequest request;
         request.set_account_id(AccountId("bench", static_cast<int>(i % accounts)));
-        call->reader = health_stub->AsyncGetHealth(&call->context, request, cq);
+        call->reader = health_stubs[lane]->AsyncGetHealth(&call->context, request, cq);
         call->reader->Finish(&call->response, &call->status, call);
         return call;
       });
   if (echo.empty()) return h.peak > 0;
 
-  auto echo_stub = grpc::health::v1::Health::NewStub(Channel(echo, 2000));
+  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> echo_stubs;
+  for (int l = 0; l < kLanes; ++l) {
+    echo_stubs.push_back(grpc::health::v1::Health::NewStub(Channel(echo, 2000 + l)));
+  }
   ReadFigures e = MeasureReads(
       "read.echo", concurrency, duration,
       [&](int t) -> std::function<bool()> {
@@ -552,11 +584,12 @@ bool ReadScenario() {
           return stub->Check(Context().get(), {}, &response).ok();
         };
       },
-      [&](grpc::CompletionQueue* cq, Clock::time_point when, int64_t) -> PendingCall* {
+      [&](int lane, grpc::CompletionQueue* cq, Clock::time_point when,
+          int64_t) -> PendingCall* {
         auto* call = new TypedCall<grpc::health::v1::HealthCheckResponse>;
         call->scheduled = when;
         call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-        call->reader = echo_stub->AsyncCheck(&call->context, {}, cq);
+        call->reader = echo_stubs[lane]->AsyncCheck(&call->context, {}, cq);
         call->reader->Finish(&call->response, &call->status, call);
         return call;
       });
