@@ -93,6 +93,11 @@ absl::Status Validate(const ServerConfig& config) {
   if (absl::Status s = ValidateListenAddress("metrics_listen", config.metrics_listen); !s.ok()) {
     return s;
   }
+  if (!config.probe_listen.empty()) {
+    if (absl::Status s = ValidateListenAddress("probe_listen", config.probe_listen); !s.ok()) {
+      return s;
+    }
+  }
   if (config.db.pool_size < 1 || config.db.pool_size > 512) {
     return Invalid("db_pool_size", "must be in 1-512");
   }

@@ -59,6 +59,10 @@ struct ServerConfig {
   std::string service_name;
   std::string listen;
   std::string metrics_listen;
+  // A second, plaintext gRPC port serving only grpc.health.v1 (the statuses of the
+  // main port), for probes that cannot speak TLS such as the kubelet's native gRPC
+  // probes. Empty: none.
+  std::string probe_listen;
   DbConfig db;
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration health_check_interval = absl::Seconds(1);

@@ -17,6 +17,9 @@
 
 ABSL_FLAG(std::string, listen, "", "gRPC listen address host:port (default per service)");
 ABSL_FLAG(std::string, metrics_listen, "", "Prometheus /metrics listen address host:port");
+ABSL_FLAG(std::string, probe_listen, "",
+          "Plaintext gRPC address host:port serving only grpc.health.v1 (the main port's"
+          " statuses), for probes that cannot speak TLS; empty: off");
 ABSL_FLAG(std::string, db_uri, "mysql://root@127.0.0.1:3306",
           "Database: mysql://USER[:PASSWORD]@HOST[:PORT][/SCHEMA] (schema defaults per service)");
 ABSL_FLAG(std::string, db_password_file, "",
@@ -109,6 +112,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen).empty()
                               ? defaults.metrics_listen
                               : absl::GetFlag(FLAGS_metrics_listen);
+  config.probe_listen = absl::GetFlag(FLAGS_probe_listen);
   DbConfig base;
   base.schema = defaults.schema;
   base.pool_size = absl::GetFlag(FLAGS_db_pool_size);

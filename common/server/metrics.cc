@@ -1,11 +1,14 @@
 #include "common/server/metrics.h"
 
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <grpcpp/server_context.h>
 
 #include <chrono>
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "common/db/pool.h"
 #include "common/log.h"
 
 namespace cs {
@@ -134,6 +137,77 @@ std::string RequestIdOf(const grpc::ServerContextBase& context) {
   auto it = md.find(kRequestIdHeader);
   if (it == md.end()) return "";
   return std::string(it->second.data(), it->second.size());
+}
+
+QueryGauge::QueryGauge(prometheus::Registry& registry, db::Pool* pool, Spec spec)
+    : pool_(pool),
+      spec_(std::move(spec)),
+      family_(prometheus::BuildGauge().Name(spec_.name).Help(spec_.help).Register(registry)) {
+  for (const auto& values : spec_.always) Series(values).Set(0);
+}
+
+prometheus::Gauge& QueryGauge::Series(const std::vector<std::string>& values) {
+  auto it = seen_.find(values);
+  if (it != seen_.end()) return *it->second;
+  std::map<std::string, std::string> labels;
+  for (size_t i = 0; i < spec_.label_names.size() && i < values.size(); ++i) {
+    labels[spec_.label_names[i]] = values[i];
+  }
+  prometheus::Gauge* gauge = &family_.Add(labels);
+  seen_.emplace(values, gauge);
+  return *gauge;
+}
+
+absl::Status QueryGauge::Refresh() {
+  std::map<std::vector<std::string>, double> rows;
+  const size_t n = spec_.label_names.size();
+  absl::Status status = pool_->Run([&](db::Connection& conn) -> absl::Status {
+    sql::PreparedStatement& stmt = conn.Prepare(spec_.sql);
+    std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+    while (rs->next()) {
+      std::vector<std::string> values;
+      for (size_t i = 1; i <= n; ++i) values.push_back(std::string(rs->getString(i)));
+      rows[values] += static_cast<double>(rs->getDouble(n + 1));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  // Only the refresher's thread touches seen_ after construction.
+  for (auto& [values, gauge] : seen_) {
+    if (rows.find(values) == rows.end()) gauge->Set(0);
+  }
+  for (const auto& [values, value] : rows) Series(values).Set(value);
+  return absl::OkStatus();
+}
+
+void PeriodicRefresher::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] {
+    bool failing = false;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      const absl::Status s = refresh_();
+      if (!s.ok() && !failing) {
+        log::Warn(name_ + " refresh failed; retrying", {{"error", std::string(s.message())}});
+      } else if (s.ok() && failing) {
+        log::Info(name_ + " refresh works again");
+      }
+      failing = !s.ok();
+      lock.lock();
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(interval_), [this] { return stopping_; });
+    }
+  });
+}
+
+void PeriodicRefresher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace cs

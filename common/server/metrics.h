@@ -8,10 +8,23 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <condition_variable>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace cs {
+
+namespace db {
+class Pool;
+}
 
 // The RPC metrics every service exports, recorded by a server interceptor:
 //   cs_grpc_server_started_total{grpc_method}
@@ -49,6 +62,60 @@ class ObservabilityInterceptorFactory
 
  private:
   RpcMetrics* metrics_;
+};
+
+// A gauge family whose values come from one aggregate query of the service's own
+// schema (the business view: accounts per band, open escalations, pipeline). The
+// query is a prepared statement without parameters returning one row per series:
+// the label values (as strings, in the order of `label_names`) then the value.
+// Series the query stops returning (an empty band, a stage emptied) drop to 0
+// rather than keep their last value, and `always` lists series reported as 0 from
+// the first refresh on, so dashboards and alerts see them before any data exists.
+class QueryGauge {
+ public:
+  struct Spec {
+    std::string name;
+    std::string help;
+    std::vector<std::string> label_names;
+    std::string sql;
+    std::vector<std::vector<std::string>> always;
+  };
+  QueryGauge(prometheus::Registry& registry, db::Pool* pool, Spec spec);
+  // Runs the query once and updates the gauges; on failure they keep their values.
+  absl::Status Refresh();
+
+ private:
+  prometheus::Gauge& Series(const std::vector<std::string>& values);
+
+  db::Pool* pool_;
+  Spec spec_;
+  prometheus::Family<prometheus::Gauge>& family_;
+  std::map<std::vector<std::string>, prometheus::Gauge*> seen_;
+};
+
+// Calls `refresh` at once and then every `interval` in a thread of its own until
+// Stop. Failures (the database away) are logged once per run of failures; the
+// gauges keep their last values meanwhile, and cs_db_up tells why.
+class PeriodicRefresher {
+ public:
+  PeriodicRefresher(std::string name, absl::Duration interval,
+                    std::function<absl::Status()> refresh)
+      : name_(std::move(name)), interval_(interval), refresh_(std::move(refresh)) {}
+  ~PeriodicRefresher() { Stop(); }
+  PeriodicRefresher(const PeriodicRefresher&) = delete;
+  PeriodicRefresher& operator=(const PeriodicRefresher&) = delete;
+
+  void Start();
+  void Stop();  // idempotent
+
+ private:
+  const std::string name_;
+  const absl::Duration interval_;
+  const std::function<absl::Status()> refresh_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 // Returns the call's request id (client-supplied x-request-id, or generated).

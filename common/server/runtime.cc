@@ -107,12 +107,31 @@ absl::Status ServiceRuntime::Start() {
     return absl::UnavailableError(absl::StrCat("grpc: cannot listen on ", config_.listen));
   }
 
+  if (!config_.probe_listen.empty()) {
+    // Plaintext on purpose: the kubelet's gRPC probes cannot do TLS. It registers no
+    // service of the suite, so the only thing it answers with data is the default
+    // grpc.health.v1 service, whose statuses SetServing keeps equal to the main
+    // port's.
+    grpc::ServerBuilder probe_builder;
+    probe_builder.AddListeningPort(config_.probe_listen, grpc::InsecureServerCredentials(),
+                                   &probe_port_);
+    probe_server_ = probe_builder.BuildAndStart();
+    if (probe_server_ == nullptr || probe_port_ == 0) {
+      probe_server_.reset();
+      server_->Shutdown(std::chrono::system_clock::now());
+      server_->Wait();
+      server_.reset();
+      return absl::UnavailableError(
+          absl::StrCat("probe: cannot listen on ", config_.probe_listen));
+    }
+  }
+
   // Serving only once the database has answered: the watcher's first check runs now.
   const bool db_ok = pool_ == nullptr || pool_->Ping().ok();
-  server_->GetHealthCheckService()->SetServingStatus("", db_ok);
+  SetServing("", db_ok);
   // "liveness" answers whether the process works, whatever its database does, so a
   // liveness probe does not restart pods through a database outage.
-  server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
+  SetServing(kLivenessService, true);
   metrics_->db_up().Set(db_ok ? 1 : 0);
   if (pool_ != nullptr) watcher_ = std::thread([this] { WatchDatabase(); });
   if (pool_ != nullptr && config_.idempotency_retention > absl::ZeroDuration()) {
@@ -124,9 +143,17 @@ absl::Status ServiceRuntime::Start() {
                                                        : "off"},
                         {"authentication", !config_.auth_tokens_file.empty()},
                         {"port", port_},
+                        {"probe_port", probe_port_},
                         {"metrics", metrics_address_},
                         {"database_up", db_ok}});
   return absl::OkStatus();
+}
+
+void ServiceRuntime::SetServing(const std::string& service, bool serving) {
+  server_->GetHealthCheckService()->SetServingStatus(service, serving);
+  if (probe_server_ != nullptr) {
+    probe_server_->GetHealthCheckService()->SetServingStatus(service, serving);
+  }
 }
 
 void ServiceRuntime::WatchDatabase() {
@@ -143,7 +170,7 @@ void ServiceRuntime::WatchDatabase() {
     lock.lock();
     if (stopping_) break;
     if (first || ok != last_ok) {
-      server_->GetHealthCheckService()->SetServingStatus("", ok);
+      SetServing("", ok);
       metrics_->db_up().Set(ok ? 1 : 0);
       if (!first || !ok) {
         log::Write(ok ? log::Level::kInfo : log::Level::kWarn,
@@ -191,12 +218,18 @@ void ServiceRuntime::Shutdown() {
   if (janitor_.joinable()) janitor_.join();
   log::Info("shutting down: draining in-flight calls",
             {{"drain_timeout_ms", absl::ToInt64Milliseconds(config_.drain_timeout)}});
+  // Every status, on both ports, turns NOT_SERVING for the rest of the drain.
   server_->GetHealthCheckService()->Shutdown();
+  if (probe_server_ != nullptr) probe_server_->GetHealthCheckService()->Shutdown();
   for (auto& hook : shutdown_hooks_) hook();
   const auto deadline = std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(config_.drain_timeout);
   server_->Shutdown(deadline);
   server_->Wait();
+  if (probe_server_ != nullptr) {
+    probe_server_->Shutdown(std::chrono::system_clock::now());
+    probe_server_->Wait();
+  }
   log::Info("grpc drained");
   exposer_.reset();
   log::Info("stopped");

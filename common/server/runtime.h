@@ -50,6 +50,8 @@ class ServiceRuntime {
   // The port actually bound (useful with listen port 0).
   int port() const { return port_; }
   const std::string& metrics_address() const { return metrics_address_; }
+  // The probe port actually bound; 0 without --probe_listen.
+  int probe_port() const { return probe_port_; }
 
   // Stops accepting, marks NOT_SERVING, runs shutdown hooks, waits for in-flight
   // calls up to drain_timeout (then cancels them) and stops the watcher. Idempotent.
@@ -61,6 +63,9 @@ class ServiceRuntime {
  private:
   // Plaintext, TLS or mutual TLS, with bearer tokens when configured.
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials();
+  // Sets a grpc.health.v1 status on the main server and, when there is one, the
+  // probe server, so both always answer the same.
+  void SetServing(const std::string& service, bool serving);
   void WatchDatabase();
   void PurgeExpiredAnswers();
 
@@ -73,6 +78,8 @@ class ServiceRuntime {
   std::vector<std::function<void()>> shutdown_hooks_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<grpc::Server> probe_server_;
+  int probe_port_ = 0;
   std::string metrics_address_;
 
   std::mutex mu_;

@@ -25,8 +25,8 @@ const { spawn, spawnSync } = require("child_process");
 
 const SERVICES = ["health", "playbooks", "expansion"];
 const SUITE_IMAGE = /(?:^|\/)cs-suite\/(health|playbooks|expansion)(?::[^/]*)?$/;
-// Metrics the rules and the dashboard may use before the binaries export them.
-const PLACEHOLDER_METRICS = new Set(["cs_events_consumer_lag_events", "cs_playbook_sla_breaches_total"]);
+// Metrics a rule or panel may name before any binary exports them (marked as such).
+const PLACEHOLDER_METRICS = new Set([]);
 
 let failures = 0;
 let checks = 0;
@@ -245,6 +245,10 @@ function parseDuration(text) {
   return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
 }
 
+// Variables naming files the binaries read at start, expected in mounted Secrets.
+const SECRET_FILE_VARS = ["CS_TLS_CERT_FILE", "CS_TLS_KEY_FILE", "CS_TLS_CLIENT_CA_FILE", "CS_AUTH_TOKENS_FILE",
+                          "CS_PEER_TLS_CA_FILE", "CS_PEER_TLS_CERT_FILE", "CS_PEER_TLS_KEY_FILE", "CS_PEER_TOKEN_FILE"];
+
 // The environment a container starts with, resolved against the render.
 function containerEnv(container, objects, where) {
   const env = {};
@@ -354,6 +358,16 @@ function checkSuiteRules(render) {
       check(!!(vol && vol.secret && (!vol.secret.items || vol.secret.items.some((i) => i.path === key))), w,
             `CS_DB_PASSWORD_FILE=${file} is not a file of a mounted Secret volume`);
     }
+    // TLS material and tokens: files of mounted Secret volumes too.
+    for (const name of SECRET_FILE_VARS) {
+      const file = env[name];
+      if (!file) continue;
+      const mount = (c.volumeMounts || []).find((m) => path.posix.dirname(file) === m.mountPath.replace(/\/$/, ""));
+      const vol = mount && (s.spec.volumes || []).find((v) => v.name === mount.name);
+      const key = path.posix.basename(file);
+      check(!!(vol && vol.secret && (!vol.secret.items || vol.secret.items.some((i) => i.path === key))), w,
+            `${name}=${file} is not a file of a mounted Secret volume`);
+    }
     // The database URI: this service's own schema, no password inline.
     if (env.CS_DB_URI !== undefined) {
       const m = /^mysql:\/\/([^:@/]+)(:[^@]*)?@([^:/]+)(:\d+)?(\/([A-Za-z0-9_]{1,64}))?$/.exec(env.CS_DB_URI);
@@ -368,11 +382,30 @@ function checkSuiteRules(render) {
       const grpcPort = (c.ports || []).find((p) => p.name === "grpc");
       check(!!grpcPort, w, "no container port named grpc");
       check((c.ports || []).some((p) => p.name === "metrics"), w, "no container port named metrics");
+      // With CS_PROBE_LISTEN (a TLS gRPC port, which the kubelet's probes cannot
+      // speak) the probes ask the plaintext probe port, a container port "probe";
+      // without it, the gRPC port.
+      const probePort = (c.ports || []).find((p) => p.name === "probe");
+      let probeTarget = grpcPort;
+      if (env.CS_PROBE_LISTEN) {
+        const m = /^(.*):(\d+)$/.exec(env.CS_PROBE_LISTEN);
+        check(!!m && ["0.0.0.0", "[::]", ""].includes(m[1]), w,
+              `CS_PROBE_LISTEN=${env.CS_PROBE_LISTEN} must be 0.0.0.0:PORT (the kubelet probes the pod IP)`);
+        check(!!probePort && !!m && probePort.containerPort === Number(m[2]), w,
+              `CS_PROBE_LISTEN=${env.CS_PROBE_LISTEN} needs a container port named probe on that port`);
+        probeTarget = probePort;
+      } else {
+        check(!probePort, w, "a container port named probe without CS_PROBE_LISTEN: nothing listens there");
+      }
+      if (env.CS_TLS_CERT_FILE) {
+        check(!!env.CS_PROBE_LISTEN, w,
+              "CS_TLS_CERT_FILE makes the gRPC port TLS-only, which native gRPC probes cannot speak: set CS_PROBE_LISTEN");
+      }
       for (const p of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         const probe = c[p];
         if (check(probe && probe.grpc, w, `${p} must be a native gRPC probe`)) {
-          check(grpcPort && probe.grpc.port === grpcPort.containerPort, w,
-                `${p} asks port ${probe.grpc.port}, the grpc container port is ${grpcPort && grpcPort.containerPort}`);
+          check(probeTarget && probe.grpc.port === probeTarget.containerPort, w,
+                `${p} asks port ${probe.grpc.port}, the ${probeTarget === grpcPort ? "grpc" : "probe"} container port is ${probeTarget && probeTarget.containerPort}`);
           // Readiness follows the database (empty name); startup and liveness ask the
           // "liveness" service, which the binaries keep SERVING while the process works.
           const want = p === "readinessProbe" ? "" : "liveness";
@@ -605,6 +638,24 @@ async function runtimeCommand(files, opts) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cs-validate-"));
   const passwordFile = path.join(tmp, "password");
   fs.writeFileSync(passwordFile, "not-a-password\n");
+  // The Secrets' files (TLS material, tokens) do not exist here: a test CA made by
+  // scripts/make-test-ca stands in for cs-suite-tls, and generated token files for
+  // the token Secrets, each found by the file's name in its mount.
+  const caDir = path.join(tmp, "tls");
+  const made = spawnSync(path.join(__dirname, "..", "..", "scripts", "make-test-ca"), [caDir], { encoding: "utf8" });
+  check(made.status === 0, "runtime", `scripts/make-test-ca failed: ${made.stderr || made.error}`);
+  const tokenFile = path.join(tmp, "token");
+  fs.writeFileSync(tokenFile, "validate-deploy-token\n");
+  const tokensFile = path.join(tmp, "tokens");
+  fs.writeFileSync(tokensFile,
+    `sha256:${require("crypto").createHash("sha256").update("validate-deploy-token").digest("hex")} validate-deploy health.read\n`);
+  const standIns = { "tls.crt": path.join(caDir, "server.pem"), "tls.key": path.join(caDir, "server.key"),
+                     "ca.crt": path.join(caDir, "ca.pem"), tokens: tokensFile, token: tokenFile };
+  const localFile = (name, file) => {
+    const local = standIns[path.posix.basename(file)];
+    check(!!local, "runtime", `${name}=${file}: no local stand-in for ${path.posix.basename(file)}`);
+    return local || file;
+  };
   const flagsBySvc = {};
   const jobs = [];
   // One process per distinct (binary, environment, arguments): the init container
@@ -665,10 +716,13 @@ async function runtimeCommand(files, opts) {
     if (runEnv.CS_DB_URI) runEnv.CS_DB_URI = runEnv.CS_DB_URI.replace(/@[^/]*/, "@127.0.0.1:1");
     else runEnv.CS_DB_URI = "mysql://root@127.0.0.1:1";
     if (runEnv.CS_DB_PASSWORD_FILE) runEnv.CS_DB_PASSWORD_FILE = passwordFile;
+    for (const name of SECRET_FILE_VARS) {
+      if (runEnv[name]) runEnv[name] = localFile(name, runEnv[name]);
+    }
     // Without a namespace of its own, any free port on loopback; the checks below
     // then compare the configured ports instead of the bound ones.
     const configured = {};
-    for (const k of ["CS_LISTEN", "CS_METRICS_LISTEN"]) {
+    for (const k of ["CS_LISTEN", "CS_METRICS_LISTEN", "CS_PROBE_LISTEN"]) {
       configured[k] = runEnv[k];
       if (!prefix && runEnv[k]) runEnv[k] = "127.0.0.1:0";
     }
@@ -698,8 +752,15 @@ async function runtimeCommand(files, opts) {
     if (!prefix) {
       const port = (a) => Number(String(a || "").replace(/^.*:/, ""));
       serving = { ...serving, listen: configured.CS_LISTEN || "", port: port(configured.CS_LISTEN),
-                  metrics: configured.CS_METRICS_LISTEN || "" };
+                  metrics: configured.CS_METRICS_LISTEN || "",
+                  probe_port: configured.CS_PROBE_LISTEN ? port(configured.CS_PROBE_LISTEN) : 0 };
     }
+    // TLS as configured: the gRPC port is TLS (mutual with a client CA) and the
+    // probes then ask the plaintext probe port.
+    const wantTls = env.CS_TLS_CERT_FILE ? (env.CS_TLS_CLIENT_CA_FILE ? "mutual" : "on") : "off";
+    check(serving.tls === wantTls, where, `the binary reports TLS ${serving.tls}, the settings say ${wantTls}`);
+    const probesAsk = env.CS_PROBE_LISTEN ? serving.probe_port : serving.port;
+    check(!env.CS_PROBE_LISTEN || serving.probe_port > 0, where, "CS_PROBE_LISTEN is set but no probe port was bound");
     const grpcPort = (c.ports || []).find((p) => p.name === "grpc");
     const metricsPort = (c.ports || []).find((p) => p.name === "metrics");
     const host = String(serving.listen || "").replace(/:\d+$/, "");
@@ -707,7 +768,10 @@ async function runtimeCommand(files, opts) {
     check(grpcPort && serving.port === grpcPort.containerPort, where,
           `gRPC listens on port ${serving.port}, container port grpc is ${grpcPort && grpcPort.containerPort}`);
     for (const p of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-      if (c[p] && c[p].grpc) check(c[p].grpc.port === serving.port, where, `${p} asks port ${c[p].grpc.port}, the binary listens on ${serving.port}`);
+      if (c[p] && c[p].grpc) {
+        check(c[p].grpc.port === probesAsk, where,
+              `${p} asks port ${c[p].grpc.port}, the binary answers grpc.health.v1 ${env.CS_PROBE_LISTEN ? "in plaintext " : ""}on ${probesAsk}`);
+      }
     }
     const mport = Number(String(serving.metrics || "").replace(/^.*:/, ""));
     check(metricsPort && mport === metricsPort.containerPort, where,
@@ -722,7 +786,9 @@ async function runtimeCommand(files, opts) {
     }
     check(res.lines.some((l) => /signal received/.test(l.msg || "")) && res.lines.some((l) => l.msg === "stopped"), where,
           "no graceful drain logged after SIGTERM");
-    ok(`accepted; gRPC on :${serving.port} where the probes ask, metrics on :${mport}, drained on SIGTERM`);
+    ok(env.CS_PROBE_LISTEN
+      ? `accepted; gRPC (TLS ${serving.tls}) on :${serving.port}, plaintext probe port :${probesAsk} where the probes ask, metrics on :${mport}, drained on SIGTERM`
+      : `accepted; gRPC on :${serving.port} where the probes ask, metrics on :${mport}, drained on SIGTERM`);
   };
   // Ports never clash (a namespace each, or port 0), so all run at once.
   await Promise.all(jobs.map(runOne));

@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "common/money.h"
 #include "common/server/flags.h"
+#include "common/server/metrics.h"
 #include "common/server/service_main.h"
 #include "services/expansion/grpc_handler.h"
 #include "services/expansion/grpc_health_client.h"
@@ -29,6 +30,8 @@ ABSL_FLAG(absl::Duration, forecast_snapshot_interval, absl::Hours(1),
           "how often each replica checks for the day's scheduled forecast snapshot (0: never)");
 ABSL_FLAG(std::string, forecast_snapshot_currencies, "USD",
           "comma-separated currencies of the scheduled forecast snapshot");
+ABSL_FLAG(absl::Duration, business_metrics_interval, absl::Seconds(30),
+          "how often the business gauges of /metrics (open pipeline by stage) are recomputed");
 
 namespace {
 
@@ -38,6 +41,7 @@ struct ExpansionSettings {
   cs::expansion::MetricsSettings metrics;
   cs::expansion::SuggestionSettings suggestions;
   absl::Duration snapshot_interval;
+  cs::PeerChannelOptions health_channel;
 };
 
 absl::StatusOr<ExpansionSettings> LoadSettings() {
@@ -85,7 +89,7 @@ struct ExpansionWiring : cs::ServiceWiring {
       : revenue_repository(pool, &cs::RealClock::Instance()),
         opportunity_repository(pool, &cs::RealClock::Instance()),
         // The channel connects lazily: expansion starts while health is down.
-        health(settings.health_addr, settings.health_timeout),
+        health(settings.health_addr, settings.health_timeout, settings.health_channel),
         revenue(&revenue_repository, &cs::RealClock::Instance()),
         opportunities(&opportunity_repository, &health, &cs::RealClock::Instance(),
                       settings.suggestions),
@@ -101,7 +105,22 @@ struct ExpansionWiring : cs::ServiceWiring {
   cs::expansion::MetricsService metrics;
   cs::expansion::ForecastScheduler scheduler;
   cs::expansion::ExpansionHandler handler;
+  std::unique_ptr<cs::QueryGauge> pipeline;
+  std::unique_ptr<cs::PeriodicRefresher> business_metrics;
 };
+
+// Open pipeline: the amounts of opportunities not closed, by stage and currency
+// (never summed across currencies). Reads the (stage, currency) index and the rows of
+// open opportunities only.
+cs::QueryGauge::Spec PipelineSpec() {
+  return {"cs_expansion_pipeline_minor_units",
+          "Open expansion pipeline: sum of opportunity amounts in minor units, by stage and currency",
+          {"stage", "currency"},
+          "SELECT stage, currency, SUM(amount_minor) FROM opportunities"
+          " WHERE stage IN ('IDENTIFIED', 'QUALIFIED', 'PROPOSAL', 'NEGOTIATION')"
+          " GROUP BY stage, currency",
+          {}};
+}
 
 }  // namespace
 
@@ -118,14 +137,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "expansion: %s\n", std::string(settings.status().message()).c_str());
     return 2;
   }
+  const absl::Duration business_interval = absl::GetFlag(FLAGS_business_metrics_interval);
+  if (business_interval <= absl::ZeroDuration()) {
+    std::fprintf(stderr,
+                 "expansion: --business_metrics_interval (CS_BUSINESS_METRICS_INTERVAL): must be positive\n");
+    return 2;
+  }
+  // TLS, client certificate and token towards health, as --peer_tls_* say.
+  settings->health_channel.tls = config->peer;
   return cs::RunServiceMain(
       *config, {{"common", &common_migrations()}, {"expansion", &expansion_migrations()}},
-      [&settings](cs::ServiceRuntime& runtime,
+      [&settings, business_interval](cs::ServiceRuntime& runtime,
                   cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<ExpansionWiring>(&pool, *settings);
         runtime.AddService(&wiring->handler);
         wiring->scheduler.Start();
         runtime.AddShutdownHook([scheduler = &wiring->scheduler] { scheduler->Stop(); });
+        wiring->pipeline =
+            std::make_unique<cs::QueryGauge>(runtime.registry(), &pool, PipelineSpec());
+        wiring->business_metrics = std::make_unique<cs::PeriodicRefresher>(
+            "business metrics", business_interval,
+            [pipeline = wiring->pipeline.get()] { return pipeline->Refresh(); });
+        wiring->business_metrics->Start();
+        runtime.AddShutdownHook([w = wiring.get()] { w->business_metrics->Stop(); });
         return std::unique_ptr<cs::ServiceWiring>(std::move(wiring));
       });
 }

@@ -1,9 +1,12 @@
 // The playbook service: playbook definitions, runs, tasks, SLAs and escalation.
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 
 #include "absl/flags/flag.h"
 #include "common/server/flags.h"
+#include "common/server/metrics.h"
 #include "common/server/service_main.h"
 #include "services/playbooks/escalation_service.h"
 #include "services/playbooks/grpc_handler.h"
@@ -26,6 +29,8 @@ ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(10),
           "how often SLA escalation, run exits, cadences and renewals are checked when idle");
 ABSL_FLAG(absl::Duration, cadence_horizon, absl::Hours(24 * 14),
           "how far ahead cadence touchpoint tasks are created");
+ABSL_FLAG(absl::Duration, business_metrics_interval, absl::Seconds(30),
+          "how often the business gauges of /metrics (open escalations by level) are recomputed");
 ABSL_FLAG(int64_t, expansion_default_amount, 120000,
           "minor units (USD) an opportunity opened from an expansion signal starts with");
 
@@ -39,6 +44,7 @@ struct PlaybooksSettings {
   absl::Duration sweep_interval;
   absl::Duration cadence_horizon;
   int64_t expansion_amount;
+  absl::Duration business_interval;
   cs::PeerTlsConfig peer_tls;
 };
 
@@ -65,6 +71,11 @@ absl::StatusOr<PlaybooksSettings> LoadSettings() {
   if (s.cadence_horizon < absl::ZeroDuration() || s.cadence_horizon > absl::Hours(24 * 366)) {
     return absl::InvalidArgumentError(
         "--cadence_horizon (CS_CADENCE_HORIZON): must be between 0 and 366 days");
+  }
+  s.business_interval = absl::GetFlag(FLAGS_business_metrics_interval);
+  if (s.business_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--business_metrics_interval (CS_BUSINESS_METRICS_INTERVAL): must be positive");
   }
   s.expansion_amount = absl::GetFlag(FLAGS_expansion_default_amount);
   if (s.expansion_amount <= 0) {
@@ -95,17 +106,151 @@ cs::playbooks::GrpcExpansionClient::Options ExpansionOptions(const PlaybooksSett
   return o;
 }
 
+// The decorators below restate the repository interface's signatures.
+namespace db = cs::db;
+using cs::playbooks::AccountProfile;
+using cs::playbooks::CohortCounts;
+using cs::playbooks::Escalation;
+using cs::playbooks::HealthEvent;
+using cs::playbooks::MetricsFacts;
+using cs::playbooks::OpportunityRequest;
+using cs::playbooks::Playbook;
+using cs::playbooks::Run;
+using cs::playbooks::RunFilter;
+using cs::playbooks::RunPage;
+using cs::playbooks::StartResult;
+using cs::playbooks::Task;
+using cs::playbooks::TaskEvent;
+using cs::playbooks::TaskFilter;
+using cs::playbooks::TaskPage;
+
+// The name under which the playbook service keeps its health stream cursor.
+constexpr char kHealthConsumer[] = "health";
+
+// Counts the tasks the sweeper escalates (each one a task whose SLA expired before it
+// was done) on their way to the database; everything else passes through.
+class SlaCountingRepository final : public cs::playbooks::PlaybookRepository {
+ public:
+  SlaCountingRepository(cs::playbooks::PlaybookRepository* base, prometheus::Counter* sla_breaches)
+      : base_(base), sla_breaches_(sla_breaches) {}
+
+  // clang-format off
+  absl::StatusOr<Playbook> CreatePlaybook(const db::WriteKey& key, const db::ResultCodec<Playbook>& codec, const Playbook& playbook, absl::Time now) override { return base_->CreatePlaybook(key, codec, playbook, now); }
+  absl::StatusOr<Playbook> UpdatePlaybook(const db::WriteKey& key, const db::ResultCodec<Playbook>& codec, const Playbook& playbook, absl::Time now) override { return base_->UpdatePlaybook(key, codec, playbook, now); }
+  absl::StatusOr<Playbook> GetPlaybook(const std::string& playbook_id, int version) override { return base_->GetPlaybook(playbook_id, version); }
+  absl::StatusOr<std::vector<Playbook>> ListPlaybooks() override { return base_->ListPlaybooks(); }
+  absl::Status EnsurePlaybooks(const std::vector<Playbook>& playbooks, absl::Time now) override { return base_->EnsurePlaybooks(playbooks, now); }
+  absl::StatusOr<StartResult> StartRun(const db::WriteKey& key, const db::ResultCodec<StartResult>& codec, const std::string& playbook_id, const AccountProfile& account, const std::string& trigger_key, absl::Time now) override { return base_->StartRun(key, codec, playbook_id, account, trigger_key, now); }
+  absl::StatusOr<Run> GetRun(const std::string& run_id) override { return base_->GetRun(run_id); }
+  absl::StatusOr<RunPage> ListRuns(const RunFilter& filter) override { return base_->ListRuns(filter); }
+  absl::StatusOr<Run> CancelRun(const db::WriteKey& key, const db::ResultCodec<Run>& codec, const std::string& run_id, const std::string& reason, absl::Time now) override { return base_->CancelRun(key, codec, run_id, reason, now); }
+  absl::StatusOr<TaskPage> ListTasks(const TaskFilter& filter, absl::Time now) override { return base_->ListTasks(filter, now); }
+  absl::StatusOr<Task> GetTask(const std::string& task_id) override { return base_->GetTask(task_id); }
+  absl::StatusOr<Task> CompleteTask(const db::WriteKey& key, const db::ResultCodec<Task>& codec, const std::string& task_id, const std::string& outcome, const std::string& note, absl::Time now) override { return base_->CompleteTask(key, codec, task_id, outcome, note, now); }
+  absl::StatusOr<Task> SnoozeTask(const db::WriteKey& key, const db::ResultCodec<Task>& codec, const std::string& task_id, absl::Time until, absl::Time now) override { return base_->SnoozeTask(key, codec, task_id, until, now); }
+  absl::StatusOr<Task> ReassignTask(const db::WriteKey& key, const db::ResultCodec<Task>& codec, const std::string& task_id, const std::string& assignee_id, absl::Time now) override { return base_->ReassignTask(key, codec, task_id, assignee_id, now); }
+  absl::StatusOr<std::vector<Escalation>> ListEscalations(const std::string& task_id) override { return base_->ListEscalations(task_id); }
+  absl::StatusOr<int64_t> Cursor(const std::string& consumer) override { return base_->Cursor(consumer); }
+  absl::StatusOr<int> ApplyHealthEvents(const std::string& consumer, const std::vector<HealthEvent>& events, const std::map<std::string, AccountProfile>& context, absl::Time now) override { return base_->ApplyHealthEvents(consumer, events, context, now); }
+  absl::StatusOr<bool> SkipHealthEvent(const std::string& consumer, const HealthEvent& event, const std::string& reason, absl::Time now) override { return base_->SkipHealthEvent(consumer, event, reason, now); }
+  absl::StatusOr<int> EscalateOverdue(absl::Time now, int limit) override {
+    absl::StatusOr<int> escalated = base_->EscalateOverdue(now, limit);
+    if (escalated.ok() && *escalated > 0) sla_breaches_->Increment(*escalated);
+    return escalated;
+  }
+  absl::StatusOr<int> CloseRecoveredRuns(absl::Time now, int limit) override { return base_->CloseRecoveredRuns(now, limit); }
+  absl::StatusOr<int> ScheduleAccounts(absl::Time now, absl::Duration horizon, int limit) override { return base_->ScheduleAccounts(now, horizon, limit); }
+  absl::StatusOr<std::vector<OpportunityRequest>> ClaimExpansionRequests(absl::Time now, absl::Duration lease, int limit) override { return base_->ClaimExpansionRequests(now, lease, limit); }
+  absl::Status FinishExpansionRequest(const std::string& request_id, const absl::StatusOr<std::string>& outcome, absl::Time now, absl::Time retry_at) override { return base_->FinishExpansionRequest(request_id, outcome, now, retry_at); }
+  absl::StatusOr<std::vector<TaskEvent>> TaskEventsAfter(int64_t after, int limit) override { return base_->TaskEventsAfter(after, limit); }
+  absl::StatusOr<int64_t> LastTaskEventSequence() override { return base_->LastTaskEventSequence(); }
+  absl::StatusOr<MetricsFacts> LoadMetricsFacts(absl::Time from, absl::Time to) override { return base_->LoadMetricsFacts(from, to); }
+  absl::StatusOr<CohortCounts> LoadCohort(const std::string& playbook_id) override { return base_->LoadCohort(playbook_id); }
+  // clang-format on
+
+ private:
+  cs::playbooks::PlaybookRepository* base_;
+  prometheus::Counter* sla_breaches_;
+};
+
+// Remembers health's last sequence from each page of events the consumer reads, and
+// sets the lag against the cursor the page was read after: a round that then waits
+// (on a row lock, a slow database) already shows how far behind it is.
+class HeadTrackingFeed final : public cs::playbooks::HealthFeed {
+ public:
+  HeadTrackingFeed(cs::playbooks::HealthFeed* base, prometheus::Gauge* lag)
+      : base_(base), lag_(lag) {}
+  absl::StatusOr<cs::playbooks::HealthEventPage> ListEvents(int64_t after, int limit) override {
+    absl::StatusOr<cs::playbooks::HealthEventPage> page = base_->ListEvents(after, limit);
+    if (page.ok()) {
+      head_.store(page->last_sequence);
+      lag_->Set(static_cast<double>(std::max<int64_t>(0, page->last_sequence - after)));
+    }
+    return page;
+  }
+  absl::StatusOr<cs::playbooks::AccountProfile> GetAccount(const std::string& account_id) override {
+    return base_->GetAccount(account_id);
+  }
+  // -1 until health has answered once.
+  int64_t head() const { return head_.load(); }
+
+ private:
+  cs::playbooks::HealthFeed* base_;
+  prometheus::Gauge* lag_;
+  std::atomic<int64_t> head_{-1};
+};
+
+struct PlaybookMetrics {
+  explicit PlaybookMetrics(prometheus::Registry& registry)
+      : sla_breaches(&prometheus::BuildCounter()
+                          .Name("cs_playbook_sla_breaches_total")
+                          .Help("Playbook tasks escalated by this replica because their SLA expired")
+                          .Register(registry)
+                          .Add({})),
+        consumer_lag(&prometheus::BuildGauge()
+                          .Name("cs_events_consumer_lag_events")
+                          .Help("Events of health's stream not yet applied by the consumer "
+                                "(health's last sequence minus the consumer's cursor)")
+                          .Register(registry)
+                          .Add({{"consumer", kHealthConsumer}})) {}
+  prometheus::Counter* sla_breaches;
+  prometheus::Gauge* consumer_lag;
+};
+
+// Open tasks (open or snoozed) that have been escalated at least once, by how far up
+// the chain they are; the (status, escalate_at) index narrows it to open tasks.
+cs::QueryGauge::Spec EscalationSpec() {
+  return {"cs_playbook_open_escalations",
+          "Open playbook tasks escalated past their owner, by escalation level",
+          {"level"},
+          "SELECT CAST(escalation_level AS CHAR), COUNT(*) FROM tasks"
+          " WHERE status IN ('OPEN', 'SNOOZED') AND escalation_level > 0"
+          " GROUP BY escalation_level",
+          {}};
+}
+
 struct PlaybooksWiring : cs::ServiceWiring {
-  PlaybooksWiring(cs::db::Pool* pool, const PlaybooksSettings& s)
+  PlaybooksWiring(cs::db::Pool* pool, const PlaybooksSettings& s, prometheus::Registry& registry)
       : clock(&cs::RealClock::Instance()),
+        metrics(registry),
         repository(pool, clock),
         escalations(&repository, clock),
         playbook_repository(pool, clock, cs::playbooks::TaskEventCodecForOutbox()),
+        counted_repository(&playbook_repository, metrics.sla_breaches),
         health(s.health_addr, clock, HealthOptions(s)),
+        tracked_health(&health, metrics.consumer_lag),
         expansion(s.expansion_addr, clock, ExpansionOptions(s)),
-        playbooks(&playbook_repository, &health, &expansion, clock, ServiceOptions(s)),
+        playbooks(&counted_repository, &tracked_health, &expansion, clock, ServiceOptions(s)),
         handler(&escalations, &playbooks),
-        consumer("health event consumer", [this] { return playbooks.ConsumeHealthEvents(); },
+        open_escalations(registry, pool, EscalationSpec()),
+        business_metrics("business metrics", s.business_interval,
+                         [this] { return open_escalations.Refresh(); }),
+        consumer("health event consumer",
+                 [this]() -> absl::StatusOr<int> {
+                   absl::StatusOr<int> applied = playbooks.ConsumeHealthEvents();
+                   UpdateLag();
+                   return applied;
+                 },
                  s.consume_interval),
         sweeper("playbooks sweeper",
                 [this]() -> absl::StatusOr<int> {
@@ -118,14 +263,30 @@ struct PlaybooksWiring : cs::ServiceWiring {
                   return playbooks.Sweep();
                 },
                 s.sweep_interval) {}
+
+  // After each consumer round: health's last sequence (from the page just read)
+  // minus the cursor as committed now, so other replicas' progress counts too.
+  void UpdateLag() {
+    const int64_t head = tracked_health.head();
+    if (head < 0) return;
+    absl::StatusOr<int64_t> cursor = playbook_repository.Cursor(kHealthConsumer);
+    if (!cursor.ok()) return;
+    metrics.consumer_lag->Set(static_cast<double>(std::max<int64_t>(0, head - *cursor)));
+  }
+
   const cs::Clock* clock;
+  PlaybookMetrics metrics;
   cs::playbooks::MySqlEscalationRepository repository;
   cs::playbooks::EscalationService escalations;
   cs::playbooks::MySqlPlaybookRepository playbook_repository;
+  SlaCountingRepository counted_repository;
   cs::playbooks::GrpcHealthFeed health;
+  HeadTrackingFeed tracked_health;
   cs::playbooks::GrpcExpansionClient expansion;
   cs::playbooks::PlaybookService playbooks;
   cs::playbooks::PlaybookHandler handler;
+  cs::QueryGauge open_escalations;
+  cs::PeriodicRefresher business_metrics;
   cs::playbooks::Worker consumer;
   cs::playbooks::Worker sweeper;
   bool seeded = false;  // touched only by the sweeper's thread
@@ -151,18 +312,20 @@ int main(int argc, char** argv) {
       *config, {{"common", &common_migrations()}, {"playbooks", &playbooks_migrations()}},
       [&settings](cs::ServiceRuntime& runtime,
                   cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
-        auto wiring = std::make_unique<PlaybooksWiring>(&pool, *settings);
+        auto wiring = std::make_unique<PlaybooksWiring>(&pool, *settings, runtime.registry());
         runtime.AddService(&wiring->handler);
         // Task streams end at shutdown so the drain does not wait on them.
         runtime.AddShutdownHook([w = wiring.get()] {
           w->playbooks.Stop();
           w->consumer.Stop();
           w->sweeper.Stop();
+          w->business_metrics.Stop();
         });
         // Both loops retry in the background: health or the database being away
         // never blocks start-up or readiness.
         wiring->consumer.Start();
         wiring->sweeper.Start();
+        wiring->business_metrics.Start();
         return std::unique_ptr<cs::ServiceWiring>(std::move(wiring));
       });
 }
