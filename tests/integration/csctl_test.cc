@@ -6,7 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cs/health/v1/health.grpc.pb.h"
 #include "common/testing/test_db.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -75,6 +78,45 @@ TEST_F(CsctlTest, UpsertListGetInEveryFormat) {
   CsctlRun yaml = Csctl("accounts list --owner csm-1 -o yaml");
   ASSERT_EQ(yaml.exit_code, 0) << yaml.output;
   EXPECT_THAT(yaml.output, HasSubstr("accounts:\n  - account_id: acme\n"));
+}
+
+// --band filters on the account's health band in the service (ListAccounts.band):
+// an account shows up under its own band only, and an account that has never been
+// scored under none.
+TEST_F(CsctlTest, AccountsListByBand) {
+  ASSERT_EQ(Csctl("accounts upsert scored --employees 40").exit_code, 0);
+  ASSERT_EQ(Csctl("accounts upsert quiet --employees 40").exit_code, 0);
+  auto stub = ::cs::health::v1::AccountHealthService::NewStub(service_->channel());
+  ::cs::health::v1::RecordSignalsRequest signals;
+  for (int i = 0; i < 10; ++i) {
+    ::cs::health::v1::Signal* s = signals.add_signals();
+    s->set_event_id(absl::StrCat("login-", i));
+    s->set_account_id("scored");
+    s->set_kind(::cs::health::v1::SIGNAL_KIND_LOGIN);
+    s->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+  }
+  ::cs::health::v1::RecordSignalsResponse recorded;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->RecordSignals(&context, signals, &recorded).ok());
+
+  CsctlRun health = Csctl("health get scored -o json");
+  ASSERT_EQ(health.exit_code, 0) << health.output;
+  std::string band;
+  for (const char* b : {"GREEN", "YELLOW", "RED"}) {
+    if (health.output.find(absl::StrCat("\"band\": \"BAND_", b, "\"")) != std::string::npos) band = b;
+  }
+  ASSERT_FALSE(band.empty()) << health.output;
+  for (const char* b : {"green", "yellow", "red"}) {
+    CsctlRun listed = Csctl(absl::StrCat("accounts list --band ", b));
+    ASSERT_EQ(listed.exit_code, 0) << listed.output;
+    EXPECT_THAT(listed.output, Not(HasSubstr("quiet"))) << b;
+    if (absl::AsciiStrToUpper(b) == band) {
+      EXPECT_THAT(listed.output, HasSubstr("scored")) << b;
+    } else {
+      EXPECT_THAT(listed.output, Not(HasSubstr("scored"))) << b;
+    }
+  }
+  EXPECT_EQ(Csctl("accounts list --band purple").exit_code, 2);
 }
 
 TEST_F(CsctlTest, ExitCodesScriptsCanRelyOn) {

@@ -6,7 +6,11 @@
 //   4 refused (invalid argument, failed precondition, conflict),
 //   5 unavailable or too slow (retry later), 6 not authenticated / not allowed.
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -30,8 +34,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
+#include "cs/expansion/v1/expansion.grpc.pb.h"
 #include "cs/health/v1/health.grpc.pb.h"
+#include "cs/playbooks/v1/playbooks.grpc.pb.h"
+#include "absl/time/civil_time.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tools/csctl/config.h"
 #include "tools/csctl/output.h"
 
 namespace cs::csctl {
@@ -323,37 +333,17 @@ absl::Status AccountsList(Context& c) {
   if (c.args.options.count("limit") && (!absl::SimpleAtoi(c.args.Get("limit"), &limit) || limit <= 0)) {
     return UsageError("--limit: must be a positive number");
   }
-  // Band lives on the score: list the at-risk view filtered by band instead.
+  // The band is the account's computed "health" score band, filtered by the service.
+  if (auto s = OptionalEnum<hv1::Band>(c.args, "band", [&](hv1::Band v) { request.set_band(v); }); !s.ok()) return s;
   std::vector<hv1::Account> accounts;
   absl::StatusOr<std::unique_ptr<HealthClient>> health = Health(c.settings);
   if (!health.ok()) return health.status();
-  if (c.args.options.count("band")) {
-    hv1::ListAtRiskRequest at_risk;
-    absl::StatusOr<int> band = ParseEnum("band", hv1::Band_descriptor(), c.args.Get("band"));
-    if (!band.ok()) return band.status();
-    at_risk.add_bands(static_cast<hv1::Band>(*band));
-    at_risk.set_tier(request.tier());
-    auto pager = (*health)->Paged(&HealthStub::ListAtRisk, at_risk, &hv1::ListAtRiskResponse::accounts);
-    for (;;) {
-      absl::StatusOr<std::optional<hv1::AtRiskAccount>> next = pager.Next();
-      if (!next.ok()) return next.status();
-      if (!next->has_value() || (limit > 0 && static_cast<int>(accounts.size()) >= limit)) break;
-      const hv1::Account& a = (*next)->account();
-      if ((request.industry() != 0 && a.industry() != request.industry()) ||
-          (!request.owner_id().empty() && a.owner_id() != request.owner_id()) ||
-          (request.lifecycle() != 0 && a.lifecycle() != request.lifecycle())) {
-        continue;
-      }
-      accounts.push_back(a);
-    }
-  } else {
-    auto pager = (*health)->Paged(&HealthStub::ListAccounts, request, &hv1::ListAccountsResponse::accounts);
-    for (;;) {
-      absl::StatusOr<std::optional<hv1::Account>> next = pager.Next();
-      if (!next.ok()) return next.status();
-      if (!next->has_value() || (limit > 0 && static_cast<int>(accounts.size()) >= limit)) break;
-      accounts.push_back(**next);
-    }
+  auto pager = (*health)->Paged(&HealthStub::ListAccounts, request, &hv1::ListAccountsResponse::accounts);
+  for (;;) {
+    absl::StatusOr<std::optional<hv1::Account>> next = pager.Next();
+    if (!next.ok()) return next.status();
+    if (!next->has_value() || (limit > 0 && static_cast<int>(accounts.size()) >= limit)) break;
+    accounts.push_back(**next);
   }
   hv1::ListAccountsResponse all;
   for (hv1::Account& a : accounts) *all.add_accounts() = std::move(a);
@@ -563,11 +553,884 @@ absl::Status Events(Context& c) {
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------------------
+// Playbooks and expansion
+
+namespace pv1 = ::cs::playbooks::v1;
+namespace ev1 = ::cs::expansion::v1;
+using PlaybooksClient = client::ServiceClient<pv1::PlaybookService>;
+using PlaybooksStub = PlaybooksClient::Stub;
+using ExpansionClient = client::ServiceClient<ev1::ExpansionService>;
+using ExpansionStub = ExpansionClient::Stub;
+
+absl::StatusOr<std::unique_ptr<PlaybooksClient>> Playbooks(const Settings& s) {
+  client::ClientOptions options = s.base;
+  options.target = s.playbooks_addr;
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> client = PlaybooksClient::Create(options);
+  if (!client.ok()) return UsageError(client.status().message());
+  return client;
+}
+
+absl::StatusOr<std::unique_ptr<ExpansionClient>> Expansion(const Settings& s) {
+  client::ClientOptions options = s.base;
+  options.target = s.expansion_addr;
+  absl::StatusOr<std::unique_ptr<ExpansionClient>> client = ExpansionClient::Create(options);
+  if (!client.ok()) return UsageError(client.status().message());
+  return client;
+}
+
+// The playbooks list RPCs carry page_size / page_token in the request itself (not
+// cs.common.v1.PageRequest), so they get their own pager over the same iterator.
+template <typename Request, typename Response, typename Item>
+client::Pager<Item> TokenPager(
+    PlaybooksClient& client,
+    grpc::Status (PlaybooksStub::*method)(grpc::ClientContext*, const Request&, Response*),
+    Request request, const google::protobuf::RepeatedPtrField<Item>& (Response::*items)() const) {
+  return client::Pager<Item>([&client, method, request, items](
+                                 const std::string& token, std::deque<Item>* out,
+                                 std::string* next) mutable -> absl::Status {
+    request.set_page_size(500);
+    request.set_page_token(token);
+    absl::StatusOr<Response> response = client.Call(method, request);
+    if (!response.ok()) return response.status();
+    for (const Item& item : ((*response).*items)()) out->push_back(item);
+    *next = response->next_page_token();
+    return absl::OkStatus();
+  });
+}
+
+template <typename Item, typename Fn>
+absl::Status Drain(client::Pager<Item>& pager, Fn add) {
+  for (;;) {
+    absl::StatusOr<std::optional<Item>> next = pager.Next();
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) return absl::OkStatus();
+    add(**next);
+  }
+}
+
+// A write's request_id: the one given, else a fresh one (a retry of the same csctl
+// invocation inside the client reuses it, a new invocation is a new write).
+std::string RequestId(const Args& args) {
+  if (args.options.count("request-id")) return args.Get("request-id");
+  return absl::StrCat("csctl-", absl::ToUnixNanos(absl::Now()), "-", getpid());
+}
+
+// "2026-12-01T09:00:00Z" or "2026-12-01" (midnight UTC).
+absl::StatusOr<absl::Time> ParseInstant(const std::string& option, const std::string& text) {
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
+  absl::CivilDay day;
+  if (absl::ParseCivilTime(text, &day)) return absl::FromCivil(day, absl::UTCTimeZone());
+  return UsageError(absl::StrCat("--", option, ": '", text,
+                                 "' is not a time like 2026-12-01T09:00:00Z or 2026-12-01"));
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  return ts;
+}
+
+std::string Percent(double share) { return absl::StrFormat("%.1f %%", 100 * share); }
+
+const std::vector<std::string> kRunHeader = {"RUN", "PLAYBOOK", "ACCOUNT", "STATE", "TIER",
+                                             "OWNER", "TRIGGERED", "ENDED", "REASON"};
+void RunRow(Table& t, const pv1::Run& r) {
+  t.AddRow({r.run_id(), r.playbook_id(), r.account_id(), EnumText(pv1::RunState_descriptor(), r.state()),
+            EnumText(pv1::Tier_descriptor(), r.tier()), r.owner_id(), TimeText(r.triggered_at()),
+            TimeText(r.ended_at()), r.end_reason().empty() ? "-" : r.end_reason()});
+}
+
+const std::vector<std::string> kTaskHeader = {"TASK", "ACCOUNT", "TITLE", "KIND", "ASSIGNEE",
+                                              "STATUS", "DUE", "LEVEL"};
+void TaskRow(Table& t, const pv1::Task& x) {
+  t.AddRow({x.task_id(), x.account_id(), x.title(), EnumText(pv1::StepKind_descriptor(), x.kind()),
+            x.assignee_id(), EnumText(pv1::TaskStatus_descriptor(), x.status()), TimeText(x.due_at()),
+            absl::StrCat(x.escalation_level())});
+}
+
+absl::Status Runs(Context& c) {
+  if (!c.args.positional.empty()) return UsageError("runs: unexpected argument (did you mean 'runs get RUN'?)");
+  pv1::ListRunsRequest request;
+  request.set_account_id(c.args.Get("account"));
+  request.set_playbook_id(c.args.Get("playbook"));
+  if (auto s = OptionalEnum<pv1::RunState>(c.args, "state", [&](pv1::RunState v) { request.set_state(v); }); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  auto pager = TokenPager(**pb, &PlaybooksStub::ListRuns, request, &pv1::ListRunsResponse::runs);
+  pv1::ListRunsResponse all;
+  if (auto s = Drain(pager, [&](const pv1::Run& r) { *all.add_runs() = r; }); !s.ok()) return s;
+  Emit(c, all, [&] {
+    Table t(kRunHeader);
+    for (const pv1::Run& r : all.runs()) RunRow(t, r);
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status RunsGet(Context& c) {
+  absl::StatusOr<std::string> id = OnePositional(c, "RUN id");
+  if (!id.ok()) return id.status();
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  pv1::GetRunRequest request;
+  request.set_run_id(*id);
+  absl::StatusOr<pv1::GetRunResponse> r = (*pb)->Call(&PlaybooksStub::GetRun, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    Table t(kRunHeader);
+    RunRow(t, r->run());
+    t.Print(c.out);
+    c.out << "\n";
+    Table tasks(kTaskHeader);
+    for (const pv1::Task& x : r->tasks()) TaskRow(tasks, x);
+    tasks.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Tasks(Context& c) {
+  if (!c.args.positional.empty()) {
+    return UsageError("tasks: unexpected argument (did you mean 'tasks complete TASK'?)");
+  }
+  pv1::ListTasksRequest request;
+  request.set_assignee_id(c.args.Get("assignee"));
+  request.set_account_id(c.args.Get("account"));
+  request.set_run_id(c.args.Get("run"));
+  request.set_overdue_only(c.args.Has("overdue"));
+  if (auto s = OptionalEnum<pv1::TaskStatus>(c.args, "status", [&](pv1::TaskStatus v) { request.set_status(v); }); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  auto pager = TokenPager(**pb, &PlaybooksStub::ListTasks, request, &pv1::ListTasksResponse::tasks);
+  pv1::ListTasksResponse all;
+  if (auto s = Drain(pager, [&](const pv1::Task& x) { *all.add_tasks() = x; }); !s.ok()) return s;
+  Emit(c, all, [&] {
+    Table t(kTaskHeader);
+    for (const pv1::Task& x : all.tasks()) TaskRow(t, x);
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status TasksComplete(Context& c) {
+  absl::StatusOr<std::string> id = OnePositional(c, "TASK id");
+  if (!id.ok()) return id.status();
+  if (c.args.Get("outcome").empty()) return UsageError("--outcome: required (what came of the task)");
+  pv1::CompleteTaskRequest request;
+  request.set_request_id(RequestId(c.args));
+  request.set_task_id(*id);
+  request.set_outcome(c.args.Get("outcome"));
+  request.set_note(c.args.Get("note"));
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  absl::StatusOr<pv1::CompleteTaskResponse> r = (*pb)->Call(&PlaybooksStub::CompleteTask, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    c.out << "completed " << r->task().task_id() << " ("
+          << (r->task().sla_met() ? "within SLA" : "SLA missed") << ")\n";
+  });
+  return absl::OkStatus();
+}
+
+absl::Status TasksSnooze(Context& c) {
+  absl::StatusOr<std::string> id = OnePositional(c, "TASK id");
+  if (!id.ok()) return id.status();
+  if (!c.args.options.count("until")) return UsageError("--until: required (e.g. 2026-12-01T09:00:00Z)");
+  absl::StatusOr<absl::Time> until = ParseInstant("until", c.args.Get("until"));
+  if (!until.ok()) return until.status();
+  pv1::SnoozeTaskRequest request;
+  request.set_request_id(RequestId(c.args));
+  request.set_task_id(*id);
+  *request.mutable_until() = ToTimestamp(*until);
+  request.set_reason(c.args.Get("reason"));
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  absl::StatusOr<pv1::SnoozeTaskResponse> r = (*pb)->Call(&PlaybooksStub::SnoozeTask, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    c.out << "snoozed " << r->task().task_id() << " until " << TimeText(r->task().due_at()) << "\n";
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Escalations(Context& c) {
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  // One task's history with --task; otherwise the escalations of every task still
+  // open (or snoozed) that has climbed at least one level.
+  std::vector<std::string> task_ids;
+  if (c.args.options.count("task")) {
+    task_ids.push_back(c.args.Get("task"));
+  } else {
+    for (pv1::TaskStatus status : {pv1::TASK_STATUS_OPEN, pv1::TASK_STATUS_SNOOZED}) {
+      pv1::ListTasksRequest request;
+      request.set_status(status);
+      request.set_account_id(c.args.Get("account"));
+      auto pager = TokenPager(**pb, &PlaybooksStub::ListTasks, request, &pv1::ListTasksResponse::tasks);
+      if (auto s = Drain(pager, [&](const pv1::Task& x) {
+            if (x.escalation_level() > 0) task_ids.push_back(x.task_id());
+          });
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  pv1::ListEscalationsResponse all;
+  for (const std::string& id : task_ids) {
+    pv1::ListEscalationsRequest request;
+    request.set_task_id(id);
+    absl::StatusOr<pv1::ListEscalationsResponse> r = (*pb)->Call(&PlaybooksStub::ListEscalations, request);
+    if (!r.ok()) return r.status();
+    for (const pv1::Escalation& e : r->escalations()) *all.add_escalations() = e;
+  }
+  Emit(c, all, [&] {
+    Table t({"TASK", "ACCOUNT", "LEVEL", "FROM", "TO", "ROLE", "AT", "REASON"});
+    for (const pv1::Escalation& e : all.escalations()) {
+      t.AddRow({e.task_id(), e.account_id(), absl::StrCat(e.level()), e.from_assignee_id(),
+                e.to_assignee_id(), EnumText(pv1::Role_descriptor(), e.to_role()),
+                TimeText(e.escalated_at()), e.reason()});
+    }
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status MetricsProgram(Context& c) {
+  pv1::GetProgramMetricsRequest request;
+  for (const char* option : {"from", "to"}) {
+    if (!c.args.options.count(option)) continue;
+    absl::StatusOr<absl::Time> t = ParseInstant(option, c.args.Get(option));
+    if (!t.ok()) return t.status();
+    *(std::string(option) == "from" ? request.mutable_from() : request.mutable_to()) = ToTimestamp(*t);
+  }
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  absl::StatusOr<pv1::GetProgramMetricsResponse> r = (*pb)->Call(&PlaybooksStub::GetProgramMetrics, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    Table t({"TIER", "RISK RUNS", "SUCCEEDED", "FAILED", "SUCCESS", "TTI MEDIAN H", "YELLOW RECOVERY",
+             "TASKS DONE", "SLA", "OPEN ESCALATIONS"});
+    auto row = [&](const pv1::ProgramMetrics& m) {
+      std::map<int, int64_t> levels(m.open_escalations_by_level().begin(), m.open_escalations_by_level().end());
+      std::vector<std::string> parts;
+      for (const auto& [level, n] : levels) parts.push_back(absl::StrCat("L", level, ":", n));
+      t.AddRow({m.tier() == 0 ? "all" : EnumText(pv1::Tier_descriptor(), m.tier()),
+                absl::StrCat(m.risk_runs()), absl::StrCat(m.risk_runs_succeeded()),
+                absl::StrCat(m.risk_runs_failed()), Percent(m.intervention_success_rate()),
+                absl::StrFormat("%.1f", m.time_to_intervention_median_hours()),
+                Percent(m.yellow_recovery_rate()), absl::StrCat(m.tasks_completed()),
+                Percent(m.sla_attainment()), parts.empty() ? "-" : absl::StrJoin(parts, " ")});
+    };
+    row(r->overall());
+    for (const pv1::ProgramMetrics& m : r->by_tier()) row(m);
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+std::string AmountText(const ev1::AmountPair& a) {
+  return absl::StrCat(MoneyText(a.total()), " / ", MoneyText(a.weighted()), " (", a.count(), ")");
+}
+
+absl::Status Pipeline(Context& c) {
+  ev1::GetPipelineSummaryRequest request;
+  request.set_currency_code(c.args.Get("currency"));
+  request.set_owner_id(c.args.Get("owner"));
+  if (auto s = OptionalEnum<ev1::Tier>(c.args, "tier", [&](ev1::Tier v) { request.set_tier(v); }); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<ExpansionClient>> ex = Expansion(c.settings);
+  if (!ex.ok()) return ex.status();
+  absl::StatusOr<ev1::GetPipelineSummaryResponse> r = (*ex)->Call(&ExpansionStub::GetPipelineSummary, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    Table t({"GROUP", "VALUE", "OPPORTUNITIES", "TOTAL", "WEIGHTED"});
+    auto row = [&](const std::string& group, const std::string& value, const ev1::AmountPair& a) {
+      t.AddRow({group, value, absl::StrCat(a.count()), MoneyText(a.total()), MoneyText(a.weighted())});
+    };
+    row("open", "all", r->open());
+    for (const auto& x : r->by_stage()) row("stage", EnumText(ev1::Stage_descriptor(), x.stage()), x.amounts());
+    for (const auto& x : r->by_kind()) row("kind", EnumText(ev1::OpportunityKind_descriptor(), x.kind()), x.amounts());
+    for (const auto& x : r->by_tier()) row("tier", x.tier() == 0 ? "none" : EnumText(ev1::Tier_descriptor(), x.tier()), x.amounts());
+    for (const auto& x : r->forecast_by_quarter()) {
+      row("close quarter", absl::StrCat(x.quarter().year(), "-Q", x.quarter().quarter()), x.amounts());
+    }
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Opportunities(Context& c) {
+  ev1::ListOpportunitiesRequest request;
+  request.set_account_id(c.args.Get("account"));
+  request.set_owner_id(c.args.Get("owner"));
+  if (auto s = OptionalEnum<ev1::Stage>(c.args, "stage", [&](ev1::Stage v) { request.set_stage(v); }); !s.ok()) return s;
+  if (auto s = OptionalEnum<ev1::OpportunityKind>(c.args, "kind", [&](ev1::OpportunityKind v) { request.set_kind(v); }); !s.ok()) return s;
+  if (auto s = OptionalEnum<ev1::Tier>(c.args, "tier", [&](ev1::Tier v) { request.set_tier(v); }); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<ExpansionClient>> ex = Expansion(c.settings);
+  if (!ex.ok()) return ex.status();
+  auto pager = (*ex)->Paged(&ExpansionStub::ListOpportunities, request,
+                            &ev1::ListOpportunitiesResponse::opportunities);
+  ev1::ListOpportunitiesResponse all;
+  if (auto s = Drain(pager, [&](const ev1::Opportunity& o) { *all.add_opportunities() = o; }); !s.ok()) return s;
+  Emit(c, all, [&] {
+    Table t({"OPPORTUNITY", "ACCOUNT", "KIND", "STAGE", "AMOUNT", "PROB", "CLOSE", "OWNER", "TITLE"});
+    for (const ev1::Opportunity& o : all.opportunities()) {
+      t.AddRow({o.opportunity_id(), o.account_id(), EnumText(ev1::OpportunityKind_descriptor(), o.kind()),
+                EnumText(ev1::Stage_descriptor(), o.stage()), MoneyText(o.amount()),
+                absl::StrCat(o.probability_percent(), " %"), DateText(o.expected_close_date()),
+                o.owner_id().empty() ? "-" : o.owner_id(), o.title()});
+    }
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+cs::common::v1::Date MonthDate(absl::CivilMonth m) {
+  cs::common::v1::Date d;
+  d.set_year(static_cast<int32_t>(m.year()));
+  d.set_month(m.month());
+  d.set_day(1);
+  return d;
+}
+
+// --from/--to as months ("2026-01" or a date in the month); default: the twelve
+// full months before this one.
+absl::StatusOr<ev1::MonthRange> MonthRangeFrom(const Args& args) {
+  const absl::CivilMonth this_month(absl::ToCivilMonth(absl::Now(), absl::UTCTimeZone()));
+  absl::CivilMonth first = this_month - 12;
+  absl::CivilMonth last = this_month - 1;
+  for (const char* option : {"from", "to"}) {
+    if (!args.options.count(option)) continue;
+    absl::CivilMonth m;
+    absl::CivilDay day;
+    const std::string text = args.Get(option);
+    if (absl::ParseCivilTime(text, &day)) {
+      m = absl::CivilMonth(day);
+    } else if (!absl::ParseCivilTime(text, &m)) {
+      return UsageError(absl::StrCat("--", option, ": '", text, "' is not a month like 2026-01"));
+    }
+    (std::string(option) == "from" ? first : last) = m;
+  }
+  if (last < first) return UsageError("--to: must not be before --from");
+  ev1::MonthRange range;
+  *range.mutable_first_month() = MonthDate(first);
+  *range.mutable_last_month() = MonthDate(last);
+  return range;
+}
+
+std::string OptionalPercent(bool has, double v) { return has ? Percent(v) : "-"; }
+
+void RetentionRow(Table& t, const std::string& tier, const ev1::RetentionFigures& f) {
+  t.AddRow({tier, absl::StrCat(f.starting_accounts()), MoneyText(f.starting_mrr()),
+            OptionalPercent(f.has_gross_revenue_retention(), f.gross_revenue_retention()),
+            OptionalPercent(f.has_net_revenue_retention(), f.net_revenue_retention()),
+            OptionalPercent(f.has_logo_churn_period(), f.logo_churn_period()),
+            OptionalPercent(f.has_logo_churn_monthly(), f.logo_churn_monthly()),
+            OptionalPercent(f.has_revenue_churn_period(), f.revenue_churn_period()),
+            MoneyText(f.arpa()), MoneyText(f.customer_lifetime_value())});
+}
+const std::vector<std::string> kRetentionHeader = {"TIER", "ACCOUNTS", "STARTING MRR", "GRR", "NRR",
+                                                   "LOGO CHURN", "MONTHLY", "REVENUE CHURN", "ARPA", "CLV"};
+
+absl::Status MetricsRetention(Context& c) {
+  ev1::GetRetentionMetricsRequest request;
+  absl::StatusOr<ev1::MonthRange> range = MonthRangeFrom(c.args);
+  if (!range.ok()) return range.status();
+  *request.mutable_period() = *range;
+  request.set_currency_code(c.args.Get("currency"));
+  if (c.args.options.count("margin")) {
+    double margin = 0;
+    if (!absl::SimpleAtod(c.args.Get("margin"), &margin)) return UsageError("--margin: must be a percent like 80");
+    request.set_gross_margin_percent(margin);
+  }
+  absl::StatusOr<std::unique_ptr<ExpansionClient>> ex = Expansion(c.settings);
+  if (!ex.ok()) return ex.status();
+  absl::StatusOr<ev1::GetRetentionMetricsResponse> r = (*ex)->Call(&ExpansionStub::GetRetentionMetrics, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    c.out << absl::StrFormat("%s to %s (%d months), gross margin %.0f %%\n",
+                             DateText(range->first_month()).substr(0, 7),
+                             DateText(range->last_month()).substr(0, 7), r->months(),
+                             r->gross_margin_percent());
+    Table t(kRetentionHeader);
+    RetentionRow(t, "all", r->overall());
+    for (const ev1::TierRetention& x : r->by_tier()) {
+      RetentionRow(t, x.tier() == 0 ? "none" : EnumText(ev1::Tier_descriptor(), x.tier()), x.figures());
+    }
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status MetricsExpansion(Context& c) {
+  ev1::GetExpansionMetricsRequest request;
+  absl::StatusOr<ev1::MonthRange> range = MonthRangeFrom(c.args);
+  if (!range.ok()) return range.status();
+  *request.mutable_period() = *range;
+  request.set_currency_code(c.args.Get("currency"));
+  if (auto s = OptionalEnum<ev1::Tier>(c.args, "tier", [&](ev1::Tier v) { request.set_tier(v); }); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<ExpansionClient>> ex = Expansion(c.settings);
+  if (!ex.ok()) return ex.status();
+  absl::StatusOr<ev1::GetExpansionMetricsResponse> r = (*ex)->Call(&ExpansionStub::GetExpansionMetrics, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    Table t({"MEASURE", "VALUE"});
+    t.AddRow({"new MRR", MoneyText(r->new_mrr())});
+    t.AddRow({"expansion MRR", MoneyText(r->expansion_mrr())});
+    t.AddRow({"reactivation MRR", MoneyText(r->reactivation_mrr())});
+    t.AddRow({"expansion share of new revenue",
+              OptionalPercent(r->has_expansion_share_of_new_revenue(), r->expansion_share_of_new_revenue())});
+    t.AddRow({"expansion rate", absl::StrCat(OptionalPercent(r->has_expansion_rate(), r->expansion_rate()), " (",
+                                             r->expanded_accounts(), " of ", r->starting_accounts(), ")")});
+    t.AddRow({"expansion ARPU", MoneyText(r->expansion_arpu())});
+    t.AddRow({"won opportunities", absl::StrCat(r->won_opportunities())});
+    t.AddRow({"expansion cycle median days",
+              r->has_expansion_cycle_median_days() ? absl::StrFormat("%.1f", r->expansion_cycle_median_days()) : "-"});
+    for (const ev1::KindWinRate& k : r->win_rate_by_kind()) {
+      t.AddRow({absl::StrCat("win rate ", EnumText(ev1::OpportunityKind_descriptor(), k.kind())),
+                absl::StrCat(OptionalPercent(k.has_win_rate(), k.win_rate()), " (", k.won(), " won, ",
+                             k.lost(), " lost)")});
+    }
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// report: the three services on one page
+
+// A message as a JSON value, for combining pieces into one document.
+google::protobuf::Value AsValue(const google::protobuf::Message& m) {
+  google::protobuf::Value v;
+  (void)google::protobuf::util::JsonStringToMessage(ToJson(m), &v);
+  return v;
+}
+
+// The last full calendar quarter before now, as months.
+ev1::MonthRange LastFullQuarter() {
+  const absl::CivilMonth now(absl::ToCivilMonth(absl::Now(), absl::UTCTimeZone()));
+  const absl::CivilMonth quarter_start(now.year(), (now.month() - 1) / 3 * 3 + 1);
+  ev1::MonthRange range;
+  *range.mutable_first_month() = MonthDate(quarter_start - 3);
+  *range.mutable_last_month() = MonthDate(quarter_start - 1);
+  return range;
+}
+
+absl::Status Report(Context& c) {
+  absl::StatusOr<std::unique_ptr<HealthClient>> health = Health(c.settings);
+  if (!health.ok()) return health.status();
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  absl::StatusOr<std::unique_ptr<ExpansionClient>> ex = Expansion(c.settings);
+  if (!ex.ok()) return ex.status();
+
+  absl::StatusOr<hv1::GetPortfolioSummaryResponse> portfolio =
+      (*health)->Call(&HealthStub::GetPortfolioSummary, hv1::GetPortfolioSummaryRequest());
+  if (!portfolio.ok()) return portfolio.status();
+
+  // The ten lowest scores (RED first, then YELLOW) with their open alerts as evidence.
+  hv1::ListAtRiskRequest at_risk_request;
+  at_risk_request.set_order(hv1::AT_RISK_ORDER_SCORE);
+  at_risk_request.mutable_page()->set_page_size(10);
+  absl::StatusOr<hv1::ListAtRiskResponse> at_risk = (*health)->Call(&HealthStub::ListAtRisk, at_risk_request);
+  if (!at_risk.ok()) return at_risk.status();
+  std::vector<hv1::ListAlertsResponse> evidence;
+  for (const hv1::AtRiskAccount& a : at_risk->accounts()) {
+    hv1::ListAlertsRequest alerts;
+    alerts.set_account_id(a.account().account_id());
+    alerts.set_open_only(true);
+    absl::StatusOr<hv1::ListAlertsResponse> r = (*health)->Call(&HealthStub::ListAlerts, alerts);
+    if (!r.ok()) return r.status();
+    evidence.push_back(*std::move(r));
+  }
+
+  absl::StatusOr<pv1::GetProgramMetricsResponse> program =
+      (*pb)->Call(&PlaybooksStub::GetProgramMetrics, pv1::GetProgramMetricsRequest());
+  if (!program.ok()) return program.status();
+
+  ev1::GetPipelineSummaryRequest pipeline_request;
+  pipeline_request.set_currency_code(c.args.Get("currency"));
+  absl::StatusOr<ev1::GetPipelineSummaryResponse> pipeline =
+      (*ex)->Call(&ExpansionStub::GetPipelineSummary, pipeline_request);
+  if (!pipeline.ok()) return pipeline.status();
+  ev1::GetRetentionMetricsRequest retention_request;
+  *retention_request.mutable_period() = LastFullQuarter();
+  retention_request.set_currency_code(c.args.Get("currency"));
+  absl::StatusOr<ev1::GetRetentionMetricsResponse> retention =
+      (*ex)->Call(&ExpansionStub::GetRetentionMetrics, retention_request);
+  if (!retention.ok()) return retention.status();
+
+  if (c.settings.format != Format::kTable) {
+    google::protobuf::Struct doc;
+    auto& f = *doc.mutable_fields();
+    google::protobuf::Value bands = AsValue(*portfolio);
+    bands.mutable_struct_value()->mutable_fields()->erase("movements");
+    f["bands"] = bands;
+    google::protobuf::ListValue* risks = f["top_at_risk"].mutable_list_value();
+    for (int i = 0; i < at_risk->accounts_size(); ++i) {
+      google::protobuf::Value item = AsValue(at_risk->accounts(i));
+      google::protobuf::ListValue* alerts =
+          (*item.mutable_struct_value()->mutable_fields())["open_alerts"].mutable_list_value();
+      for (const hv1::Alert& a : evidence[static_cast<size_t>(i)].alerts()) *alerts->add_values() = AsValue(a);
+      *risks->add_values() = item;
+    }
+    f["program"] = AsValue(program->overall());
+    f["pipeline"] = AsValue(pipeline->open());
+    google::protobuf::Value ret = AsValue(*retention);
+    (*ret.mutable_struct_value()->mutable_fields())["period"] = AsValue(retention_request.period());
+    f["retention_last_quarter"] = ret;
+    Emit(c, doc, [] {});
+    return absl::OkStatus();
+  }
+
+  c.out << "HEALTH BANDS (target 80 % green, 15 % yellow, 5 % red)\n";
+  Table bands({"TIER", "ACCOUNTS", "GREEN %", "YELLOW %", "RED %", "VS TARGET"});
+  auto band_row = [&](const hv1::BandDistribution& d) {
+    // Off target when red is above 5 % or green below 80 %.
+    const bool off = d.accounts() > 0 && (d.red_share() > 0.05 || d.green_share() < 0.80);
+    bands.AddRow({d.tier() == 0 ? "all" : EnumText(hv1::Tier_descriptor(), d.tier()),
+                  absl::StrCat(d.accounts()), Percent(d.green_share()), Percent(d.yellow_share()),
+                  Percent(d.red_share()), d.accounts() == 0 ? "-" : off ? "OFF TARGET" : "on target"});
+  };
+  band_row(portfolio->overall());
+  for (const hv1::BandDistribution& d : portfolio->by_tier()) band_row(d);
+  bands.Print(c.out);
+
+  c.out << "\nMOST AT RISK\n";
+  Table risks({"ACCOUNT", "TIER", "SCORE", "BAND", "ARR", "EVIDENCE (open alerts)"});
+  for (int i = 0; i < at_risk->accounts_size(); ++i) {
+    const hv1::AtRiskAccount& a = at_risk->accounts(i);
+    std::vector<std::string> summaries;
+    for (const hv1::Alert& alert : evidence[static_cast<size_t>(i)].alerts()) summaries.push_back(alert.summary());
+    risks.AddRow({a.account().account_id(), EnumText(hv1::Tier_descriptor(), a.account().tier()),
+                  absl::StrFormat("%.1f", a.score()), EnumText(hv1::Band_descriptor(), a.band()),
+                  MoneyText(a.account().arr()), summaries.empty() ? "-" : absl::StrJoin(summaries, "; ")});
+  }
+  risks.Print(c.out);
+
+  const pv1::ProgramMetrics& m = program->overall();
+  std::map<int, int64_t> levels(m.open_escalations_by_level().begin(), m.open_escalations_by_level().end());
+  std::vector<std::string> parts;
+  for (const auto& [level, n] : levels) parts.push_back(absl::StrCat("level ", level, ": ", n));
+  c.out << "\nPLAYBOOKS (last 30 days)\n"
+        << "open escalations: " << (parts.empty() ? "none" : absl::StrJoin(parts, ", ")) << "\n"
+        << absl::StrFormat("SLA attainment: %s (%d of %d tasks)\n", Percent(m.sla_attainment()),
+                           m.tasks_within_sla(), m.tasks_completed());
+
+  c.out << "\nEXPANSION\n"
+        << "open pipeline: " << MoneyText(pipeline->open().total()) << " total, "
+        << MoneyText(pipeline->open().weighted()) << " weighted (" << pipeline->open().count()
+        << " opportunities)\n";
+  const ev1::RetentionFigures& r = retention->overall();
+  c.out << "retention " << DateText(retention_request.period().first_month()).substr(0, 7) << " to "
+        << DateText(retention_request.period().last_month()).substr(0, 7) << ": NRR "
+        << OptionalPercent(r.has_net_revenue_retention(), r.net_revenue_retention()) << ", GRR "
+        << OptionalPercent(r.has_gross_revenue_retention(), r.gross_revenue_retention()) << " ("
+        << r.starting_accounts() << " accounts)\n";
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Configuration as code: apply, diff, get
+
+struct Clients {
+  std::unique_ptr<HealthClient> health;
+  std::unique_ptr<PlaybooksClient> playbooks;
+};
+
+absl::StatusOr<Clients> ConfigClients(const Settings& s, bool need_health, bool need_playbooks) {
+  Clients c;
+  if (need_health) {
+    absl::StatusOr<std::unique_ptr<HealthClient>> h = Health(s);
+    if (!h.ok()) return h.status();
+    c.health = *std::move(h);
+  }
+  if (need_playbooks) {
+    absl::StatusOr<std::unique_ptr<PlaybooksClient>> p = Playbooks(s);
+    if (!p.ok()) return p.status();
+    c.playbooks = *std::move(p);
+  }
+  return c;
+}
+
+bool NeedsHealth(ConfigKind k) { return k == ConfigKind::kScorecard || k == ConfigKind::kEventMapping; }
+
+// The stored object of that kind and name (with its version), or nullptr when none.
+absl::StatusOr<std::unique_ptr<google::protobuf::Message>> Stored(Clients& c, ConfigKind kind,
+                                                                  const std::string& name) {
+  switch (kind) {
+    case ConfigKind::kScorecard: {
+      hv1::GetScorecardRequest q;
+      q.set_scorecard_id(name);
+      absl::StatusOr<hv1::GetScorecardResponse> r = c.health->Call(&HealthStub::GetScorecard, q);
+      if (absl::IsNotFound(r.status())) return std::unique_ptr<google::protobuf::Message>();
+      if (!r.ok()) return r.status();
+      return std::unique_ptr<google::protobuf::Message>(new hv1::Scorecard(r->scorecard()));
+    }
+    case ConfigKind::kEventMapping: {
+      absl::StatusOr<hv1::ListEventMappingsResponse> r =
+          c.health->Call(&HealthStub::ListEventMappings, hv1::ListEventMappingsRequest());
+      if (!r.ok()) return r.status();
+      for (const hv1::EventMapping& m : r->mappings()) {
+        if (m.event_name() == name) return std::unique_ptr<google::protobuf::Message>(new hv1::EventMapping(m));
+      }
+      return std::unique_ptr<google::protobuf::Message>();
+    }
+    case ConfigKind::kPlaybook: {
+      pv1::GetPlaybookRequest q;
+      q.set_playbook_id(name);
+      absl::StatusOr<pv1::GetPlaybookResponse> r = c.playbooks->Call(&PlaybooksStub::GetPlaybook, q);
+      if (absl::IsNotFound(r.status())) return std::unique_ptr<google::protobuf::Message>();
+      if (!r.ok()) return r.status();
+      return std::unique_ptr<google::protobuf::Message>(new pv1::Playbook(r->playbook()));
+    }
+    case ConfigKind::kEscalationChain: {
+      pv1::GetEscalationChainRequest q;
+      q.set_chain_id(name);
+      absl::StatusOr<pv1::GetEscalationChainResponse> r =
+          c.playbooks->Call(&PlaybooksStub::GetEscalationChain, q);
+      if (absl::IsNotFound(r.status())) return std::unique_ptr<google::protobuf::Message>();
+      if (!r.ok()) return r.status();
+      return std::unique_ptr<google::protobuf::Message>(new pv1::EscalationChain(r->chain()));
+    }
+  }
+  return absl::InternalError("unknown kind");
+}
+
+// Writes one object: create when `stored` is null, else update from its version.
+absl::Status Write(Clients& c, const ConfigObject& o, const google::protobuf::Message* stored,
+                   const std::string& request_id) {
+  switch (o.kind) {
+    case ConfigKind::kScorecard: {
+      const auto& desired = static_cast<const hv1::Scorecard&>(*o.message);
+      if (stored == nullptr) {
+        hv1::CreateScorecardRequest q;
+        q.set_request_id(request_id);
+        *q.mutable_scorecard() = desired;
+        q.mutable_scorecard()->clear_version();
+        return c.health->Call(&HealthStub::CreateScorecard, q).status();
+      }
+      hv1::UpdateScorecardRequest q;
+      q.set_request_id(request_id);
+      *q.mutable_scorecard() = desired;
+      q.mutable_scorecard()->set_version(static_cast<const hv1::Scorecard*>(stored)->version());
+      return c.health->Call(&HealthStub::UpdateScorecard, q).status();
+    }
+    case ConfigKind::kEventMapping: {
+      hv1::SetEventMappingRequest q;
+      q.set_request_id(request_id);
+      *q.mutable_mapping() = static_cast<const hv1::EventMapping&>(*o.message);
+      return c.health->Call(&HealthStub::SetEventMapping, q).status();
+    }
+    case ConfigKind::kPlaybook: {
+      const auto& desired = static_cast<const pv1::Playbook&>(*o.message);
+      if (stored == nullptr) {
+        pv1::CreatePlaybookRequest q;
+        q.set_request_id(request_id);
+        *q.mutable_playbook() = desired;
+        q.mutable_playbook()->clear_version();
+        return c.playbooks->Call(&PlaybooksStub::CreatePlaybook, q).status();
+      }
+      pv1::UpdatePlaybookRequest q;
+      q.set_request_id(request_id);
+      *q.mutable_playbook() = desired;
+      q.mutable_playbook()->set_version(static_cast<const pv1::Playbook*>(stored)->version());
+      return c.playbooks->Call(&PlaybooksStub::UpdatePlaybook, q).status();
+    }
+    case ConfigKind::kEscalationChain: {
+      pv1::UpsertEscalationChainRequest q;
+      q.set_request_id(request_id);
+      *q.mutable_chain() = static_cast<const pv1::EscalationChain&>(*o.message);
+      if (stored != nullptr) {
+        q.mutable_chain()->set_version(static_cast<const pv1::EscalationChain*>(stored)->version());
+      }
+      return c.playbooks->Call(&PlaybooksStub::UpsertEscalationChain, q).status();
+    }
+  }
+  return absl::InternalError("unknown kind");
+}
+
+// apply and diff: load and check every file first (nothing is written when one is
+// bad), then compare each object with what is stored.
+absl::Status ApplyOrDiff(Context& c, bool write) {
+  if (c.args.Get("f").empty()) return UsageError("-f: required (a YAML file or a directory of them)");
+  absl::StatusOr<std::vector<ConfigObject>> objects = LoadConfig(c.args.Get("f"));
+  if (!objects.ok()) return UsageError(objects.status().message());
+  // Chains before the playbooks that name them.
+  std::stable_sort(objects->begin(), objects->end(),
+                   [](const ConfigObject& a, const ConfigObject& b) { return a.kind < b.kind; });
+  bool need_health = false;
+  bool need_playbooks = false;
+  for (const ConfigObject& o : *objects) (NeedsHealth(o.kind) ? need_health : need_playbooks) = true;
+  absl::StatusOr<Clients> clients = ConfigClients(c.settings, need_health, need_playbooks);
+  if (!clients.ok()) return clients.status();
+  const std::string base_id = RequestId(c.args);
+  int created = 0, updated = 0, unchanged = 0;
+  google::protobuf::Struct summary;
+  google::protobuf::ListValue* results = (*summary.mutable_fields())["results"].mutable_list_value();
+  for (ConfigObject& o : *objects) {
+    const std::string label = absl::StrCat(KindName(o.kind), "/", o.name);
+    Normalize(o.kind, o.message.get());
+    absl::StatusOr<std::unique_ptr<google::protobuf::Message>> stored = Stored(*clients, o.kind, o.name);
+    if (!stored.ok()) return stored.status();
+    std::string action;
+    std::string diff;
+    if (*stored == nullptr) {
+      action = "created";
+    } else {
+      std::unique_ptr<google::protobuf::Message> current((*stored)->New());
+      current->CopyFrom(**stored);
+      Normalize(o.kind, current.get());
+      diff = DiffText(*current, *o.message);
+      action = diff.empty() ? "unchanged" : "updated";
+    }
+    if (write && action != "unchanged") {
+      // One request_id per object, derived from the run's, in the characters the
+      // services accept (object names may hold spaces).
+      std::string request_id = absl::StrCat(base_id, "-", label);
+      for (char& ch : request_id) {
+        if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
+      }
+      absl::Status s = Write(*clients, o, stored->get(), request_id.substr(0, 128));
+      if (!s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(o.file, ": line ", o.line, ": ", label, ": ", s.message()));
+      }
+    }
+    (action == "created" ? created : action == "updated" ? updated : unchanged)++;
+    if (!write) action = action == "created" ? "would create" : action == "updated" ? "would update" : action;
+    google::protobuf::Value item;
+    auto& f = *item.mutable_struct_value()->mutable_fields();
+    f["kind"].set_string_value(KindName(o.kind));
+    f["name"].set_string_value(o.name);
+    f["action"].set_string_value(action);
+    if (!diff.empty()) f["diff"].set_string_value(diff);
+    *results->add_values() = item;
+    if (c.settings.format == Format::kTable) {
+      c.out << label << " " << action << "\n";
+      if (!write && !diff.empty()) {
+        for (absl::string_view line : absl::StrSplit(diff, '\n', absl::SkipEmpty())) c.out << "    " << line << "\n";
+      }
+      if (!write && *stored == nullptr) {
+        for (absl::string_view line : absl::StrSplit(ExportYaml(o.kind, *o.message), '\n', absl::SkipEmpty())) {
+          c.out << "    + " << line << "\n";
+        }
+      }
+    }
+  }
+  (*summary.mutable_fields())["created"].set_number_value(created);
+  (*summary.mutable_fields())["updated"].set_number_value(updated);
+  (*summary.mutable_fields())["unchanged"].set_number_value(unchanged);
+  if (c.settings.format == Format::kTable) {
+    c.out << absl::StrFormat("%s: %d to create, %d to update, %d unchanged\n", write ? "applied" : "diff",
+                             created, updated, unchanged);
+  } else {
+    Emit(c, summary, [] {});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Apply(Context& c) { return ApplyOrDiff(c, /*write=*/true); }
+absl::Status Diff(Context& c) { return ApplyOrDiff(c, /*write=*/false); }
+
+absl::Status Get(Context& c) {
+  absl::StatusOr<std::string> what = OnePositional(c, "kind: scorecards, playbooks, event-mappings or escalation-chains");
+  if (!what.ok()) return what.status();
+  ConfigKind kind;
+  if (*what == "scorecards" || *what == "scorecard") kind = ConfigKind::kScorecard;
+  else if (*what == "playbooks" || *what == "playbook") kind = ConfigKind::kPlaybook;
+  else if (*what == "event-mappings" || *what == "event-mapping") kind = ConfigKind::kEventMapping;
+  else if (*what == "escalation-chains" || *what == "escalation-chain") kind = ConfigKind::kEscalationChain;
+  else return UsageError(absl::StrCat("get: '", *what, "' must be scorecards, playbooks, event-mappings or escalation-chains"));
+  absl::StatusOr<Clients> clients = ConfigClients(c.settings, NeedsHealth(kind), !NeedsHealth(kind));
+  if (!clients.ok()) return clients.status();
+  std::vector<std::unique_ptr<google::protobuf::Message>> objects;
+  switch (kind) {
+    case ConfigKind::kScorecard: {
+      absl::StatusOr<hv1::ListScorecardsResponse> r =
+          clients->health->Call(&HealthStub::ListScorecards, hv1::ListScorecardsRequest());
+      if (!r.ok()) return r.status();
+      for (const hv1::Scorecard& s : r->scorecards()) objects.emplace_back(new hv1::Scorecard(s));
+      break;
+    }
+    case ConfigKind::kEventMapping: {
+      absl::StatusOr<hv1::ListEventMappingsResponse> r =
+          clients->health->Call(&HealthStub::ListEventMappings, hv1::ListEventMappingsRequest());
+      if (!r.ok()) return r.status();
+      for (const hv1::EventMapping& m : r->mappings()) objects.emplace_back(new hv1::EventMapping(m));
+      break;
+    }
+    case ConfigKind::kPlaybook:
+    case ConfigKind::kEscalationChain: {
+      absl::StatusOr<pv1::ListPlaybooksResponse> r =
+          clients->playbooks->Call(&PlaybooksStub::ListPlaybooks, pv1::ListPlaybooksRequest());
+      if (!r.ok()) return r.status();
+      if (kind == ConfigKind::kPlaybook) {
+        for (const pv1::Playbook& p : r->playbooks()) objects.emplace_back(new pv1::Playbook(p));
+        break;
+      }
+      // The service has no list of chains: export "default" and every chain a
+      // playbook names.
+      std::set<std::string> ids = {"default"};
+      for (const pv1::Playbook& p : r->playbooks()) {
+        if (!p.escalation_chain_id().empty()) ids.insert(p.escalation_chain_id());
+      }
+      for (const std::string& id : ids) {
+        absl::StatusOr<std::unique_ptr<google::protobuf::Message>> chain = Stored(*clients, kind, id);
+        if (!chain.ok()) return chain.status();
+        if (*chain != nullptr) objects.push_back(*std::move(chain));
+      }
+      break;
+    }
+  }
+  switch (c.settings.format) {
+    case Format::kYaml:
+      for (size_t i = 0; i < objects.size(); ++i) {
+        if (i > 0) c.out << "---\n";
+        c.out << ExportYaml(kind, *objects[i]);
+      }
+      break;
+    case Format::kJson: {
+      google::protobuf::Struct doc;
+      google::protobuf::ListValue* items = (*doc.mutable_fields())["items"].mutable_list_value();
+      for (const auto& o : objects) {
+        std::unique_ptr<google::protobuf::Message> copy(o->New());
+        copy->CopyFrom(*o);
+        Normalize(kind, copy.get());
+        google::protobuf::Value v = AsValue(*copy);
+        (*v.mutable_struct_value()->mutable_fields())["kind"].set_string_value(KindName(kind));
+        *items->add_values() = v;
+      }
+      c.out << ToJson(doc);
+      break;
+    }
+    default: {
+      Table t({"KIND", "NAME", "VERSION", "UPDATED"});
+      for (const auto& o : objects) {
+        const auto* d = o->GetDescriptor();
+        const auto* version = d->FindFieldByName("version");
+        const auto* updated = d->FindFieldByName("updated_at");
+        std::string v = "-";
+        if (version != nullptr) {
+          v = version->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_INT64
+                  ? absl::StrCat(o->GetReflection()->GetInt64(*o, version))
+                  : absl::StrCat(o->GetReflection()->GetInt32(*o, version));
+        }
+        t.AddRow({KindName(kind), ObjectName(kind, *o), v,
+                  TimeText(static_cast<const google::protobuf::Timestamp&>(
+                      o->GetReflection()->GetMessage(*o, updated)))});
+      }
+      t.Print(c.out);
+    }
+  }
+  return absl::OkStatus();
+}
+
 const std::vector<Command>& Commands() {
   static const auto* kCommands = new std::vector<Command>{
       {{"accounts", "list"},
        "[--tier T] [--band B] [--industry I] [--owner ID] [--lifecycle L] [--limit N]",
-       "List accounts (with --band: by the health band, lowest score first)", AccountsList},
+       "List accounts (--band: the band of their health score)", AccountsList},
       {{"accounts", "get"}, "ACCOUNT", "Show one account", AccountsGet},
       {{"accounts", "upsert"},
        "ACCOUNT [--name N] [--employees N] [--tier T] [--industry I] [--owner ID] [--lifecycle L] "
@@ -579,6 +1442,38 @@ const std::vector<Command>& Commands() {
       {{"portfolio"}, "[--period-days N]", "Band distribution overall and by tier against 80/15/5",
        Portfolio},
       {{"events"}, "[--after SEQ] [--limit N]", "The health event log from a sequence", Events},
+      {{"runs"}, "[--account ID] [--playbook ID] [--state active|succeeded|failed|cancelled]",
+       "Playbook runs", Runs},
+      {{"runs", "get"}, "RUN", "One run and its tasks", RunsGet},
+      {{"tasks"}, "[--overdue] [--assignee ID] [--account ID] [--run ID] [--status open|snoozed|completed|cancelled]",
+       "Playbook tasks, in due time order", Tasks},
+      {{"tasks", "complete"}, "TASK --outcome TEXT [--note TEXT] [--request-id ID]",
+       "Complete a task with its outcome", TasksComplete},
+      {{"tasks", "snooze"}, "TASK --until 2026-12-01T09:00:00Z [--reason TEXT] [--request-id ID]",
+       "Move a task's due time (and its SLA) to a later time", TasksSnooze},
+      {{"escalations"}, "[--task ID] [--account ID]",
+       "Escalations of one task, or of every open task that has escalated", Escalations},
+      {{"metrics", "program"}, "[--from DATE] [--to DATE]",
+       "Playbook program measures overall and by tier (default: the last 30 days)", MetricsProgram},
+      {{"pipeline"}, "[--tier T] [--owner ID] [--currency CUR]",
+       "Open expansion pipeline, total and weighted, by stage, kind, tier and close quarter", Pipeline},
+      {{"opportunities"}, "[--account ID] [--stage S] [--kind K] [--tier T] [--owner ID]",
+       "Expansion opportunities", Opportunities},
+      {{"metrics", "retention"}, "[--from 2026-01] [--to 2026-12] [--currency CUR] [--margin PERCENT]",
+       "GRR, NRR, churn, ARPA and CLV overall and by tier (default: the last 12 full months)",
+       MetricsRetention},
+      {{"metrics", "expansion"}, "[--from 2026-01] [--to 2026-12] [--tier T] [--currency CUR]",
+       "Expansion revenue, rate, ARPU, cycle and win rates (default: the last 12 full months)",
+       MetricsExpansion},
+      {{"report"}, "[--currency CUR]",
+       "One report across the services: bands vs 80/15/5, top risks, escalations, SLA, "
+       "pipeline, retention", Report},
+      {{"apply"}, "-f FILE|DIR [--request-id ID]",
+       "Create or update the scorecards, event mappings, playbooks and escalation chains "
+       "in YAML files", Apply},
+      {{"diff"}, "-f FILE|DIR", "What apply would change (exit 0 either way)", Diff},
+      {{"get"}, "scorecards|playbooks|event-mappings|escalation-chains [-o yaml]",
+       "Export configuration in the format apply reads", Get},
   };
   return *kCommands;
 }

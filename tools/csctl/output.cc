@@ -1,6 +1,7 @@
 #include "tools/csctl/output.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -34,7 +35,13 @@ std::string Scalar(const google::protobuf::Value& v) {
       if (d == static_cast<int64_t>(d) && std::abs(d) < 1e15) {
         return absl::StrCat(static_cast<int64_t>(d));
       }
-      return absl::StrFormat("%.6g", d);
+      // The shortest text that reads back as the same double, so an exported
+      // configuration applies as unchanged.
+      for (int precision = 6; precision < 17; ++precision) {
+        const std::string text = absl::StrFormat("%.*g", precision, d);
+        if (std::strtod(text.c_str(), nullptr) == d) return text;
+      }
+      return absl::StrFormat("%.17g", d);
     }
     case google::protobuf::Value::kStringValue: {
       const std::string& s = v.string_value();
