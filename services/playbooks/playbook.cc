@@ -234,8 +234,10 @@ absl::Status ValidatePlaybook(const Playbook& p) {
       return Invalid(absl::StrCat(field, ".sla"), "must not be negative");
     }
     if (s.sla > kMaxDueOffset) return Invalid(absl::StrCat(field, ".sla"), "at most 366 days");
-    if (s.sla > absl::ZeroDuration() && s.sla < absl::Minutes(1)) {
-      return Invalid(absl::StrCat(field, ".sla"), "at least one minute when set");
+    // Seconds are allowed (drills and tests watch a task climb live); less would
+    // escalate faster than the sweeper runs.
+    if (s.sla > absl::ZeroDuration() && s.sla < absl::Seconds(1)) {
+      return Invalid(absl::StrCat(field, ".sla"), "at least one second when set");
     }
   }
   if (p.exit.green_days < 0 || p.exit.green_days > 365) {
