@@ -64,6 +64,20 @@ TEST_F(EscalationDbTest, ReplacesLevelsAndBumpsVersion) {
   EXPECT_EQ(service_->GetChain("emea")->version, 2);
 }
 
+TEST_F(EscalationDbTest, ListsEveryChainById) {
+  EscalationChain chain;
+  chain.chain_id = "apac";
+  chain.levels = {{Role::kCsm, ""}, {Role::kDirector, "dir-9"}};
+  ASSERT_OK(service_->UpsertChain({"U", "apac", "fa"}, codec_, chain));
+  absl::StatusOr<std::vector<EscalationChain>> all = service_->ListChains();
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].chain_id, "apac");
+  EXPECT_EQ((*all)[0].levels, chain.levels);
+  EXPECT_EQ((*all)[1].chain_id, "default");
+  EXPECT_EQ((*all)[1].levels, DefaultEscalationChain().levels);
+}
+
 TEST_F(EscalationDbTest, UnknownChainIsNotFound) {
   EXPECT_THAT(service_->GetChain("nope"), StatusIs(absl::StatusCode::kNotFound));
 }

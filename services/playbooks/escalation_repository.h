@@ -1,6 +1,9 @@
 #ifndef CS_SERVICES_PLAYBOOKS_ESCALATION_REPOSITORY_H_
 #define CS_SERVICES_PLAYBOOKS_ESCALATION_REPOSITORY_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "common/db/idempotency.h"
 #include "services/playbooks/escalation.h"
@@ -17,6 +20,8 @@ class EscalationRepository {
                                                  absl::Time now) = 0;
   // NOT_FOUND when there is no such chain.
   virtual absl::StatusOr<EscalationChain> Get(const std::string& chain_id) = 0;
+  // Every chain, ordered by id.
+  virtual absl::StatusOr<std::vector<EscalationChain>> List() = 0;
 };
 
 }  // namespace cs::playbooks

@@ -15,6 +15,7 @@ class EscalationService {
                                               const db::ResultCodec<EscalationChain>& codec,
                                               const EscalationChain& chain);
   absl::StatusOr<EscalationChain> GetChain(const std::string& chain_id);
+  absl::StatusOr<std::vector<EscalationChain>> ListChains() { return repository_->List(); }
 
  private:
   EscalationRepository* repository_;

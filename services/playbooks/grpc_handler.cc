@@ -49,6 +49,15 @@ grpc::Status PlaybookHandler::GetEscalationChain(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status PlaybookHandler::ListEscalationChains(grpc::ServerContext*,
+                                                   const v1::ListEscalationChainsRequest*,
+                                                   v1::ListEscalationChainsResponse* response) {
+  absl::StatusOr<std::vector<EscalationChain>> chains = escalations_->ListChains();
+  if (!chains.ok()) return ToGrpcStatus(chains.status());
+  for (const EscalationChain& chain : *chains) ChainToProto(chain, response->add_chains());
+  return grpc::Status::OK;
+}
+
 grpc::Status PlaybookHandler::CreatePlaybook(grpc::ServerContext*,
                                              const v1::CreatePlaybookRequest* request,
                                              v1::CreatePlaybookResponse* response) {

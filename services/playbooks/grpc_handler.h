@@ -17,6 +17,7 @@ class PlaybookHandler final : public cs::playbooks::v1::PlaybookService::Service
                     cs::playbooks::v1::Name##Response* response) override
   CS_PLAYBOOKS_UNARY(UpsertEscalationChain);
   CS_PLAYBOOKS_UNARY(GetEscalationChain);
+  CS_PLAYBOOKS_UNARY(ListEscalationChains);
   CS_PLAYBOOKS_UNARY(CreatePlaybook);
   CS_PLAYBOOKS_UNARY(UpdatePlaybook);
   CS_PLAYBOOKS_UNARY(GetPlaybook);

@@ -81,4 +81,23 @@ absl::StatusOr<EscalationChain> MySqlEscalationRepository::Get(const std::string
   return *std::move(found);
 }
 
+absl::StatusOr<std::vector<EscalationChain>> MySqlEscalationRepository::List() {
+  std::vector<EscalationChain> out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    std::vector<std::string> ids;
+    {
+      std::unique_ptr<sql::ResultSet> rs(
+          conn.Prepare("SELECT chain_id FROM escalation_chains ORDER BY chain_id").executeQuery());
+      while (rs->next()) ids.emplace_back(rs->getString(1));
+    }
+    for (const std::string& id : ids) {
+      ASSIGN_OR_RETURN(std::optional<EscalationChain> chain,
+                       FindEscalationChain(conn, id, /*for_update=*/false));
+      if (chain.has_value()) out.push_back(*std::move(chain));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 }  // namespace cs::playbooks

@@ -27,6 +27,7 @@ class MySqlEscalationRepository final : public EscalationRepository {
                                          const db::ResultCodec<EscalationChain>& codec,
                                          const EscalationChain& chain, absl::Time now) override;
   absl::StatusOr<EscalationChain> Get(const std::string& chain_id) override;
+  absl::StatusOr<std::vector<EscalationChain>> List() override;
 
  private:
   db::Pool* pool_;

@@ -1369,16 +1369,11 @@ absl::Status Get(Context& c) {
         for (const pv1::Playbook& p : r->playbooks()) objects.emplace_back(new pv1::Playbook(p));
         break;
       }
-      // The service has no list of chains: export "default" and every chain a
-      // playbook names.
-      std::set<std::string> ids = {"default"};
-      for (const pv1::Playbook& p : r->playbooks()) {
-        if (!p.escalation_chain_id().empty()) ids.insert(p.escalation_chain_id());
-      }
-      for (const std::string& id : ids) {
-        absl::StatusOr<std::unique_ptr<google::protobuf::Message>> chain = Stored(*clients, kind, id);
-        if (!chain.ok()) return chain.status();
-        if (*chain != nullptr) objects.push_back(*std::move(chain));
+      absl::StatusOr<pv1::ListEscalationChainsResponse> chains = clients->playbooks->Call(
+          &PlaybooksStub::ListEscalationChains, pv1::ListEscalationChainsRequest());
+      if (!chains.ok()) return chains.status();
+      for (const pv1::EscalationChain& chain : chains->chains()) {
+        objects.emplace_back(new pv1::EscalationChain(chain));
       }
       break;
     }
