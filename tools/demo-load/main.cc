@@ -317,7 +317,8 @@ absl::Status Fail(absl::string_view what, const absl::Status& s) {
 // each account is rescored once or twice rather than in every batch.
 absl::Status LoadSignals(const Options& o, const std::vector<DemoAccount>& accounts, int worker,
                          absl::CivilDay first, Totals* totals, Progress* progress) {
-  client::ClientOptions co{.target = o.health_addr};
+  client::ClientOptions co;
+  co.target = o.health_addr;
   co.deadline = absl::Seconds(120);
   auto health = HealthClient::Create(co);
   if (!health.ok()) return health.status();
@@ -364,8 +365,10 @@ absl::Status Run(const Options& o) {
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
   const absl::CivilDay first = today - (o.days - 1);
   const bool progress_on = o.progress && isatty(STDERR_FILENO);
-  client::ClientOptions hopt{.target = o.health_addr};
-  client::ClientOptions eopt{.target = o.expansion_addr};
+  client::ClientOptions hopt;
+  hopt.target = o.health_addr;
+  client::ClientOptions eopt;
+  eopt.target = o.expansion_addr;
   auto health = HealthClient::Create(hopt);
   if (!health.ok()) return health.status();
   auto expansion = ExpansionClient::Create(eopt);
