@@ -43,6 +43,7 @@
 #include "common/config.h"
 #include "common/db/pool.h"
 #include "cs/health/v1/health.grpc.pb.h"
+#include "common/server/runtime.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, serve_echo, "", "Serve the echo baseline on this address and do nothing else");
@@ -147,6 +148,8 @@ int ServeEcho(const std::string& addr) {
   Echo echo;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
+  // The services' thread settings, so the baseline differs only in the work done.
+  cs::ApplySyncServerSettings(builder);
   builder.RegisterService(&echo);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {

@@ -79,6 +79,12 @@ struct ServerConfig {
   // Reflection answers without a token (grpc.health.v1 always does).
   bool auth_exempt_reflection = false;
   PeerTlsConfig peer;
+  // Limits: the largest request message the server reads (larger ones get
+  // RESOURCE_EXHAUSTED from gRPC itself), and each authenticated principal's calls a
+  // second and burst (over it: RESOURCE_EXHAUSTED; 0 calls a second: no limit).
+  int max_receive_message_bytes = 4 << 20;
+  double rate_limit_per_second = 500;
+  double rate_limit_burst = 1000;
 };
 
 // Checks every field, naming the flag and the environment variable at fault.

@@ -57,9 +57,9 @@ absl::StatusOr<std::unordered_map<std::string, Principal>> ParseTokenFile(absl::
     if (line.empty() || line[0] == '#') continue;
     std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
     const std::string where = absl::StrCat("line ", line_number, ": ");
-    if (fields.size() != 3) {
+    if (fields.size() != 3 && fields.size() != 4) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "expected 'sha256:HEX PRINCIPAL SCOPE[,SCOPE...]'"));
+          absl::StrCat(where, "expected 'sha256:HEX PRINCIPAL SCOPE[,SCOPE...] [rate=R[/B]]'"));
     }
     if (!absl::StartsWith(fields[0], kHashPrefix) ||
         fields[0].size() != kHashPrefix.size() + 64 ||
@@ -72,6 +72,17 @@ absl::StatusOr<std::unordered_map<std::string, Principal>> ParseTokenFile(absl::
     p.name = std::string(fields[1]);
     for (absl::string_view scope : absl::StrSplit(fields[2], ',', absl::SkipEmpty())) {
       p.scopes.insert(std::string(scope));
+    }
+    if (fields.size() == 4) {
+      absl::string_view rate = fields[3];
+      if (!absl::ConsumePrefix(&rate, "rate=")) {
+        return absl::InvalidArgumentError(absl::StrCat(where, "the fourth field must be rate=R[/B]"));
+      }
+      absl::StatusOr<RateLimit> limit = ParseRateLimit(rate);
+      if (!limit.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, "rate=", limit.status().message()));
+      }
+      p.rate_limit = *limit;
     }
     if (!out.emplace(std::string(fields[0].substr(kHashPrefix.size())), std::move(p)).second) {
       return absl::InvalidArgumentError(absl::StrCat(where, "the same token is listed twice"));
@@ -88,6 +99,8 @@ std::string RequiredScope(absl::string_view path, bool exempt_reflection) {
   if (parts.size() < 6 || !parts[0].empty() || parts[1] != "cs") return "*";
   const absl::string_view svc = parts[2];
   const absl::string_view method = parts.back();
+  // The audit trail says who read what: only administrators may read it.
+  if (method == "ListAuditEvents") return absl::StrCat(svc, ".admin");
   if (StartsWithAny(method, {"Get", "List", "Watch", "Explain", "Suggest", "Backtest"})) {
     return absl::StrCat(svc, ".read");
   }
@@ -113,9 +126,9 @@ bool Grants(const std::set<std::string>& scopes, absl::string_view required) {
 }
 
 absl::StatusOr<std::shared_ptr<TokenAuthenticator>> TokenAuthenticator::Create(
-    std::string path, bool exempt_reflection) {
+    std::string path, bool exempt_reflection, std::shared_ptr<RateLimiter> limiter) {
   std::shared_ptr<TokenAuthenticator> auth(
-      new TokenAuthenticator(std::move(path), exempt_reflection));
+      new TokenAuthenticator(std::move(path), exempt_reflection, std::move(limiter)));
   if (absl::Status s = auth->Load(); !s.ok()) return s;
   return auth;
 }
@@ -154,9 +167,7 @@ void TokenAuthenticator::ReloadIfChanged() {
 }
 
 grpc::Status TokenAuthenticator::Process(const InputMetadata& auth_metadata,
-                                         grpc::AuthContext* context,
-                                         OutputMetadata* consumed_auth_metadata,
-                                         OutputMetadata*) {
+                                         grpc::AuthContext*, OutputMetadata*, OutputMetadata*) {
   bool check = false;
   std::shared_ptr<const std::unordered_map<std::string, Principal>> tokens;
   {
@@ -195,16 +206,28 @@ grpc::Status TokenAuthenticator::Process(const InputMetadata& auth_metadata,
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat(found->second.name, " lacks scope ", required));
   }
-  context->AddProperty(kPrincipalProperty, found->second.name);
-  context->SetPeerIdentityPropertyName(kPrincipalProperty);
-  // The token goes no further than here: handlers and logs never see it.
-  consumed_auth_metadata->insert({"authorization", std::string(header)});
+  // Checked here, before the request is read, so a flood costs the server little;
+  // only authenticated calls count, so nobody can spend another principal's budget.
+  if (limiter_ != nullptr && !limiter_->Allow(found->second.name, found->second.rate_limit)) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat(found->second.name, ": rate limit exceeded; retry later"));
+  }
+  // The header stays for the server's first interceptor, which reads the call's
+  // principal from it and then removes it: handlers and logs never see the token.
   return grpc::Status::OK;
 }
 
-std::string CallerPrincipal(const grpc::AuthContext& context) {
-  std::vector<grpc::string_ref> values = context.FindPropertyValues(kPrincipalProperty);
-  return values.empty() ? "" : std::string(values.front().data(), values.front().size());
+std::optional<std::string> TokenAuthenticator::PrincipalOf(absl::string_view authorization) {
+  absl::string_view token = authorization;
+  if (!absl::ConsumePrefix(&token, "Bearer ") || token.empty()) return std::nullopt;
+  std::shared_ptr<const std::unordered_map<std::string, Principal>> tokens;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tokens = tokens_;
+  }
+  auto found = tokens->find(Sha256Hex(token));
+  if (found == tokens->end()) return std::nullopt;
+  return found->second.name;
 }
 
 }  // namespace cs

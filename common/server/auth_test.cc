@@ -23,9 +23,30 @@ TEST(AuthTest, MalformedTokenFilesNameTheLine) {
   EXPECT_EQ(ParseTokenFile("plain-token alice health.read").status().message(),
             "line 1: the token must be given as sha256: and 64 lower-case hex digits");
   EXPECT_EQ(ParseTokenFile("\nsha256:" + Sha256Hex("x") + " alice").status().message(),
-            "line 2: expected 'sha256:HEX PRINCIPAL SCOPE[,SCOPE...]'");
+            "line 2: expected 'sha256:HEX PRINCIPAL SCOPE[,SCOPE...] [rate=R[/B]]'");
+  EXPECT_EQ(ParseTokenFile("sha256:" + Sha256Hex("x") + " a health.read fast").status().message(),
+            "line 1: the fourth field must be rate=R[/B]");
+  EXPECT_FALSE(ParseTokenFile("sha256:" + Sha256Hex("x") + " a health.read rate=-5").ok());
   const std::string line = "sha256:" + Sha256Hex("x") + " a health.read\n";
   EXPECT_EQ(ParseTokenFile(line + line).status().message(), "line 2: the same token is listed twice");
+}
+
+TEST(AuthTest, ATokenMayCarryItsOwnRateLimit) {
+  absl::StatusOr<std::unordered_map<std::string, Principal>> tokens = ParseTokenFile(
+      "sha256:" + Sha256Hex("x") + " crm-sync health.write rate=2000/5000\n" +
+      "sha256:" + Sha256Hex("y") + " dashboards health.read\n");
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  const Principal& crm = tokens->at(Sha256Hex("x"));
+  ASSERT_TRUE(crm.rate_limit.has_value());
+  EXPECT_EQ(crm.rate_limit->per_second, 2000);
+  EXPECT_EQ(crm.rate_limit->burst, 5000);
+  EXPECT_FALSE(tokens->at(Sha256Hex("y")).rate_limit.has_value());
+}
+
+TEST(AuthTest, OnlyAdministratorsReadTheAuditTrail) {
+  EXPECT_EQ(RequiredScope("/cs.health.v1.AccountHealthService/ListAuditEvents", false), "health.admin");
+  EXPECT_EQ(RequiredScope("/cs.expansion.v1.ExpansionService/ListAuditEvents", false),
+            "expansion.admin");
 }
 
 TEST(AuthTest, ScopeFollowsTheServiceAndTheKindOfMethod) {

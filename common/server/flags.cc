@@ -50,6 +50,13 @@ ABSL_FLAG(std::string, peer_tls_ca_file, "",
           "PEM CA bundle that verifies the other services; turns TLS on for calls to them");
 ABSL_FLAG(std::string, peer_tls_cert_file, "", "Client certificate presented to the other services");
 ABSL_FLAG(std::string, peer_tls_key_file, "", "Private key of --peer_tls_cert_file");
+ABSL_FLAG(int, max_receive_message_bytes, 4 << 20,
+          "Largest request message the gRPC port accepts; larger ones get RESOURCE_EXHAUSTED");
+ABSL_FLAG(double, rate_limit_per_second, 500,
+          "Calls a second each authenticated principal may make (a token's rate= overrides it);"
+          " over it: RESOURCE_EXHAUSTED. 0: no limit");
+ABSL_FLAG(double, rate_limit_burst, 1000,
+          "Calls a principal may make at once after a quiet spell (the token bucket's size)");
 ABSL_FLAG(std::string, peer_token_file, "", "File holding the bearer token sent to the other services");
 
 namespace cs {
@@ -152,7 +159,19 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   config.peer.cert_file = absl::GetFlag(FLAGS_peer_tls_cert_file);
   config.peer.key_file = absl::GetFlag(FLAGS_peer_tls_key_file);
   config.peer.token_file = absl::GetFlag(FLAGS_peer_token_file);
+  config.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  config.rate_limit_per_second = absl::GetFlag(FLAGS_rate_limit_per_second);
+  config.rate_limit_burst = absl::GetFlag(FLAGS_rate_limit_burst);
   if (absl::Status s = Validate(config); !s.ok()) return s;
+  if (config.max_receive_message_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        "--max_receive_message_bytes (CS_MAX_RECEIVE_MESSAGE_BYTES): must be at least 1024");
+  }
+  if (!(config.rate_limit_per_second >= 0) || !(config.rate_limit_burst >= 1)) {
+    return absl::InvalidArgumentError(
+        "--rate_limit_per_second / --rate_limit_burst (CS_RATE_LIMIT_PER_SECOND /"
+        " CS_RATE_LIMIT_BURST): the rate must not be negative and the burst at least 1");
+  }
   return config;
 }
 

@@ -38,7 +38,9 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
       : info_(info), metrics_(metrics), method_(info->method()),
         start_(std::chrono::steady_clock::now()) {
     metrics_->Started(method_);
+    metrics_->CallBegan();
   }
+  ~ObservabilityInterceptor() override { metrics_->CallEnded(); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,11 @@ class RpcMetrics {
   explicit RpcMetrics(prometheus::Registry& registry);
   void Started(const std::string& method);
   void Handled(const std::string& method, int code, double seconds);
+  // Calls whose interceptor exists (from arrival until the call is torn down); the
+  // drain uses it to tell in-flight calls from idle connections.
+  void CallBegan() { in_flight_.fetch_add(1); }
+  void CallEnded() { in_flight_.fetch_sub(1); }
+  int in_flight() const { return in_flight_.load(); }
 
   prometheus::Gauge& db_up() { return *db_up_; }
   prometheus::Gauge& pool_open() { return *pool_open_; }
@@ -49,6 +55,7 @@ class RpcMetrics {
   prometheus::Gauge* db_up_;
   prometheus::Gauge* pool_open_;
   prometheus::Gauge* pool_leased_;
+  std::atomic<int> in_flight_{0};
 };
 
 // Creates one interceptor per call: metrics, the x-request-id header (taken from

@@ -18,7 +18,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "common/db/audit_log.h"
 #include "common/db/pool.h"
+#include "common/server/audit.h"
+#include "common/server/auth.h"
 #include "common/server/metrics.h"
 
 namespace cs {
@@ -32,6 +35,11 @@ inline constexpr char kLivenessService[] = "liveness";
 // in main().
 void BlockShutdownSignals();
 
+// The sync server's thread settings every service (and the benchmark's echo
+// baseline) uses: enough pollers kept alive that concurrent calls do not make the
+// server create and end a thread per call.
+void ApplySyncServerSettings(grpc::ServerBuilder& builder);
+
 class ServiceRuntime {
  public:
   // `pool` may be null (no database); it must outlive the runtime.
@@ -43,6 +51,12 @@ class ServiceRuntime {
   void AddShutdownHook(std::function<void()> hook);
 
   prometheus::Registry& registry() { return *registry_; }
+
+  // The service's audit trail (null without a database), for ListAuditEvents.
+  db::AuditLog* audit_log() { return audit_log_.get(); }
+  // How the audit interceptor tells regulated accounts (see common/server/audit.h);
+  // without it only writes are audited. Call before Start.
+  void SetRegulatedAccounts(RegulatedAccountsFn fn) { regulated_ = std::move(fn); }
 
   // Listens on config.listen and config.metrics_listen and starts the database
   // health watcher. Returns once serving.
@@ -73,6 +87,9 @@ class ServiceRuntime {
   db::Pool* pool_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<RpcMetrics> metrics_;
+  std::unique_ptr<db::AuditLog> audit_log_;
+  RegulatedAccountsFn regulated_;
+  std::shared_ptr<TokenAuthenticator> authenticator_;  // null without authentication
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::vector<grpc::Service*> services_;
   std::vector<std::function<void()>> shutdown_hooks_;

@@ -9,8 +9,6 @@
 
 namespace cs::expansion {
 
-namespace v1 = ::cs::expansion::v1;
-
 // The handler's one way out of a failed step: the status bridge.
 #define CS_GRPC_CONCAT_INNER_(a, b) a##b
 #define CS_GRPC_CONCAT_(a, b) CS_GRPC_CONCAT_INNER_(a, b)

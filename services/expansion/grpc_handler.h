@@ -1,6 +1,7 @@
 #ifndef CS_SERVICES_EXPANSION_GRPC_HANDLER_H_
 #define CS_SERVICES_EXPANSION_GRPC_HANDLER_H_
 
+#include "common/server/audit.h"
 #include "cs/expansion/v1/expansion.grpc.pb.h"
 #include "services/expansion/metrics_service.h"
 #include "services/expansion/opportunity_service.h"
@@ -38,8 +39,19 @@ class ExpansionHandler final : public cs::expansion::v1::ExpansionService::Servi
   CS_EXPANSION_RPC(GetRetentionMetrics)
 #undef CS_EXPANSION_RPC
 
+  // The audit trail (common/server/audit.h), read with the admin scope; UNAVAILABLE
+  // until attached.
+  void AttachAuditLog(db::AuditLog* log) { audit_log_ = log; }
+  grpc::Status ListAuditEvents(grpc::ServerContext*,
+                               const cs::expansion::v1::ListAuditEventsRequest* request,
+                               cs::expansion::v1::ListAuditEventsResponse* response) override {
+    return ServeListAuditEvents(audit_log_, request->filter(), request->page(),
+                                response->mutable_events(), response->mutable_page());
+  }
+
  private:
   RevenueService* revenue_;
+  db::AuditLog* audit_log_ = nullptr;
   OpportunityService* opportunities_;
   MetricsService* metrics_;
   db::ResultCodec<RevenueMovement> movement_codec_;

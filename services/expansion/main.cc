@@ -151,6 +151,9 @@ int main(int argc, char** argv) {
                   cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<ExpansionWiring>(&pool, *settings);
         runtime.AddService(&wiring->handler);
+        // Writes only: expansion keeps no industry, and asking health on every read
+        // would put a cross-service call on each of them.
+        wiring->handler.AttachAuditLog(runtime.audit_log());
         wiring->scheduler.Start();
         runtime.AddShutdownHook([scheduler = &wiring->scheduler] { scheduler->Stop(); });
         wiring->pipeline =

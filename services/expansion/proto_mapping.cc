@@ -8,8 +8,6 @@
 
 namespace cs::expansion {
 
-namespace v1 = ::cs::expansion::v1;
-
 namespace {
 
 template <typename E>

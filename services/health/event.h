@@ -27,6 +27,8 @@ enum class EventKind {
   kAlertResolved = 5,
   kAccountChurned = 6,
   kExpansionSignal = 7,
+  kFirstValueReached = 8,
+  kNpsRecorded = 9,
 };
 
 struct Event {

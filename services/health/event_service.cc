@@ -8,7 +8,7 @@
 namespace cs::health {
 namespace {
 
-constexpr EnumNames<EventKind, 8> kEventKinds({{
+constexpr EnumNames<EventKind, 10> kEventKinds({{
     {EventKind::kUnspecified, "UNSPECIFIED"},
     {EventKind::kAccountUpserted, "ACCOUNT_UPSERTED"},
     {EventKind::kScoreChanged, "SCORE_CHANGED"},
@@ -17,6 +17,8 @@ constexpr EnumNames<EventKind, 8> kEventKinds({{
     {EventKind::kAlertResolved, "ALERT_RESOLVED"},
     {EventKind::kAccountChurned, "ACCOUNT_CHURNED"},
     {EventKind::kExpansionSignal, "EXPANSION_SIGNAL"},
+    {EventKind::kFirstValueReached, "FIRST_VALUE_REACHED"},
+    {EventKind::kNpsRecorded, "NPS_RECORDED"},
 }});
 
 constexpr int kDefaultPageSize = 100;

@@ -13,8 +13,6 @@
 
 namespace cs::health {
 
-namespace v1 = ::cs::health::v1;
-
 AccountHealthHandler::AccountHealthHandler(AccountService* accounts, EventService* events,
                                            HealthService* health)
     : accounts_(accounts),
@@ -44,6 +42,8 @@ grpc::Status AccountHealthHandler::UpsertAccount(grpc::ServerContext*,
       WriteKeyOf("UpsertAccount", *request, request->request_id()), upsert_codec_,
       *std::move(account));
   if (!result.ok()) return ToGrpcStatus(result.status());
+  // The account's tier and lifecycle are part of its health view (churn risk).
+  health_->InvalidateCachedViews(request->account().account_id());
   UpsertResultToProto(*result, response);
   return grpc::Status::OK;
 }
@@ -67,6 +67,8 @@ grpc::Status AccountHealthHandler::MarkChurned(grpc::ServerContext*,
       WriteKeyOf("MarkChurned", *request, request->request_id()), account_codec_,
       request->account_id(), *day, request->reason());
   if (!account.ok()) return ToGrpcStatus(account.status());
+  // A churned account has no churn risk any more: its cached view goes at once.
+  health_->InvalidateCachedViews(request->account_id());
   AccountToProto(*account, response->mutable_account());
   return grpc::Status::OK;
 }

@@ -1,9 +1,11 @@
 #ifndef CS_SERVICES_HEALTH_GRPC_HANDLER_H_
 #define CS_SERVICES_HEALTH_GRPC_HANDLER_H_
 
+#include "common/server/audit.h"
 #include "cs/health/v1/health.grpc.pb.h"
 #include "services/health/account_service.h"
 #include "services/health/event_service.h"
+#include "services/health/first_value.h"
 #include "services/health/health_service.h"
 
 namespace cs::health {
@@ -99,7 +101,28 @@ class AccountHealthHandler final : public cs::health::v1::AccountHealthService::
                              const cs::health::v1::GetChurnModelRequest* request,
                              cs::health::v1::GetChurnModelResponse* response) override;
 
+  // Time to first value (first_value_handler.cc). Until attached, both answer UNIMPLEMENTED.
+  void AttachFirstValue(FirstValueService* first_value) { first_value_ = first_value; }
+  grpc::Status GetFirstValueDefinitions(
+      grpc::ServerContext* context, const cs::health::v1::GetFirstValueDefinitionsRequest* request,
+      cs::health::v1::GetFirstValueDefinitionsResponse* response) override;
+  grpc::Status SetFirstValueDefinition(
+      grpc::ServerContext* context, const cs::health::v1::SetFirstValueDefinitionRequest* request,
+      cs::health::v1::SetFirstValueDefinitionResponse* response) override;
+
+  // The audit trail (common/server/audit.h), read with the admin scope; UNAVAILABLE
+  // until attached.
+  void AttachAuditLog(db::AuditLog* log) { audit_log_ = log; }
+  grpc::Status ListAuditEvents(grpc::ServerContext*,
+                               const cs::health::v1::ListAuditEventsRequest* request,
+                               cs::health::v1::ListAuditEventsResponse* response) override {
+    return ServeListAuditEvents(audit_log_, request->filter(), request->page(),
+                                response->mutable_events(), response->mutable_page());
+  }
+
  private:
+  FirstValueService* first_value_ = nullptr;
+  db::AuditLog* audit_log_ = nullptr;
   AccountService* accounts_;
   EventService* events_;
   HealthService* health_;

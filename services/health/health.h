@@ -49,6 +49,8 @@ struct IngestRecord {
   std::string event_id;
   std::string account_id;
   std::string rejection;  // set when !signal
+  // TrackEvents: the analytics event name the signal was mapped from.
+  std::string event_name;
   std::string record_json;
 };
 

@@ -11,12 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/server/common_mapping.h"
 #include "common/server/proto_util.h"
+#include "services/health/first_value_mapping.h"
 #include "common/status.h"
 #include "services/health/proto_mapping.h"
 
 namespace cs::health {
-
-namespace v1 = ::cs::health::v1;
 
 namespace {
 
@@ -546,6 +545,7 @@ HealthEventEncoders HealthEncoders() {
   encoders.score_change = EncodeScoreChangeEvent;
   encoders.alert = EncodeAlertEvent;
   encoders.expansion_signal = EncodeExpansionSignalEvent;
+  encoders.first_value = FirstValueEventEncoders();
   return encoders;
 }
 

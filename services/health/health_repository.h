@@ -3,12 +3,14 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/db/idempotency.h"
+#include "services/health/first_value_store.h"
 #include "services/health/health.h"
 
 namespace cs::health {
@@ -19,6 +21,7 @@ struct HealthEventEncoders {
   std::function<std::string(const ScoreChange&)> score_change;
   std::function<std::string(const Alert&)> alert;
   std::function<std::string(const ExpansionSignalEvent&)> expansion_signal;
+  FirstValueEncoders first_value;
 };
 
 
@@ -133,6 +136,29 @@ class HealthRepository {
   // model_id 0: the newest model trained at or before `at`. nullopt when none.
   virtual absl::StatusOr<std::optional<StoredChurnModel>> FindChurnModel(int64_t model_id,
                                                                          absl::Time at) = 0;
+
+  // Accounts whose current health view any replica changed since `cursor` (the
+  // subjects of event-log events, the accounts of new overrides), for the view
+  // cache's tail. The first call (a default cursor) only positions the cursor at
+  // the current end. `everything` when more than `limit` changes came in: the
+  // caller then drops every cached view.
+  struct ChangeCursor {
+    int64_t event_sequence = -1;
+    int64_t override_id = -1;
+    // Override ids seen near the end: ids are assigned before commit, so a slow
+    // transaction's row may appear behind a newer one; the tail re-reads a short
+    // window and skips these.
+    std::set<int64_t> recent_overrides;
+  };
+  struct Changes {
+    std::vector<std::string> accounts;
+    bool everything = false;
+  };
+  virtual absl::StatusOr<Changes> ChangedAccounts(ChangeCursor& cursor, int limit) {
+    (void)cursor;
+    (void)limit;
+    return absl::UnimplementedError("this repository has no change feed");
+  }
 };
 
 }  // namespace cs::health

@@ -75,7 +75,9 @@ absl::StatusOr<IngestResult> HealthService::RecordSignals(
     }
     batch.records.push_back(std::move(r));
   }
-  return repository_->Ingest(key, codec, batch, now);
+  absl::StatusOr<IngestResult> result = repository_->Ingest(key, codec, batch, now);
+  if (result.ok()) InvalidateIngested(batch, *result);
+  return result;
 }
 
 absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
@@ -99,6 +101,7 @@ absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
     r.event_id = e.message_id;
     r.account_id = e.group_id;
     r.record_json = e.record_json;
+    r.event_name = e.event;
     absl::StatusOr<Signal> signal = [&]() -> absl::StatusOr<Signal> {
       RETURN_IF_ERROR(ValidateId(field + ".message_id", e.message_id));
       RETURN_IF_ERROR(ValidateId(field + ".group_id", e.group_id));
@@ -141,7 +144,9 @@ absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
     }
     batch.records.push_back(std::move(r));
   }
-  return repository_->Ingest(key, codec, batch, now);
+  absl::StatusOr<IngestResult> result = repository_->Ingest(key, codec, batch, now);
+  if (result.ok()) InvalidateIngested(batch, *result);
+  return result;
 }
 
 absl::StatusOr<EventMapping> HealthService::SetEventMapping(
@@ -243,14 +248,92 @@ absl::StatusOr<HealthView> HealthService::GetHealth(const std::string& account_i
   if (as_of.has_value() && *as_of > now + absl::Hours(24)) {
     return Invalid("as_of", "more than a day in the future");
   }
-  absl::StatusOr<StoredScore> score = as_of.has_value()
-                                          ? repository_->GetScoreAsOf(account_id, score_name, *as_of)
-                                          : repository_->GetScore(account_id, score_name);
-  if (!score.ok()) return score.status();
-  ASSIGN_OR_RETURN(HealthView view, ViewOf(*std::move(score), as_of.value_or(now)));
-  ASSIGN_OR_RETURN(view.churn_probability,
-                   ChurnProbability(account_id, as_of.value_or(now), !as_of.has_value()));
+  if (!as_of.has_value()) {
+    ASSIGN_OR_RETURN(std::optional<StoredChurnModel> model, CurrentChurnModel(now));
+    if (!CacheUsable()) return LoadCurrentView(account_id, score_name, now, model);
+    const int64_t model_id = model.has_value() ? model->model_id : 0;
+    if (std::optional<HealthView> hit = cache_->Get(account_id, score_name, now, model_id)) {
+      return *std::move(hit);
+    }
+    const uint64_t ticket = cache_->BeginFill();
+    ASSIGN_OR_RETURN(HealthView view, LoadCurrentView(account_id, score_name, now, model));
+    // Trends, open alerts and the churn features are per day; an override ends at
+    // its expiry: the view is good until the first of those.
+    absl::Time valid_until = absl::FromCivil(DayOf(now) + 1, absl::UTCTimeZone());
+    if (view.active_override.has_value()) {
+      valid_until = std::min(valid_until, view.active_override->expires_at);
+    }
+    cache_->Put(account_id, score_name, view, ticket, valid_until, model_id);
+    return view;
+  }
+  ASSIGN_OR_RETURN(StoredScore score, repository_->GetScoreAsOf(account_id, score_name, *as_of));
+  ASSIGN_OR_RETURN(HealthView view, ViewOf(std::move(score), *as_of));
+  ASSIGN_OR_RETURN(view.churn_probability, ChurnProbability(account_id, *as_of, false));
   return view;
+}
+
+absl::StatusOr<HealthView> HealthService::LoadCurrentView(
+    const std::string& account_id, const std::string& score_name, absl::Time now,
+    const std::optional<StoredChurnModel>& model) {
+  ASSIGN_OR_RETURN(StoredScore score, repository_->GetScore(account_id, score_name));
+  ASSIGN_OR_RETURN(HealthView view, ViewOf(std::move(score), now));
+  ASSIGN_OR_RETURN(view.churn_probability, ChurnProbabilityWith(model, account_id, now));
+  return view;
+}
+
+void HealthService::EnableViewCache(size_t accounts) {
+  cache_ = std::make_unique<HealthViewCache>(accounts);
+}
+
+bool HealthService::CacheUsable() {
+  if (cache_ == nullptr || !cache_->enabled()) return false;
+  const int64_t ok_at = tail_ok_at_ns_.load(std::memory_order_acquire);
+  if (ok_at == 0) return false;
+  const int64_t age = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count() -
+                      ok_at;
+  return age < absl::ToInt64Nanoseconds(kCacheTailStaleAfter);
+}
+
+absl::Status HealthService::PollCacheInvalidations() {
+  if (cache_ == nullptr) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(tail_mu_);
+  // Taken before reading: the views are fresh as of this instant once it succeeds.
+  const int64_t started = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count();
+  constexpr int kLimit = 10000;
+  for (;;) {
+    absl::StatusOr<HealthRepository::Changes> changes =
+        repository_->ChangedAccounts(tail_cursor_, kLimit);
+    if (!changes.ok()) return changes.status();
+    if (changes->everything) {
+      cache_->InvalidateAll();
+      break;
+    }
+    for (const std::string& account_id : changes->accounts) cache_->Invalidate(account_id);
+    if (changes->accounts.size() < static_cast<size_t>(kLimit)) break;
+  }
+  tail_ok_at_ns_.store(started, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+void HealthService::InvalidateCachedViews(const std::string& account_id) {
+  if (cache_ != nullptr) cache_->Invalidate(account_id);
+}
+
+void HealthService::InvalidateIngested(const IngestBatch& batch, const IngestResult& result) {
+  if (cache_ == nullptr) return;
+  std::string last;
+  for (const RecordAck& ack : result.acks) {
+    if (ack.outcome != RecordOutcome::kAccepted) continue;
+    if (ack.index < 0 || static_cast<size_t>(ack.index) >= batch.records.size()) continue;
+    const std::string& account_id = batch.records[ack.index].account_id;
+    if (account_id == last) continue;
+    last = account_id;
+    cache_->Invalidate(account_id);
+  }
 }
 
 absl::StatusOr<std::optional<StoredChurnModel>> HealthService::CurrentChurnModel(absl::Time now) {
@@ -276,6 +359,11 @@ absl::StatusOr<std::optional<double>> HealthService::ChurnProbability(
   } else {
     ASSIGN_OR_RETURN(model, repository_->FindChurnModel(0, at));
   }
+  return ChurnProbabilityWith(model, account_id, at);
+}
+
+absl::StatusOr<std::optional<double>> HealthService::ChurnProbabilityWith(
+    const std::optional<StoredChurnModel>& model, const std::string& account_id, absl::Time at) {
   if (!model.has_value()) return std::optional<double>();
   const absl::CivilDay day = DayOf(at);
   ASSIGN_OR_RETURN(AccountHistory history,
@@ -384,7 +472,9 @@ absl::StatusOr<Override> HealthService::SetOverride(const db::WriteKey& key,
     return Invalid("override.expires_at", "more than a year ahead");
   }
   o.set_at = now;
-  return repository_->AddOverride(key, codec, o);
+  absl::StatusOr<Override> stored = repository_->AddOverride(key, codec, o);
+  if (stored.ok()) InvalidateCachedViews(o.account_id);
+  return stored;
 }
 
 absl::StatusOr<std::vector<Override>> HealthService::ListOverrides(const std::string& account_id) {
@@ -411,7 +501,11 @@ absl::StatusOr<AlertSettings> HealthService::SetAlertSettings(
 }
 
 absl::StatusOr<int> HealthService::RunRescoreJobs(int max_accounts) {
-  return repository_->RunRescoreJobs(clock_->Now(), max_accounts);
+  absl::StatusOr<int> rescored = repository_->RunRescoreJobs(clock_->Now(), max_accounts);
+  // The batch published its score, band and alert events: this replica drops the
+  // views they changed now rather than at the tail's next step.
+  if (rescored.ok() && *rescored > 0 && cache_ != nullptr) (void)PollCacheInvalidations();
+  return rescored;
 }
 
 absl::StatusOr<BacktestResult> HealthService::BacktestScorecard(const BacktestQuery& query) {

@@ -1,6 +1,9 @@
 #ifndef CS_SERVICES_HEALTH_HEALTH_SERVICE_H_
 #define CS_SERVICES_HEALTH_HEALTH_SERVICE_H_
 
+#include <atomic>
+#include <chrono>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -10,6 +13,7 @@
 #include "common/clock.h"
 #include "common/db/idempotency.h"
 #include "services/health/health.h"
+#include "services/health/health_cache.h"
 #include "services/health/health_repository.h"
 
 namespace cs::health {
@@ -81,6 +85,23 @@ class HealthService {
   // One step of background rescoring (see HealthRepository::RunRescoreJobs).
   absl::StatusOr<int> RunRescoreJobs(int max_accounts);
 
+  // Serves current GetHealth views from an in-process cache of up to `accounts`
+  // accounts. The cache is consulted only while PollCacheInvalidations has
+  // succeeded within kCacheTailStaleAfter, so a replica whose tail stalls (or whose
+  // database is away) reads through instead of serving views that may be stale.
+  // Call once, before serving.
+  void EnableViewCache(size_t accounts);
+  // One step of the cache's tail of the shared event log and overrides: drops the
+  // views that any replica's writes changed since the previous step. The server
+  // runs it every ~150 ms; this replica's own writes also drop their views at once.
+  absl::Status PollCacheInvalidations();
+  // Drops the account's cached views (writes made outside this class, e.g. the
+  // account service's, by this replica).
+  void InvalidateCachedViews(const std::string& account_id);
+  // nullptr when the cache is not enabled.
+  const HealthViewCache* view_cache() const { return cache_.get(); }
+  static constexpr absl::Duration kCacheTailStaleAfter = absl::Seconds(1);
+
   // Replays a scorecard on past days over the accounts whose outcome is known
   // (every day at least horizon_days back) and reports AUC, churn per band and the
   // lift of RED over GREEN, per day and over every day together.
@@ -105,6 +126,14 @@ class HealthService {
   // of that day; nullopt when no model exists or the account has churned.
   absl::StatusOr<std::optional<double>> ChurnProbability(const std::string& account_id,
                                                          absl::Time at, bool current);
+  absl::StatusOr<std::optional<double>> ChurnProbabilityWith(
+      const std::optional<StoredChurnModel>& model, const std::string& account_id, absl::Time at);
+  // The current view read from the store (no cache).
+  absl::StatusOr<HealthView> LoadCurrentView(const std::string& account_id,
+                                             const std::string& score_name, absl::Time now,
+                                             const std::optional<StoredChurnModel>& model);
+  bool CacheUsable();
+  void InvalidateIngested(const IngestBatch& batch, const IngestResult& result);
   // The newest model, kept for kModelCacheTtl: GetHealth asks on every call, and a
   // model changes only when one is trained.
   absl::StatusOr<std::optional<StoredChurnModel>> CurrentChurnModel(absl::Time now);
@@ -115,6 +144,12 @@ class HealthService {
   std::mutex model_mu_;
   std::optional<StoredChurnModel> current_model_;
   std::optional<absl::Time> model_loaded_at_;
+
+  std::unique_ptr<HealthViewCache> cache_;
+  std::mutex tail_mu_;  // one tail step at a time (the tail thread, the rescore worker)
+  HealthRepository::ChangeCursor tail_cursor_;
+  // When the tail last caught up; the cache serves only while this is recent.
+  std::atomic<int64_t> tail_ok_at_ns_{0};
 };
 
 }  // namespace cs::health

@@ -8,6 +8,7 @@
 #include "common/server/service_main.h"
 #include "services/health/account_service.h"
 #include "services/health/event_service.h"
+#include "services/health/first_value_store.h"
 #include "services/health/grpc_handler.h"
 #include "services/health/health_mapping.h"
 #include "services/health/health_service.h"
@@ -17,6 +18,13 @@
 #include "services/health/proto_mapping.h"
 #include "services/health/rescore_worker.h"
 
+ABSL_FLAG(int, health_view_cache_accounts, 200000,
+          "accounts whose current GetHealth view this replica keeps in memory (0: no cache)");
+ABSL_FLAG(absl::Duration, health_view_cache_tail, absl::Milliseconds(150),
+          "how often the view cache reads the shared event log for other replicas' writes");
+ABSL_FLAG(int, health_ingest_group_signals, 20000,
+          "concurrent RecordSignals/TrackEvents calls are committed together in groups of up to "
+          "this many signals (0: one transaction per call)");
 ABSL_FLAG(absl::Duration, business_metrics_interval, absl::Seconds(30),
           "how often the business gauges of /metrics (accounts per band) are recomputed");
 
@@ -31,7 +39,11 @@ struct HealthWiring : cs::ServiceWiring {
         health_repository(pool, &cs::RealClock::Instance(), cs::health::HealthEncoders()),
         health(&health_repository, &cs::RealClock::Instance()),
         rescore(&health),
-        handler(&accounts, &events, &health) {}
+        first_value_repository(pool, &cs::RealClock::Instance()),
+        first_value(&first_value_repository, &cs::RealClock::Instance()),
+        handler(&accounts, &events, &health) {
+    handler.AttachFirstValue(&first_value);
+  }
   cs::health::MySqlAccountRepository repository;
   cs::health::AccountService accounts;
   cs::health::MySqlEventRepository event_repository;
@@ -39,9 +51,12 @@ struct HealthWiring : cs::ServiceWiring {
   cs::health::MySqlHealthRepository health_repository;
   cs::health::HealthService health;
   cs::health::RescoreWorker rescore;
+  cs::health::MySqlFirstValueRepository first_value_repository;
+  cs::health::FirstValueService first_value;
   cs::health::AccountHealthHandler handler;
   std::unique_ptr<cs::QueryGauge> bands;
   std::unique_ptr<cs::PeriodicRefresher> business_metrics;
+  std::unique_ptr<cs::PeriodicRefresher> cache_tail;
 };
 
 // Accounts per band of the default score, churned accounts left out: an index range
@@ -81,8 +96,24 @@ int main(int argc, char** argv) {
         // the rescore worker seeds the default scorecard once it answers.
         (void)wiring->health_repository.EnsureDefaultScorecard(cs::RealClock::Instance().Now());
         runtime.AddService(&wiring->handler);
+        wiring->handler.AttachAuditLog(runtime.audit_log());
+        // Reads are audited for accounts whose industry (kept in this schema) is regulated.
+        runtime.SetRegulatedAccounts([p = &pool](const std::vector<std::string>& ids) {
+          return cs::db::RegulatedAccountsIn(*p, ids);
+        });
         // Open event streams end at shutdown so the drain does not wait on them.
         runtime.AddShutdownHook([events = &wiring->events] { events->Stop(); });
+        wiring->health_repository.SetIngestGroupCommit(
+            absl::GetFlag(FLAGS_health_ingest_group_signals));
+        const int cache_accounts = absl::GetFlag(FLAGS_health_view_cache_accounts);
+        if (cache_accounts > 0) {
+          wiring->health.EnableViewCache(static_cast<size_t>(cache_accounts));
+          wiring->cache_tail = std::make_unique<cs::PeriodicRefresher>(
+              "health view cache tail", absl::GetFlag(FLAGS_health_view_cache_tail),
+              [health = &wiring->health] { return health->PollCacheInvalidations(); });
+          wiring->cache_tail->Start();
+          runtime.AddShutdownHook([w = wiring.get()] { w->cache_tail->Stop(); });
+        }
         wiring->rescore.Start();
         runtime.AddShutdownHook([rescore = &wiring->rescore] { rescore->Stop(); });
         wiring->bands = std::make_unique<cs::QueryGauge>(runtime.registry(), &pool, BandSpec());

@@ -10,6 +10,7 @@
 #include <memory>
 #include <map>
 #include <set>
+#include <sstream>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -382,85 +383,240 @@ void AddCounters(db::Connection& conn,
 
 }  // namespace
 
-absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
+// What one request's ingest wrote before the rescore, and what it publishes after.
+struct MySqlHealthRepository::StagedIngest {
+  IngestResult result;
+  std::set<std::string> touched;
+  std::vector<const Signal*> expansion;
+  std::vector<AcceptedSignal> first_value_candidates;
+};
+
+// One request waiting in the group-commit queue.
+struct MySqlHealthRepository::PendingIngest {
+  const db::WriteKey* key = nullptr;
+  const db::ResultCodec<IngestResult>* codec = nullptr;
+  const IngestBatch* batch = nullptr;
+  absl::Time now;
+  absl::StatusOr<IngestResult> out = absl::InternalError("ingest not run");
+  bool done = false;
+};
+
+absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::StageIngest(
+    db::Connection& conn, const IngestBatch& batch, absl::Time now) {
+  StagedIngest staged;
+  IngestResult& result = staged.result;
+  result.acks.resize(batch.records.size());
+  // Accounts in id order, so concurrent batches lock rows in the same order.
+  std::vector<const IngestRecord*> order;
+  for (const IngestRecord& r : batch.records) order.push_back(&r);
+  std::stable_sort(order.begin(), order.end(), [](const IngestRecord* a, const IngestRecord* b) {
+    return a->account_id < b->account_id;
+  });
+  // Reads first, a few multi-row statements for the whole batch: which accounts
+  // exist and which signals are stored already.
+  std::vector<std::string> asked;
+  for (const IngestRecord* r : order) {
+    if (r->signal.has_value() && (asked.empty() || asked.back() != r->account_id)) {
+      asked.push_back(r->account_id);
+    }
+  }
+  const std::set<std::string> known = ExistingAccounts(conn, asked);
+  std::vector<SignalKey> candidates;
+  for (const IngestRecord* r : order) {
+    if (r->signal.has_value() && r->rejection.empty() && known.count(r->account_id)) {
+      candidates.emplace_back(r->account_id, r->signal->event_id);
+    }
+  }
+  const std::set<SignalKey> stored = StoredSignals(conn, candidates);
+
+  std::set<SignalKey> seen;
+  std::set<std::string>& touched = staged.touched;
+  std::vector<const Signal*> accepted;
+  std::vector<const Signal*>& expansion = staged.expansion;
+  std::vector<AcceptedSignal>& first_value_candidates = staged.first_value_candidates;
+  std::map<std::tuple<std::string, std::string, std::string>, double> counters;
+  for (const IngestRecord* r : order) {
+    RecordAck& ack = result.acks[r->index];
+    ack.index = r->index;
+    ack.event_id = r->event_id;
+    std::string rejection = r->rejection;
+    if (rejection.empty() && r->signal.has_value() && !known.count(r->account_id)) {
+      rejection = absl::StrCat(batch.source == "TrackEvents" ? "events[" : "signals[",
+                               r->index, "].account_id: account '", r->account_id,
+                               "' not found");
+      if (batch.atomic) return absl::NotFoundError(rejection);
+    }
+    if (!rejection.empty()) {
+      ack.outcome = RecordOutcome::kRejected;
+      ack.reason = rejection;
+      InsertRejected(conn, batch.source, *r, rejection, now);
+      ++result.rejected;
+      continue;
+    }
+    const Signal& s = *r->signal;
+    SignalKey signal_key(s.account_id, s.event_id);
+    // Stored before, or sent twice in this batch: the first one counts.
+    if (stored.count(signal_key) || !seen.insert(std::move(signal_key)).second) {
+      ack.outcome = RecordOutcome::kDuplicate;
+      ++result.duplicates;
+      continue;
+    }
+    ack.outcome = RecordOutcome::kAccepted;
+    ++result.accepted;
+    accepted.push_back(&s);
+    touched.insert(s.account_id);
+    if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
+    first_value_candidates.push_back({&s, r->event_name});
+    const std::string day = DayText(DayOf(s.occurred_at));
+    for (const auto& [counter, amount] : CounterIncrements(s)) {
+      counters[{s.account_id, day, counter}] += amount;
+    }
+  }
+  RETURN_IF_ERROR(InsertSignals(conn, accepted, now));
+  AddCounters(conn, counters);
+  return staged;
+}
+
+absl::Status MySqlHealthRepository::FinishIngest(db::Connection& conn, const StagedIngest& staged,
+                                                 absl::Time now) {
+  // After the rescore, so each event carries the score its signal produced.
+  RETURN_IF_ERROR(PublishExpansionSignals(conn, staged.expansion, now));
+  return RecordFirstValueAndNps(conn, staged.first_value_candidates, encoders_.first_value, now);
+}
+
+absl::StatusOr<IngestResult> MySqlHealthRepository::IngestAlone(
     const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec, const IngestBatch& batch,
     absl::Time now) {
   return db::RunIdempotent<IngestResult>(
       *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<IngestResult> {
-        IngestResult result;
-        result.acks.resize(batch.records.size());
-        // Accounts in id order, so concurrent batches lock rows in the same order.
-        std::vector<const IngestRecord*> order;
-        for (const IngestRecord& r : batch.records) order.push_back(&r);
-        std::stable_sort(order.begin(), order.end(), [](const IngestRecord* a, const IngestRecord* b) {
-          return a->account_id < b->account_id;
-        });
-        // Reads first, a few multi-row statements for the whole batch: which accounts
-        // exist and which signals are stored already.
-        std::vector<std::string> asked;
-        for (const IngestRecord* r : order) {
-          if (r->signal.has_value() && (asked.empty() || asked.back() != r->account_id)) {
-            asked.push_back(r->account_id);
-          }
-        }
-        const std::set<std::string> known = ExistingAccounts(conn, asked);
-        std::vector<SignalKey> candidates;
-        for (const IngestRecord* r : order) {
-          if (r->signal.has_value() && r->rejection.empty() && known.count(r->account_id)) {
-            candidates.emplace_back(r->account_id, r->signal->event_id);
-          }
-        }
-        const std::set<SignalKey> stored = StoredSignals(conn, candidates);
-
-        std::set<SignalKey> seen;
-        std::set<std::string> touched;
-        std::vector<const Signal*> accepted;
-        std::vector<const Signal*> expansion;
-        std::map<std::tuple<std::string, std::string, std::string>, double> counters;
-        for (const IngestRecord* r : order) {
-          RecordAck& ack = result.acks[r->index];
-          ack.index = r->index;
-          ack.event_id = r->event_id;
-          std::string rejection = r->rejection;
-          if (rejection.empty() && r->signal.has_value() && !known.count(r->account_id)) {
-            rejection = absl::StrCat(batch.source == "TrackEvents" ? "events[" : "signals[",
-                                     r->index, "].account_id: account '", r->account_id,
-                                     "' not found");
-            if (batch.atomic) return absl::NotFoundError(rejection);
-          }
-          if (!rejection.empty()) {
-            ack.outcome = RecordOutcome::kRejected;
-            ack.reason = rejection;
-            InsertRejected(conn, batch.source, *r, rejection, now);
-            ++result.rejected;
-            continue;
-          }
-          const Signal& s = *r->signal;
-          SignalKey signal_key(s.account_id, s.event_id);
-          // Stored before, or sent twice in this batch: the first one counts.
-          if (stored.count(signal_key) || !seen.insert(std::move(signal_key)).second) {
-            ack.outcome = RecordOutcome::kDuplicate;
-            ++result.duplicates;
-            continue;
-          }
-          ack.outcome = RecordOutcome::kAccepted;
-          ++result.accepted;
-          accepted.push_back(&s);
-          touched.insert(s.account_id);
-          if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
-          const std::string day = DayText(DayOf(s.occurred_at));
-          for (const auto& [counter, amount] : CounterIncrements(s)) {
-            counters[{s.account_id, day, counter}] += amount;
-          }
-        }
-        RETURN_IF_ERROR(InsertSignals(conn, accepted, now));
-        AddCounters(conn, counters);
-        RETURN_IF_ERROR(
-            RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
-        // After the rescore, so each event carries the score its signal produced.
-        RETURN_IF_ERROR(PublishExpansionSignals(conn, expansion, now));
-        return result;
+        ASSIGN_OR_RETURN(StagedIngest staged, StageIngest(conn, batch, now));
+        RETURN_IF_ERROR(RescoreInTransaction(
+            conn, std::vector<std::string>(staged.touched.begin(), staged.touched.end()), now));
+        RETURN_IF_ERROR(FinishIngest(conn, staged, now));
+        return std::move(staged.result);
       });
+}
+
+absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
+    const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec, const IngestBatch& batch,
+    absl::Time now) {
+  if (max_group_signals_ <= 0) return IngestAlone(key, codec, batch, now);
+  PendingIngest pending;
+  pending.key = &key;
+  pending.codec = &codec;
+  pending.batch = &batch;
+  pending.now = now;
+  std::unique_lock<std::mutex> lock(ingest_mu_);
+  ingest_queue_.push_back(&pending);
+  queued_signals_ += batch.records.size();
+  // A leader lingering for company is waiting for this.
+  if (ingest_leader_) ingest_cv_.notify_all();
+  // Leader and followers: whoever finds no group running takes what is queued (its
+  // own request first in line or behind others) and runs it as one transaction;
+  // the rest wait. Requests that arrive meanwhile form the next group, so a group
+  // waits for nothing but the one before it.
+  for (;;) {
+    if (pending.done) return std::move(pending.out);
+    if (ingest_leader_) {
+      ingest_cv_.wait(lock);
+      continue;
+    }
+    ingest_leader_ = true;
+    if (group_linger_ > absl::ZeroDuration()) {
+      ingest_cv_.wait_for(lock, absl::ToChronoNanoseconds(group_linger_), [&] {
+        return queued_signals_ >= static_cast<size_t>(max_group_signals_);
+      });
+    }
+    std::vector<PendingIngest*> group;
+    size_t signals = 0;
+    while (!ingest_queue_.empty()) {
+      const size_t n = ingest_queue_.front()->batch->records.size();
+      if (!group.empty() && signals + n > static_cast<size_t>(max_group_signals_)) break;
+      group.push_back(ingest_queue_.front());
+      ingest_queue_.pop_front();
+      signals += n;
+    }
+    queued_signals_ -= signals;
+    ++group_stats_.groups;
+    group_stats_.requests += static_cast<int64_t>(group.size());
+    lock.unlock();
+    try {
+      RunIngestGroup(group);
+    } catch (...) {
+      // Whatever went wrong, the followers must not wait for ever.
+      for (PendingIngest* p : group) p->out = absl::InternalError("ingest failed unexpectedly");
+    }
+    lock.lock();
+    for (PendingIngest* p : group) p->done = true;
+    ingest_leader_ = false;
+    ingest_cv_.notify_all();
+  }
+}
+
+void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& group) {
+  if (group.size() == 1) {
+    PendingIngest& p = *group.front();
+    p.out = IngestAlone(*p.key, *p.codec, *p.batch, p.now);
+    return;
+  }
+  absl::Time now = group.front()->now;
+  for (const PendingIngest* p : group) now = std::max(now, p->now);
+  std::vector<std::optional<StagedIngest>> staged(group.size());
+  std::vector<absl::StatusOr<IngestResult>> outs(group.size(), absl::InternalError("not run"));
+  // One transaction for the group. Each request runs behind a savepoint: one
+  // that fails (an atomic batch naming an unknown account, a request id reused
+  // for another request) is rolled back alone and gets its own error; requests
+  // later in the group see the earlier ones' signals, so a signal sent in two
+  // of them is a duplicate in the later one, as if they had run one by one.
+  const absl::Status status = pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
+    std::set<std::string> touched;
+    for (size_t i = 0; i < group.size(); ++i) {
+      const PendingIngest& p = *group[i];
+      staged[i].reset();
+      outs[i] = absl::InternalError("not run");
+      conn.Execute("SAVEPOINT ingest_request");
+      if (!p.key->request_id.empty()) {
+        absl::StatusOr<std::optional<std::string>> stored = db::FindStoredResponse(conn, *p.key);
+        if (!stored.ok()) {
+          conn.Execute("ROLLBACK TO SAVEPOINT ingest_request");
+          outs[i] = stored.status();
+          continue;
+        }
+        if (stored->has_value()) {
+          outs[i] = p.codec->decode(**stored);
+          continue;
+        }
+      }
+      absl::StatusOr<StagedIngest> s = StageIngest(conn, *p.batch, p.now);
+      if (!s.ok()) {
+        // A concurrent writer (another replica) stored one of the signals: the
+        // whole group is retried and sees it as a duplicate.
+        if (absl::IsAborted(s.status())) return s.status();
+        conn.Execute("ROLLBACK TO SAVEPOINT ingest_request");
+        outs[i] = s.status();
+        continue;
+      }
+      if (!p.key->request_id.empty()) {
+        db::StoreResponse(conn, *p.key, p.codec->encode(s->result), clock_->Now());
+      }
+      touched.insert(s->touched.begin(), s->touched.end());
+      outs[i] = s->result;
+      staged[i] = *std::move(s);
+    }
+    RETURN_IF_ERROR(
+        RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (staged[i].has_value()) RETURN_IF_ERROR(FinishIngest(conn, *staged[i], group[i]->now));
+    }
+    return absl::OkStatus();
+  });
+  if (status.ok()) {
+    for (size_t i = 0; i < group.size(); ++i) group[i]->out = std::move(outs[i]);
+    return;
+  }
+  // The group failed as a whole (the database, a conflict that outlived the
+  // retries): each request runs again on its own and gets its own answer.
+  for (PendingIngest* p : group) p->out = IngestAlone(*p->key, *p->codec, *p->batch, p->now);
 }
 
 absl::Status MySqlHealthRepository::PublishExpansionSignals(
@@ -527,6 +683,77 @@ absl::StatusOr<std::vector<Scorecard>> MySqlHealthRepository::CurrentScorecards(
   return out;
 }
 
+namespace {
+
+// Appends `events` with one claim of the head row and multi-row inserts. The head
+// row stays locked until the transaction ends (so sequences commit in order, which
+// the readers of the log rely on); the caller calls this as late as it can, so the
+// lock covers as little work as possible.
+void AppendEventRows(db::Connection& conn, std::vector<db::LoggedEvent>& events) {
+  if (events.empty()) return;
+  auto& claim = conn.Prepare(
+      "UPDATE event_log_head SET last_sequence = LAST_INSERT_ID(last_sequence + ?) WHERE id = 1");
+  claim.setInt64(1, static_cast<int64_t>(events.size()));
+  claim.executeUpdate();
+  int64_t sequence = 0;
+  {
+    ResultSetPtr rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
+    rs->next();
+    sequence = rs->getInt64(1) - static_cast<int64_t>(events.size());
+  }
+  for (db::LoggedEvent& e : events) e.sequence = ++sequence;
+  db::ForEachChunk(events.size(), [&](size_t offset, size_t count) {
+    auto& insert = conn.Prepare(absl::StrCat(
+        "INSERT INTO event_log (sequence, kind, subject_id, occurred_at, payload) VALUES ",
+        db::RowPlaceholders(count, 5)));
+    std::vector<std::unique_ptr<std::istringstream>> blobs;
+    blobs.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const db::LoggedEvent& e = events[offset + i];
+      const int p = static_cast<int>(i * 5);
+      insert.setInt64(p + 1, e.sequence);
+      insert.setString(p + 2, e.kind);
+      insert.setString(p + 3, e.subject_id);
+      insert.setString(p + 4, db::ToSqlDatetime(e.occurred_at));
+      blobs.push_back(std::make_unique<std::istringstream>(e.payload));
+      insert.setBlob(p + 5, blobs.back().get());
+    }
+    insert.executeUpdate();
+  });
+}
+
+// The accounts among ids[offset, offset + count) (sorted), with what rescoring
+// needs of them (tier and industry choose the scorecard; lifecycle stops alerts on
+// churned accounts), locked in id order: rescores of one account
+// are serialised across requests and replicas, and concurrent batches lock in the
+// same order.
+using AccountsById = std::map<std::string, Account>;
+
+absl::StatusOr<AccountsById> LockAccountsForRescore(db::Connection& conn,
+                                                    const std::vector<std::string>& ids,
+                                                    size_t offset, size_t count) {
+  AccountsById out;
+  auto& stmt = conn.Prepare(absl::StrCat(
+      "SELECT account_id, tier, industry, lifecycle FROM accounts WHERE account_id IN ",
+      db::RowPlaceholders(1, count), " ORDER BY account_id FOR UPDATE"));
+  for (size_t i = 0; i < count; ++i) stmt.setString(static_cast<int>(i + 1), ids[offset + i]);
+  ResultSetPtr rs(stmt.executeQuery());
+  while (rs->next()) {
+    Account a;
+    a.account_id = Str(*rs, 1);
+    a.tier = TierFromName(Str(*rs, 2)).value_or(Tier::kUnspecified);
+    a.industry = IndustryFromName(Str(*rs, 3)).value_or(Industry::kUnspecified);
+    a.lifecycle = LifecycleFromName(Str(*rs, 4)).value_or(Lifecycle::kUnspecified);
+    out.emplace(a.account_id, std::move(a));
+  }
+  return out;
+}
+
+// How many accounts one rescore round reads and writes with each statement.
+constexpr size_t kRescoreChunk = 256;
+
+}  // namespace
+
 absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
                                                          const std::vector<std::string>& ids,
                                                          absl::Time now) {
@@ -534,6 +761,10 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
   ASSIGN_OR_RETURN(std::vector<Scorecard> scorecards, CurrentScorecards(conn));
   ASSIGN_OR_RETURN(AlertSettings settings, LoadSettings(conn));
   const absl::CivilDay first_day = DayOf(now) - (CounterDaysNeeded(scorecards, settings) - 1);
+  std::vector<std::string> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+
   std::vector<db::LoggedEvent> events;
   auto publish = [&](EventKind kind, const std::string& account_id, std::string payload) {
     db::LoggedEvent e;
@@ -544,120 +775,174 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     events.push_back(std::move(e));
   };
 
-  for (const std::string& id : ids) {
-    // Locking the account serialises rescores of one account across replicas.
-    ASSIGN_OR_RETURN(std::optional<Account> account, FindAccount(conn, id, /*for_update=*/true));
-    if (!account.has_value()) continue;
+  // A round of up to kRescoreChunk accounts: four multi-row reads (accounts locked,
+  // counters, stored scores, open alerts), the scoring in memory, then multi-row
+  // writes. Alerts change rarely and need their ids, so they stay row by row.
+  for (size_t offset = 0; offset < sorted.size(); offset += kRescoreChunk) {
+    const size_t count = std::min(kRescoreChunk, sorted.size() - offset);
+    ASSIGN_OR_RETURN(AccountsById accounts, LockAccountsForRescore(conn, sorted, offset, count));
+    if (accounts.empty()) continue;
+    std::vector<std::string> present;
+    for (const auto& [id, a] : accounts) present.push_back(id);
+    const std::string in_list = db::RowPlaceholders(1, present.size());
+    auto bind_ids = [&](sql::PreparedStatement& stmt, int first) {
+      for (size_t i = 0; i < present.size(); ++i) {
+        stmt.setString(first + static_cast<int>(i), present[i]);
+      }
+    };
+
     // Through the end of time: a signal dated up to a day ahead counts once its day comes.
-    ASSIGN_OR_RETURN(const CounterWindow counters,
-                     ReadCounters(conn, id, first_day, absl::CivilDay(9999, 12, 31)));
-    RescoreInput in;
-    in.account = &*account;
-    in.counters = &counters;
-    in.scorecards = &scorecards;
-    in.settings = &settings;
-    in.now = now;
+    std::map<std::string, std::vector<CounterRow>> counter_rows;
+    {
+      auto& stmt = conn.Prepare(absl::StrCat(
+          "SELECT account_id, day, counter, value FROM signal_daily WHERE account_id IN ",
+          in_list, " AND day >= ?"));
+      bind_ids(stmt, 1);
+      stmt.setString(static_cast<int>(present.size()) + 1, DayText(first_day));
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        ASSIGN_OR_RETURN(CounterRow row, ReadCounterRow(*rs, 2));
+        counter_rows[Str(*rs, 1)].push_back(std::move(row));
+      }
+    }
+    std::map<std::string, std::map<std::string, StoredScore>> current;
     {
       auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kScoreColumns,
                                              ", published_score FROM account_scores"
-                                             " WHERE account_id = ?"));
-      stmt.setString(1, id);
+                                             " WHERE account_id IN ", in_list));
+      bind_ids(stmt, 1);
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
         ASSIGN_OR_RETURN(StoredScore s, ReadScore(*rs));
         s.published_score = rs->getDouble(9);
-        in.current.emplace(s.score_name, std::move(s));
+        const std::string account_id = s.account_id;
+        const std::string name = s.score_name;
+        current[account_id].emplace(name, std::move(s));
       }
     }
+    std::map<std::string, std::vector<Alert>> open_alerts;
     {
       auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kAlertColumns,
-                                             " FROM alerts WHERE account_id = ? AND open_flag = 1"));
-      stmt.setString(1, id);
+                                             " FROM alerts WHERE account_id IN ", in_list,
+                                             " AND open_flag = 1 ORDER BY alert_id"));
+      bind_ids(stmt, 1);
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
         ASSIGN_OR_RETURN(Alert a, ReadAlert(*rs));
-        in.open_alerts.push_back(std::move(a));
+        open_alerts[a.account_id].push_back(std::move(a));
       }
     }
 
-    const RescoreOutput out = Rescore(in);
-    for (size_t i = 0; i < out.scores.size(); ++i) {
-      const StoredScore& s = out.scores[i];
-      const std::string components = EncodeComponents(s.components);
-      if (out.changed[i]) {
-        auto& upsert = conn.Prepare(
-            "INSERT INTO account_scores (account_id, score_name, scorecard_id, scorecard_version,"
-            " score, band, components, computed_at, published_score)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE"
-            " scorecard_id = VALUES(scorecard_id), scorecard_version = VALUES(scorecard_version),"
-            " score = VALUES(score), band = VALUES(band), components = VALUES(components),"
-            " computed_at = VALUES(computed_at), published_score = VALUES(published_score)");
-        upsert.setString(1, s.account_id);
-        upsert.setString(2, s.score_name);
-        upsert.setString(3, s.scorecard_id);
-        upsert.setInt(4, s.scorecard_version);
-        upsert.setDouble(5, s.score);
-        upsert.setString(6, std::string(BandName(s.band)));
-        upsert.setString(7, components);
-        upsert.setString(8, db::ToSqlDatetime(s.computed_at));
-        upsert.setDouble(9, s.published_score);
-        upsert.executeUpdate();
-        auto& history = conn.Prepare(
-            "INSERT INTO score_history (account_id, score_name, computed_at, scorecard_id,"
-            " scorecard_version, score, band, components) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-        history.setString(1, s.account_id);
-        history.setString(2, s.score_name);
-        history.setString(3, db::ToSqlDatetime(s.computed_at));
-        history.setString(4, s.scorecard_id);
-        history.setInt(5, s.scorecard_version);
-        history.setDouble(6, s.score);
-        history.setString(7, std::string(BandName(s.band)));
-        history.setString(8, components);
-        history.executeUpdate();
+    std::vector<StoredScore> changed_scores;
+    std::vector<StoredScore> daily_scores;
+    for (const std::string& id : present) {
+      const CounterWindow counters(counter_rows[id]);
+      RescoreInput in;
+      in.account = &accounts.at(id);
+      in.counters = &counters;
+      in.scorecards = &scorecards;
+      in.settings = &settings;
+      in.now = now;
+      in.current = std::move(current[id]);
+      in.open_alerts = std::move(open_alerts[id]);
+      RescoreOutput out = Rescore(in);
+      for (size_t i = 0; i < out.scores.size(); ++i) {
+        if (out.changed[i]) changed_scores.push_back(out.scores[i]);
+        daily_scores.push_back(std::move(out.scores[i]));
       }
-      auto& daily = conn.Prepare(
+      for (const ScoreChange& c : out.score_changed) {
+        publish(EventKind::kScoreChanged, id, encoders_.score_change(c));
+      }
+      for (const ScoreChange& c : out.band_changed) {
+        publish(EventKind::kBandChanged, id, encoders_.score_change(c));
+      }
+      for (const Alert& a : out.alerts.resolved) {
+        auto& stmt = conn.Prepare(
+            "UPDATE alerts SET resolved_at = ?, open_flag = NULL WHERE alert_id = ?");
+        stmt.setString(1, db::ToSqlDatetime(*a.resolved_at));
+        stmt.setInt64(2, a.id);
+        stmt.executeUpdate();
+        publish(EventKind::kAlertResolved, id, encoders_.alert(a));
+      }
+      for (Alert a : out.alerts.opened) {
+        auto& stmt = conn.Prepare(
+            "INSERT INTO alerts (account_id, kind, severity, summary, evidence, opened_at,"
+            " open_flag) VALUES (?, ?, ?, ?, ?, ?, 1)");
+        stmt.setString(1, a.account_id);
+        stmt.setString(2, std::string(AlertKindName(a.kind)));
+        stmt.setString(3, std::string(SeverityName(a.severity)));
+        stmt.setString(4, a.summary.substr(0, 1000));
+        stmt.setString(5, EncodeEvidence(a.evidence));
+        stmt.setString(6, db::ToSqlDatetime(a.opened_at));
+        stmt.executeUpdate();
+        ResultSetPtr rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
+        if (rs->next()) a.id = rs->getInt64(1);
+        publish(EventKind::kAlertOpened, id, encoders_.alert(a));
+      }
+    }
+
+    db::ForEachChunk(changed_scores.size(), [&](size_t first, size_t n) {
+      auto& upsert = conn.Prepare(absl::StrCat(
+          "INSERT INTO account_scores (account_id, score_name, scorecard_id, scorecard_version,"
+          " score, band, components, computed_at, published_score) VALUES ",
+          db::RowPlaceholders(n, 9),
+          " ON DUPLICATE KEY UPDATE"
+          " scorecard_id = VALUES(scorecard_id), scorecard_version = VALUES(scorecard_version),"
+          " score = VALUES(score), band = VALUES(band), components = VALUES(components),"
+          " computed_at = VALUES(computed_at), published_score = VALUES(published_score)"));
+      auto& history = conn.Prepare(absl::StrCat(
+          "INSERT INTO score_history (account_id, score_name, computed_at, scorecard_id,"
+          " scorecard_version, score, band, components) VALUES ",
+          db::RowPlaceholders(n, 8)));
+      for (size_t i = 0; i < n; ++i) {
+        const StoredScore& s = changed_scores[first + i];
+        const std::string components = EncodeComponents(s.components);
+        const std::string computed_at = db::ToSqlDatetime(s.computed_at);
+        const std::string band(BandName(s.band));
+        const int p = static_cast<int>(i * 9);
+        upsert.setString(p + 1, s.account_id);
+        upsert.setString(p + 2, s.score_name);
+        upsert.setString(p + 3, s.scorecard_id);
+        upsert.setInt(p + 4, s.scorecard_version);
+        upsert.setDouble(p + 5, s.score);
+        upsert.setString(p + 6, band);
+        upsert.setString(p + 7, components);
+        upsert.setString(p + 8, computed_at);
+        upsert.setDouble(p + 9, s.published_score);
+        const int h = static_cast<int>(i * 8);
+        history.setString(h + 1, s.account_id);
+        history.setString(h + 2, s.score_name);
+        history.setString(h + 3, computed_at);
+        history.setString(h + 4, s.scorecard_id);
+        history.setInt(h + 5, s.scorecard_version);
+        history.setDouble(h + 6, s.score);
+        history.setString(h + 7, band);
+        history.setString(h + 8, components);
+      }
+      upsert.executeUpdate();
+      history.executeUpdate();
+    });
+    db::ForEachChunk(daily_scores.size(), [&](size_t first, size_t n) {
+      auto& daily = conn.Prepare(absl::StrCat(
           "INSERT INTO score_daily (account_id, score_name, day, score, band, scorecard_version)"
-          " VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE score = VALUES(score),"
-          " band = VALUES(band), scorecard_version = VALUES(scorecard_version)");
-      daily.setString(1, s.account_id);
-      daily.setString(2, s.score_name);
-      daily.setString(3, DayText(DayOf(s.computed_at)));
-      daily.setDouble(4, s.score);
-      daily.setString(5, std::string(BandName(s.band)));
-      daily.setInt(6, s.scorecard_version);
+          " VALUES ",
+          db::RowPlaceholders(n, 6),
+          " ON DUPLICATE KEY UPDATE score = VALUES(score),"
+          " band = VALUES(band), scorecard_version = VALUES(scorecard_version)"));
+      for (size_t i = 0; i < n; ++i) {
+        const StoredScore& s = daily_scores[first + i];
+        const int p = static_cast<int>(i * 6);
+        daily.setString(p + 1, s.account_id);
+        daily.setString(p + 2, s.score_name);
+        daily.setString(p + 3, DayText(DayOf(s.computed_at)));
+        daily.setDouble(p + 4, s.score);
+        daily.setString(p + 5, std::string(BandName(s.band)));
+        daily.setInt(p + 6, s.scorecard_version);
+      }
       daily.executeUpdate();
-    }
-    for (const ScoreChange& c : out.score_changed) {
-      publish(EventKind::kScoreChanged, id, encoders_.score_change(c));
-    }
-    for (const ScoreChange& c : out.band_changed) {
-      publish(EventKind::kBandChanged, id, encoders_.score_change(c));
-    }
-    for (const Alert& a : out.alerts.resolved) {
-      auto& stmt = conn.Prepare(
-          "UPDATE alerts SET resolved_at = ?, open_flag = NULL WHERE alert_id = ?");
-      stmt.setString(1, db::ToSqlDatetime(*a.resolved_at));
-      stmt.setInt64(2, a.id);
-      stmt.executeUpdate();
-      publish(EventKind::kAlertResolved, id, encoders_.alert(a));
-    }
-    for (Alert a : out.alerts.opened) {
-      auto& stmt = conn.Prepare(
-          "INSERT INTO alerts (account_id, kind, severity, summary, evidence, opened_at,"
-          " open_flag) VALUES (?, ?, ?, ?, ?, ?, 1)");
-      stmt.setString(1, a.account_id);
-      stmt.setString(2, std::string(AlertKindName(a.kind)));
-      stmt.setString(3, std::string(SeverityName(a.severity)));
-      stmt.setString(4, a.summary.substr(0, 1000));
-      stmt.setString(5, EncodeEvidence(a.evidence));
-      stmt.setString(6, db::ToSqlDatetime(a.opened_at));
-      stmt.executeUpdate();
-      ResultSetPtr rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
-      if (rs->next()) a.id = rs->getInt64(1);
-      publish(EventKind::kAlertOpened, id, encoders_.alert(a));
-    }
+    });
   }
-  db::AppendEvents(conn, events);
+  AppendEventRows(conn, events);
   return absl::OkStatus();
 }
 
@@ -1436,6 +1721,71 @@ absl::StatusOr<std::optional<StoredChurnModel>> MySqlHealthRepository::FindChurn
     ResultSetPtr rs(stmt.executeQuery());
     if (rs->next()) {
       ASSIGN_OR_RETURN(out, ReadChurnModel(*rs));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace cs::health
+
+namespace cs::health {
+
+absl::StatusOr<HealthRepository::Changes> MySqlHealthRepository::ChangedAccounts(
+    ChangeCursor& cursor, int limit) {
+  // How far back the override tail looks again for rows that committed late.
+  constexpr int64_t kOverrideWindow = 256;
+  Changes out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    if (cursor.event_sequence < 0) {
+      ResultSetPtr rs(conn.Prepare("SELECT COALESCE(MAX(last_sequence), 0) FROM event_log_head")
+                          .executeQuery());
+      cursor.event_sequence = rs->next() ? rs->getInt64(1) : 0;
+    } else {
+      // Sequences are claimed under the head row lock held to commit, so they
+      // become visible in order and nothing appears behind the cursor.
+      auto& stmt = conn.Prepare(
+          "SELECT sequence, subject_id FROM event_log WHERE sequence > ? ORDER BY sequence"
+          " LIMIT ?");
+      stmt.setInt64(1, cursor.event_sequence);
+      stmt.setInt(2, limit + 1);
+      ResultSetPtr rs(stmt.executeQuery());
+      int rows = 0;
+      while (rs->next()) {
+        if (++rows > limit) {
+          out.everything = true;
+          break;
+        }
+        cursor.event_sequence = rs->getInt64(1);
+        out.accounts.push_back(Str(*rs, 2));
+      }
+      if (out.everything) {
+        ResultSetPtr head(conn.Prepare("SELECT COALESCE(MAX(last_sequence), 0) FROM event_log_head")
+                              .executeQuery());
+        if (head->next()) cursor.event_sequence = std::max(cursor.event_sequence, head->getInt64(1));
+      }
+    }
+    if (cursor.override_id < 0) {
+      ResultSetPtr rs(conn.Prepare("SELECT COALESCE(MAX(override_id), 0) FROM score_overrides")
+                          .executeQuery());
+      cursor.override_id = rs->next() ? rs->getInt64(1) : 0;
+      return absl::OkStatus();
+    }
+    auto& stmt = conn.Prepare(
+        "SELECT override_id, account_id FROM score_overrides WHERE override_id > ?"
+        " ORDER BY override_id LIMIT ?");
+    stmt.setInt64(1, std::max<int64_t>(0, cursor.override_id - kOverrideWindow));
+    stmt.setInt(2, limit + static_cast<int>(kOverrideWindow));
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      const int64_t id = rs->getInt64(1);
+      if (!cursor.recent_overrides.insert(id).second) continue;
+      cursor.override_id = std::max(cursor.override_id, id);
+      out.accounts.push_back(Str(*rs, 2));
+    }
+    while (!cursor.recent_overrides.empty() &&
+           *cursor.recent_overrides.begin() <= cursor.override_id - kOverrideWindow) {
+      cursor.recent_overrides.erase(cursor.recent_overrides.begin());
     }
     return absl::OkStatus();
   }));

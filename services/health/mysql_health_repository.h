@@ -1,6 +1,8 @@
 #ifndef CS_SERVICES_HEALTH_MYSQL_HEALTH_REPOSITORY_H_
 #define CS_SERVICES_HEALTH_MYSQL_HEALTH_REPOSITORY_H_
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -18,6 +20,26 @@ class MySqlHealthRepository final : public HealthRepository {
  public:
   MySqlHealthRepository(db::Pool* pool, const Clock* clock, HealthEventEncoders encoders)
       : pool_(pool), clock_(clock), encoders_(std::move(encoders)) {}
+
+  // Group commit of concurrent Ingest calls: while one group's transaction runs,
+  // the calls that arrive queue up and then run together as the next one (signals,
+  // counters and the rescore of every account they touch, each call's stored
+  // answer, one commit), up to `signals` signals per group. 0 (the default): every
+  // call runs in a transaction of its own. `linger`: how long a group's leader
+  // waits for more calls before starting (0: not at all; the queue fills while
+  // the previous group runs). Call before serving.
+  void SetIngestGroupCommit(int signals, absl::Duration linger = absl::ZeroDuration()) {
+    max_group_signals_ = signals;
+    group_linger_ = linger;
+  }
+  struct GroupStats {
+    int64_t groups = 0;    // transactions run for queued calls
+    int64_t requests = 0;  // calls they carried
+  };
+  GroupStats group_stats() {
+    std::lock_guard<std::mutex> lock(ingest_mu_);
+    return group_stats_;
+  }
 
   absl::StatusOr<IngestResult> Ingest(const db::WriteKey& key,
                                       const db::ResultCodec<IngestResult>& codec,
@@ -80,11 +102,26 @@ class MySqlHealthRepository final : public HealthRepository {
                                                    const StoredChurnModel& model) override;
   absl::StatusOr<std::optional<StoredChurnModel>> FindChurnModel(int64_t model_id,
                                                                  absl::Time at) override;
+  absl::StatusOr<Changes> ChangedAccounts(ChangeCursor& cursor, int limit) override;
 
  private:
   // The current version of every scorecard; definitions are immutable per
   // version, so they are cached by (id, version).
   absl::StatusOr<std::vector<Scorecard>> CurrentScorecards(db::Connection& conn);
+  struct StagedIngest;
+  struct PendingIngest;
+  // The writes of one request before the rescore: acks, rejected records, signals,
+  // counters. A request-level failure (atomic batch, unknown account) writes nothing.
+  absl::StatusOr<StagedIngest> StageIngest(db::Connection& conn, const IngestBatch& batch,
+                                           absl::Time now);
+  // The events that carry the new score (expansion signals) and first value.
+  absl::Status FinishIngest(db::Connection& conn, const StagedIngest& staged, absl::Time now);
+  // One request, one transaction.
+  absl::StatusOr<IngestResult> IngestAlone(const db::WriteKey& key,
+                                           const db::ResultCodec<IngestResult>& codec,
+                                           const IngestBatch& batch, absl::Time now);
+  void RunIngestGroup(const std::vector<PendingIngest*>& group);
+
   // Rescores each account inside the caller's transaction and appends the events.
   absl::Status RescoreInTransaction(db::Connection& conn, const std::vector<std::string>& ids,
                                     absl::Time now);
@@ -96,6 +133,14 @@ class MySqlHealthRepository final : public HealthRepository {
   db::Pool* pool_;
   const Clock* clock_;
   HealthEventEncoders encoders_;
+  int max_group_signals_ = 0;
+  absl::Duration group_linger_;
+  size_t queued_signals_ = 0;
+  GroupStats group_stats_;
+  std::mutex ingest_mu_;
+  std::condition_variable ingest_cv_;
+  std::deque<PendingIngest*> ingest_queue_;
+  bool ingest_leader_ = false;
   std::mutex cache_mu_;
   std::map<std::pair<std::string, int>, Scorecard> scorecard_cache_;
 };

@@ -9,8 +9,6 @@
 
 namespace cs::health {
 
-namespace v1 = ::cs::health::v1;
-
 absl::StatusOr<Account> AccountFromProto(const v1::Account& p) {
   Account a;
   a.account_id = p.account_id();
@@ -130,6 +128,12 @@ absl::Status EventToProto(const Event& e, v1::Event* out) {
       break;
     case EventKind::kExpansionSignal:
       parsed = out->mutable_expansion_signal()->ParseFromString(e.payload);
+      break;
+    case EventKind::kFirstValueReached:
+      parsed = out->mutable_first_value_reached()->ParseFromString(e.payload);
+      break;
+    case EventKind::kNpsRecorded:
+      parsed = out->mutable_nps_recorded()->ParseFromString(e.payload);
       break;
     default:
       break;

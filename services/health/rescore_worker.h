@@ -17,8 +17,12 @@ namespace cs::health {
 // retried after `idle_interval`.
 class RescoreWorker {
  public:
-  explicit RescoreWorker(HealthService* service, absl::Duration idle_interval = absl::Seconds(5),
-                         int batch = 200)
+  // batch: accounts per transaction. Rescoring reads and writes them a few hundred
+  // at a time (multi-row statements), so a larger batch mostly saves commits; its
+  // memory is that of one chunk's counters. idle_interval: how soon a scorecard
+  // change made on any replica is picked up.
+  explicit RescoreWorker(HealthService* service, absl::Duration idle_interval = absl::Seconds(1),
+                         int batch = 1024)
       : service_(service), idle_interval_(idle_interval), batch_(batch) {}
   ~RescoreWorker() { Stop(); }
 

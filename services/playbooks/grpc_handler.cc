@@ -8,8 +8,6 @@
 
 namespace cs::playbooks {
 
-namespace v1 = ::cs::playbooks::v1;
-
 namespace {
 
 absl::StatusOr<Playbook> PlaybookOf(const v1::Playbook& p) { return PlaybookFromProto(p); }
@@ -116,7 +114,11 @@ grpc::Status PlaybookHandler::GetRun(grpc::ServerContext*, const v1::GetRunReque
   auto run = playbooks_->GetRun(request->run_id());
   if (!run.ok()) return ToGrpcStatus(run.status());
   RunToProto(run->first, response->mutable_run());
-  for (const Task& t : run->second) TaskToProto(t, response->add_tasks());
+  for (const Task& t : run->second) {
+    v1::Task* out = response->add_tasks();
+    TaskToProto(t, out);
+    if (absl::Status s = LinkPlan(t, out); !s.ok()) return ToGrpcStatus(s);
+  }
   return grpc::Status::OK;
 }
 
@@ -175,7 +177,11 @@ grpc::Status PlaybookHandler::ListTasks(grpc::ServerContext*, const v1::ListTask
   }
   absl::StatusOr<TaskPage> page = playbooks_->ListTasks(filter);
   if (!page.ok()) return ToGrpcStatus(page.status());
-  for (const Task& t : page->tasks) TaskToProto(t, response->add_tasks());
+  for (const Task& t : page->tasks) {
+    v1::Task* out = response->add_tasks();
+    TaskToProto(t, out);
+    if (absl::Status s = LinkPlan(t, out); !s.ok()) return ToGrpcStatus(s);
+  }
   if (!page->next.empty()) response->set_next_page_token(EncodePageToken(page->next));
   return grpc::Status::OK;
 }
@@ -185,6 +191,7 @@ grpc::Status PlaybookHandler::GetTask(grpc::ServerContext*, const v1::GetTaskReq
   absl::StatusOr<Task> task = playbooks_->GetTask(request->task_id());
   if (!task.ok()) return ToGrpcStatus(task.status());
   TaskToProto(*task, response->mutable_task());
+  if (absl::Status s = LinkPlan(*task, response->mutable_task()); !s.ok()) return ToGrpcStatus(s);
   return grpc::Status::OK;
 }
 

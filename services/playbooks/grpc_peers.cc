@@ -45,8 +45,23 @@ HealthEvent HealthEventFromProto(const hv1::Event& e) {
   out.sequence = e.sequence();
   out.account_id = e.account_id();
   out.occurred_at = FromTimestamp(e.occurred_at());
-  if (e.kind() >= 1 && e.kind() <= 7) out.kind = static_cast<HealthEventKind>(e.kind());
-  if (e.has_account()) out.account = AccountFromProto(e.account());
+  if (e.kind() >= 1 && e.kind() <= 9) out.kind = static_cast<HealthEventKind>(e.kind());
+  if (e.has_account()) {
+    out.account = AccountFromProto(e.account());
+    if (e.account().has_arr() && !e.account().arr().currency_code().empty()) {
+      out.arr_minor = e.account().arr().minor_units();
+      out.arr_currency = e.account().arr().currency_code();
+    }
+  }
+  if (e.has_first_value_reached()) {
+    out.signal_at = FromTimestamp(e.first_value_reached().reached_at());
+    out.tier = EnumSuffix(hv1::Tier_Name(e.first_value_reached().tier()), "TIER_");
+  }
+  if (e.has_nps_recorded()) {
+    out.signal_at = FromTimestamp(e.nps_recorded().responded_at());
+    out.nps = e.nps_recorded().score();
+    out.signal_event_id = e.nps_recorded().signal_event_id();
+  }
   if (e.has_score_change()) {
     const hv1::ScoreChange& s = e.score_change();
     out.score_name = s.score_name();

@@ -8,6 +8,7 @@
 #include "common/server/flags.h"
 #include "common/server/metrics.h"
 #include "common/server/service_main.h"
+#include "services/playbooks/advocacy_store.h"
 #include "services/playbooks/escalation_service.h"
 #include "services/playbooks/grpc_handler.h"
 #include "services/playbooks/grpc_peers.h"
@@ -15,6 +16,7 @@
 #include "services/playbooks/mysql_playbook_repository.h"
 #include "services/playbooks/playbook_service.h"
 #include "services/playbooks/proto_mapping.h"
+#include "services/playbooks/success_plan_wiring.h"
 #include "services/playbooks/worker.h"
 
 ABSL_FLAG(std::string, health_addr, "127.0.0.1:50051",
@@ -31,6 +33,11 @@ ABSL_FLAG(absl::Duration, cadence_horizon, absl::Hours(24 * 14),
           "how far ahead cadence touchpoint tasks are created");
 ABSL_FLAG(absl::Duration, business_metrics_interval, absl::Seconds(30),
           "how often the business gauges of /metrics (open escalations by level) are recomputed");
+ABSL_FLAG(absl::Duration, success_plan_interval, absl::Seconds(1),
+          "how often success plans look for score events, overdue milestones and due "
+          "criteria checks when idle");
+ABSL_FLAG(absl::Duration, success_criteria_check_interval, absl::Hours(6),
+          "how often an unmet success criterion is checked against health without a score event");
 ABSL_FLAG(int64_t, expansion_default_amount, 120000,
           "minor units (USD) an opportunity opened from an expansion signal starts with");
 
@@ -46,6 +53,8 @@ struct PlaybooksSettings {
   int64_t expansion_amount;
   absl::Duration business_interval;
   cs::PeerTlsConfig peer_tls;
+  absl::Duration success_plan_interval;
+  absl::Duration criteria_check_interval;
 };
 
 absl::StatusOr<PlaybooksSettings> LoadSettings() {
@@ -77,6 +86,14 @@ absl::StatusOr<PlaybooksSettings> LoadSettings() {
     return absl::InvalidArgumentError(
         "--business_metrics_interval (CS_BUSINESS_METRICS_INTERVAL): must be positive");
   }
+  s.success_plan_interval = absl::GetFlag(FLAGS_success_plan_interval);
+  s.criteria_check_interval = absl::GetFlag(FLAGS_success_criteria_check_interval);
+  if (s.success_plan_interval <= absl::ZeroDuration() ||
+      s.criteria_check_interval < absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        "--success_plan_interval (CS_SUCCESS_PLAN_INTERVAL): must be positive;"
+        " --success_criteria_check_interval (CS_SUCCESS_CRITERIA_CHECK_INTERVAL): at least 1m");
+  }
   s.expansion_amount = absl::GetFlag(FLAGS_expansion_default_amount);
   if (s.expansion_amount <= 0) {
     return absl::InvalidArgumentError(
@@ -93,6 +110,19 @@ cs::playbooks::PlaybookService::Options ServiceOptions(const PlaybooksSettings& 
 
 cs::playbooks::GrpcHealthFeed::Options HealthOptions(const PlaybooksSettings& s) {
   cs::playbooks::GrpcHealthFeed::Options o;
+  o.call_timeout = s.peer_timeout;
+  o.channel.tls = s.peer_tls;
+  return o;
+}
+
+cs::playbooks::SuccessPlanService::Options PlanOptions(const PlaybooksSettings& s) {
+  cs::playbooks::SuccessPlanService::Options o;
+  o.check_interval = s.criteria_check_interval;
+  return o;
+}
+
+cs::playbooks::GrpcHealthReader::Options HealthReaderOptions(const PlaybooksSettings& s) {
+  cs::playbooks::GrpcHealthReader::Options o;
   o.call_timeout = s.peer_timeout;
   o.channel.tls = s.peer_tls;
   return o;
@@ -241,6 +271,9 @@ struct PlaybooksWiring : cs::ServiceWiring {
         tracked_health(&health, metrics.consumer_lag),
         expansion(s.expansion_addr, clock, ExpansionOptions(s)),
         playbooks(&counted_repository, &tracked_health, &expansion, clock, ServiceOptions(s)),
+        outcome_repository(pool, clock),
+        onboarding(&outcome_repository, clock),
+        advocacy(&outcome_repository, clock),
         handler(&escalations, &playbooks),
         open_escalations(registry, pool, EscalationSpec()),
         business_metrics("business metrics", s.business_interval,
@@ -262,7 +295,9 @@ struct PlaybooksWiring : cs::ServiceWiring {
                   }
                   return playbooks.Sweep();
                 },
-                s.sweep_interval) {}
+                s.sweep_interval),
+        success_plans(pool, clock, &health, s.health_addr, HealthReaderOptions(s), PlanOptions(s),
+                      s.success_plan_interval) {}
 
   // After each consumer round: health's last sequence (from the page just read)
   // minus the cursor as committed now, so other replicas' progress counts too.
@@ -284,12 +319,16 @@ struct PlaybooksWiring : cs::ServiceWiring {
   HeadTrackingFeed tracked_health;
   cs::playbooks::GrpcExpansionClient expansion;
   cs::playbooks::PlaybookService playbooks;
+  cs::playbooks::MySqlOutcomeRepository outcome_repository;
+  cs::playbooks::OnboardingService onboarding;
+  cs::playbooks::AdvocacyService advocacy;
   cs::playbooks::PlaybookHandler handler;
   cs::QueryGauge open_escalations;
   cs::PeriodicRefresher business_metrics;
   cs::playbooks::Worker consumer;
   cs::playbooks::Worker sweeper;
   bool seeded = false;  // touched only by the sweeper's thread
+  cs::playbooks::SuccessPlanWiring success_plans;
 };
 
 }  // namespace
@@ -313,18 +352,27 @@ int main(int argc, char** argv) {
       [&settings](cs::ServiceRuntime& runtime,
                   cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<PlaybooksWiring>(&pool, *settings, runtime.registry());
+        wiring->handler.AttachOutcomes(&wiring->onboarding, &wiring->advocacy);
+        wiring->handler.AttachSuccessPlans(&wiring->success_plans.service);
         runtime.AddService(&wiring->handler);
+        wiring->handler.AttachAuditLog(runtime.audit_log());
+        // Reads are audited for accounts whose industry (kept in this schema) is regulated.
+        runtime.SetRegulatedAccounts([p = &pool](const std::vector<std::string>& ids) {
+          return cs::db::RegulatedAccountsIn(*p, ids);
+        });
         // Task streams end at shutdown so the drain does not wait on them.
         runtime.AddShutdownHook([w = wiring.get()] {
           w->playbooks.Stop();
           w->consumer.Stop();
           w->sweeper.Stop();
+          w->success_plans.worker.Stop();
           w->business_metrics.Stop();
         });
         // Both loops retry in the background: health or the database being away
         // never blocks start-up or readiness.
         wiring->consumer.Start();
         wiring->sweeper.Start();
+        wiring->success_plans.worker.Start();
         wiring->business_metrics.Start();
         return std::unique_ptr<cs::ServiceWiring>(std::move(wiring));
       });

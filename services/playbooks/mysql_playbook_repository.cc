@@ -15,6 +15,7 @@
 #include "common/db/sql_values.h"
 #include "common/hash.h"
 #include "common/status.h"
+#include "services/playbooks/advocacy_store.h"
 #include "services/playbooks/mysql_escalation_repository.h"
 
 namespace cs::playbooks {
@@ -802,6 +803,8 @@ absl::Status ApplyEvent(Tx& tx, const HealthEvent& e,
   AccountRow& account = upserted.first;
   const bool created = upserted.second;
   const bool churned = account.churned_at.has_value();
+  // Standing (score, band, NPS, ARR) and onboarding first value (advocacy_store.cc).
+  RETURN_IF_ERROR(ApplyOutcomeEvent(tx.conn, e, tx.now));
   switch (e.kind) {
     case HealthEventKind::kAccountUpserted:
       if (created && !churned &&

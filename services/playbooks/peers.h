@@ -26,6 +26,8 @@ enum class HealthEventKind {
   kAlertResolved = 5,
   kAccountChurned = 6,
   kExpansionSignal = 7,
+  kFirstValueReached = 8,
+  kNpsRecorded = 9,
 };
 
 struct HealthEvent {
@@ -47,6 +49,13 @@ struct HealthEvent {
   std::string signal_event_id;
   std::string signal_kind;
   std::string feature;
+  // FIRST_VALUE_REACHED: when the account reached value; NPS_RECORDED: when it answered.
+  std::optional<absl::Time> signal_at;
+  // NPS_RECORDED: the answer, 0-10.
+  double nps = 0;
+  // ACCOUNT_UPSERTED, ACCOUNT_CHURNED: the account's ARR when health has one.
+  std::optional<int64_t> arr_minor;
+  std::string arr_currency;
 };
 
 struct HealthEventPage {

@@ -50,7 +50,7 @@ constexpr EnumNames<TaskStatus, 5> kTaskStatuses({{
     {TaskStatus::kCancelled, "CANCELLED"},
 }});
 
-constexpr EnumNames<TaskEventKind, 7> kTaskEventKinds({{
+constexpr EnumNames<TaskEventKind, 8> kTaskEventKinds({{
     {TaskEventKind::kUnspecified, "UNSPECIFIED"},
     {TaskEventKind::kCreated, "TASK_CREATED"},
     {TaskEventKind::kCompleted, "TASK_COMPLETED"},
@@ -58,6 +58,7 @@ constexpr EnumNames<TaskEventKind, 7> kTaskEventKinds({{
     {TaskEventKind::kReassigned, "TASK_REASSIGNED"},
     {TaskEventKind::kEscalated, "TASK_ESCALATED"},
     {TaskEventKind::kCancelled, "TASK_CANCELLED"},
+    {TaskEventKind::kMilestoneOverdue, "MILESTONE_OVERDUE"},
 }});
 
 constexpr absl::string_view kTiers[] = {"ENTERPRISE", "MID_MARKET", "SMB", "SOLO"};

@@ -198,9 +198,21 @@ enum class TaskEventKind {
   kReassigned = 4,
   kEscalated = 5,
   kCancelled = 6,
+  kMilestoneOverdue = 7,
 };
 absl::string_view TaskEventKindName(TaskEventKind k);
 std::optional<TaskEventKind> TaskEventKindFromName(absl::string_view name);
+
+// A success plan milestone that passed its due time uncompleted (success_plan.h).
+struct MilestoneAlert {
+  std::string plan_id;
+  std::string account_id;
+  std::string objective_id;
+  std::string milestone_id;
+  std::string title;
+  std::string owner_id;
+  absl::Time due_at;
+};
 
 // One entry of the playbooks outbox.
 struct TaskEvent {
@@ -209,6 +221,8 @@ struct TaskEvent {
   absl::Time occurred_at;
   Task task;
   std::optional<Escalation> escalation;
+  // For kMilestoneOverdue (then `task` is empty).
+  std::optional<MilestoneAlert> milestone = std::nullopt;
 };
 
 // The assignee for `role` on an account owned by `owner_id`: a CSM step goes to

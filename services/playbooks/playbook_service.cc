@@ -81,7 +81,10 @@ ProgramReport ComputeProgramMetrics(const MetricsFacts& facts) {
     });
   }
   for (const auto& [tier, levels] : facts.open_escalations) {
-    for (const auto& [level, count] : levels) {
+    for (const auto& [level_key, level_count] : levels) {
+      // Named copies: clang 14 cannot capture structured bindings in a lambda.
+      const auto level = level_key;
+      const auto count = level_count;
       each(tier, [&](Acc& a) { a.m.open_escalations_by_level[level] += count; });
     }
   }

@@ -3,10 +3,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/server/proto_util.h"
+#include "services/playbooks/success_plan_mapping.h"
 
 namespace cs::playbooks {
-
-namespace v1 = ::cs::playbooks::v1;
 
 namespace {
 
@@ -251,6 +250,10 @@ void TaskEventToProto(const TaskEvent& e, v1::TaskEvent* out) {
   out->set_kind(static_cast<v1::TaskEventKind>(e.kind));
   out->set_account_id(e.task.account_id);
   ToTimestamp(e.occurred_at, out->mutable_occurred_at());
+  if (e.milestone.has_value()) {
+    MilestoneAlertToProto(*e.milestone, out->mutable_milestone_overdue());
+    return;
+  }
   TaskToProto(e.task, out->mutable_task());
   if (e.escalation.has_value()) EscalationToProto(*e.escalation, out->mutable_escalation());
 }
@@ -268,6 +271,11 @@ absl::StatusOr<TaskEvent> DecodeTaskEvent(const std::string& bytes) {
   e.sequence = p.sequence();
   e.kind = static_cast<TaskEventKind>(p.kind());
   e.occurred_at = FromTimestamp(p.occurred_at());
+  if (p.has_milestone_overdue()) {
+    e.task.account_id = p.account_id();
+    e.milestone = MilestoneAlertFromProto(p.milestone_overdue());
+    return e;
+  }
   absl::StatusOr<Task> task = TaskFromProto(p.task());
   if (!task.ok()) return task.status();
   e.task = *std::move(task);

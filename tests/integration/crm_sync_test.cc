@@ -27,10 +27,7 @@ namespace ev1 = ::cs::expansion::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct SyncRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using SyncRun = CommandRun;
 
 struct Counts {
   long read = -1, imported = -1, skipped = -1, failed = -1;
@@ -84,16 +81,8 @@ class CrmSyncTest : public ::testing::Test {
   }
 
   SyncRun CrmSync(const std::string& args) {
-    const std::string command = absl::StrCat(CS_CRM_SYNC, " ", args, Addresses(), " 2>&1");
-    SyncRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.output.append(buffer, n);
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    const std::string command = absl::StrCat(CS_CRM_SYNC, " ", args, Addresses());
+    return RunCommand(command);
   }
 
   absl::StatusOr<hv1::Account> GetAccount(const std::string& id) {

@@ -28,10 +28,7 @@ using ::testing::Not;
 
 namespace ev1 = ::cs::expansion::v1;
 
-struct CsctlRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using CsctlRun = CommandRun;
 
 class CsctlSuiteTest : public ::testing::Test {
  protected:
@@ -67,16 +64,8 @@ class CsctlSuiteTest : public ::testing::Test {
   CsctlRun Csctl(const std::string& args) {
     const std::string command = absl::StrCat(
         CS_CSCTL, " ", args, " --health-addr ", health_->address(), " --playbooks-addr ",
-        playbooks_->address(), " --expansion-addr ", expansion_->address(), " --timeout 10s 2>&1");
-    CsctlRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.output.append(buffer, n);
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+        playbooks_->address(), " --expansion-addr ", expansion_->address(), " --timeout 10s");
+    return RunCommand(command);
   }
 
   std::string Write(const std::string& name, const std::string& text) {

@@ -21,10 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct CsctlRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using CsctlRun = CommandRun;
 
 class CsctlTest : public ::testing::Test {
  protected:
@@ -42,16 +39,8 @@ class CsctlTest : public ::testing::Test {
   CsctlRun Csctl(const std::string& args, const std::string& env = "") {
     const std::string command =
         absl::StrCat(env, " ", CS_CSCTL, " ", args,
-                     " --health-addr 127.0.0.1:", service_->port(), " --timeout 5s 2>&1");
-    CsctlRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.output.append(buffer, n);
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+                     " --health-addr 127.0.0.1:", service_->port(), " --timeout 5s");
+    return RunCommand(command);
   }
 
   std::unique_ptr<TestDatabase> db_;

@@ -29,22 +29,9 @@ namespace hv1 = ::cs::health::v1;
 namespace ev1 = ::cs::expansion::v1;
 using ::testing::HasSubstr;
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string output;
-};
+using ToolRun = CommandRun;
 
-ToolRun Shell(const std::string& command) {
-  ToolRun run;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.output.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+ToolRun Shell(const std::string& command) { return RunCommand(command); }
 
 struct SignalCounts {
   long sent = -1, accepted = -1, duplicates = -1, rejected = -1;

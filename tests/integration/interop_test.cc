@@ -22,10 +22,7 @@ namespace v1 = ::cs::health::v1;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-struct ClientRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using ClientRun = CommandRun;
 
 class InteropTest : public ::testing::Test {
  protected:
@@ -42,15 +39,7 @@ class InteropTest : public ::testing::Test {
   }
 
   static ClientRun Run(const std::string& command) {
-    ClientRun run;
-    FILE* pipe = popen(absl::StrCat(command, " 2>&1").c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.output.append(buffer, n);
-    const int status = pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    return RunCommand(command);
   }
 
   // Debian's interpreter by full path: an earlier python3 on PATH may not see

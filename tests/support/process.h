@@ -47,6 +47,14 @@ std::string HttpGet(const std::string& host, int port, const std::string& path);
 
 std::string ReadFile(const std::string& path);
 
+// What a shell command printed (stdout and stderr together) and its exit code
+// (-1 when it did not exit normally or could not be started).
+struct CommandRun {
+  int exit_code = -1;
+  std::string output;
+};
+CommandRun RunCommand(const std::string& command);
+
 // A MariaDB of the test's own (so it can stop and start it), on a free port.
 class PrivateMariaDb {
  public:

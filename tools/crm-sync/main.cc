@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "tools/cli/cli.h"
 #include "tools/crm-sync/adapters.h"
 #include "tools/crm-sync/importer.h"
 #include "tools/crm-sync/sinks.h"
@@ -34,13 +36,13 @@
 namespace cs::crm_sync {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitNotFound = 3;
+using cli::Args;
+using cli::kExitFailed;
+using cli::kExitNotFound;
+using cli::kExitOk;
+using cli::kExitUsage;
+using cli::UsageError;
 constexpr int kExitRowsFailed = 4;
-constexpr int kExitUnavailable = 5;
-constexpr int kExitDenied = 6;
 constexpr int kExitInterrupted = 130;
 
 std::atomic<bool> g_stop{false};
@@ -52,75 +54,20 @@ extern "C" void OnInterrupt(int) {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-absl::Status UsageError(absl::string_view message) {
-  absl::Status s = absl::InvalidArgumentError(message);
-  s.SetPayload("crm-sync.usage", absl::Cord("1"));
-  return s;
-}
-
 int ExitCodeFor(const absl::Status& status) {
-  if (status.GetPayload("crm-sync.usage").has_value()) return kExitUsage;
-  switch (status.code()) {
-    case absl::StatusCode::kOk: return kExitOk;
-    case absl::StatusCode::kNotFound: return kExitNotFound;
-    case absl::StatusCode::kInvalidArgument: return kExitUsage;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted: return kExitUnavailable;
-    case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kPermissionDenied: return kExitDenied;
-    default: return kExitFailed;
-  }
+  if (std::optional<int> common = cli::CommonExitCode(status)) return *common;
+  // A bad file or option given to crm-sync is a usage error of the tool.
+  return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailed;
 }
-
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-  std::set<std::string> switches;
-  std::string Get(const std::string& name, const std::string& fallback = "") const {
-    auto it = options.find(name);
-    return it == options.end() ? fallback : it->second;
-  }
-  bool Has(const std::string& name) const { return switches.count(name) > 0; }
-};
 
 absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
-  static const std::set<std::string> kSwitches = {"help", "restart", "tls", "no-progress", "progress"};
-  static const std::set<std::string> kOptions = {
-      "mapping", "format", "batch-size", "limit", "errors", "parallel", "score-name",
-      "health-addr", "expansion-addr", "token", "ca-file", "timeout"};
-  Args args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-o" || a == "-h") {
-      if (a == "-h") {
-        args.switches.insert("help");
-        continue;
-      }
-      if (i + 1 >= argc) return UsageError("-o: needs a value");
-      args.options["o"] = argv[++i];
-    } else if (absl::StartsWith(a, "--") && a.size() > 2) {
-      std::string name = a.substr(2);
-      const size_t eq = name.find('=');
-      const std::string key = name.substr(0, eq);
-      // A misspelt option (--mappng) must not silently import with the defaults.
-      if (!kSwitches.count(key) && !kOptions.count(key)) {
-        return UsageError(absl::StrCat("--", key, ": unknown option (see crm-sync --help)"));
-      }
-      if (eq != std::string::npos) {
-        args.options[key] = name.substr(eq + 1);
-      } else if (kSwitches.count(name)) {
-        args.switches.insert(name);
-      } else if (i + 1 < argc) {
-        args.options[name] = argv[++i];
-      } else {
-        return UsageError(absl::StrCat("--", name, ": needs a value"));
-      }
-    } else {
-      args.positional.push_back(a);
-    }
-  }
-  return args;
+  static const auto* kSpec = new cli::ArgSpec{
+      .switches = {"restart", "tls", "no-progress", "progress"},
+      .short_options = {"o"},
+      .options = {"mapping", "format", "batch-size", "limit", "errors", "parallel", "score-name",
+                  "health-addr", "expansion-addr", "token", "ca-file", "timeout"},
+      .tool = "crm-sync"};
+  return cli::ParseArgs(argc, argv, *kSpec);
 }
 
 std::string Pick(const Args& args, const std::string& flag, const char* env,

@@ -16,6 +16,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,6 +43,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/csctl/config.h"
+#include "tools/cli/cli.h"
 #include "tools/csctl/output.h"
 
 namespace cs::csctl {
@@ -51,90 +53,29 @@ namespace hv1 = ::cs::health::v1;
 using HealthClient = client::ServiceClient<hv1::AccountHealthService>;
 using HealthStub = HealthClient::Stub;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitNotFound = 3;
+using cli::Args;
+using cli::kExitFailed;
+using cli::kExitOk;
+using cli::kExitUsage;
+using cli::UsageError;
 constexpr int kExitRefused = 4;
-constexpr int kExitUnavailable = 5;
-constexpr int kExitDenied = 6;
-
-// An error in how csctl was called (not an answer of a service): exit code 2.
-absl::Status UsageError(absl::string_view message) {
-  absl::Status s = absl::InvalidArgumentError(message);
-  s.SetPayload("csctl.usage", absl::Cord("1"));
-  return s;
-}
 
 int ExitCodeFor(const absl::Status& status) {
-  if (status.GetPayload("csctl.usage").has_value()) return kExitUsage;
+  if (std::optional<int> common = cli::CommonExitCode(status)) return *common;
   switch (status.code()) {
-    case absl::StatusCode::kOk: return kExitOk;
-    case absl::StatusCode::kNotFound: return kExitNotFound;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kAborted:
     case absl::StatusCode::kOutOfRange: return kExitRefused;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted: return kExitUnavailable;
-    case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kPermissionDenied: return kExitDenied;
     default: return kExitFailed;
   }
 }
 
-// ---------------------------------------------------------------------------
-// Arguments and settings
-
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;  // --name value, --name=value, -o value
-  std::set<std::string> switches;              // --open, --help, ...
-  std::string Get(const std::string& name, const std::string& fallback = "") const {
-    auto it = options.find(name);
-    return it == options.end() ? fallback : it->second;
-  }
-  bool Has(const std::string& name) const { return switches.count(name) > 0; }
-};
-
-const std::set<std::string>& Switches() {
-  static const auto* kSwitches =
-      new std::set<std::string>{"help", "open", "overdue", "tls", "h"};
-  return *kSwitches;
-}
-
 absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-o" || a == "-f") {
-      if (i + 1 >= argc) return UsageError(absl::StrCat(a, ": needs a value"));
-      args.options[a.substr(1)] = argv[++i];
-    } else if (a.rfind("--", 0) == 0 && a.size() > 2) {
-      std::string name = a.substr(2);
-      for (char& c : name) {
-        if (c == '_') c = '-';
-      }
-      const size_t eq = name.find('=');
-      if (eq != std::string::npos) {
-        // The value keeps its own spelling (underscores included).
-        args.options[name.substr(0, eq)] = a.substr(a.find('=') + 1);
-      } else if (Switches().count(name)) {
-        args.switches.insert(name);
-      } else if (i + 1 < argc) {
-        args.options[name] = argv[++i];
-      } else {
-        return UsageError(absl::StrCat("--", name, ": needs a value"));
-      }
-    } else if (a == "-h") {
-      args.switches.insert("help");
-    } else {
-      args.positional.push_back(a);
-    }
-  }
-  return args;
+  static const auto* kSpec = new cli::ArgSpec{
+      .switches = {"open", "overdue", "tls"}, .short_options = {"o", "f"}, .options = {}, .tool = "csctl"};
+  return cli::ParseArgs(argc, argv, *kSpec);
 }
 
 // Settings: a flag beats the environment, which beats the config file
@@ -691,6 +632,71 @@ absl::Status RunsGet(Context& c) {
   return absl::OkStatus();
 }
 
+const std::vector<std::string> kPlanHeader = {"PLAN", "ACCOUNT", "TITLE", "OWNER", "STATUS",
+                                              "MILESTONES", "OVERDUE", "ON-TIME", "OBJECTIVES",
+                                              "CRITERIA", "VERSION"};
+void PlanRow(Table& t, const pv1::SuccessPlan& p) {
+  const pv1::SuccessPlanProgress& g = p.progress();
+  t.AddRow({p.plan_id(), p.account_id(), p.title(), p.owner_id(),
+            EnumText(pv1::SuccessPlanStatus_descriptor(), p.status()),
+            absl::StrCat(g.milestones_completed(), "/", g.milestones()),
+            absl::StrCat(g.milestones_overdue()), absl::StrFormat("%.0f%%", 100 * g.on_time_share()),
+            absl::StrCat(g.objectives_achieved(), "/", g.objectives()),
+            absl::StrCat(g.criteria_met(), "/", g.criteria()), absl::StrCat(p.version())});
+}
+
+absl::Status Plans(Context& c) {
+  if (!c.args.positional.empty()) return UsageError("plans: unexpected argument (did you mean 'plans get PLAN'?)");
+  pv1::ListSuccessPlansRequest request;
+  request.set_account_id(c.args.Get("account"));
+  request.set_owner_id(c.args.Get("owner"));
+  if (auto s = OptionalEnum<pv1::SuccessPlanStatus>(c.args, "status", [&](pv1::SuccessPlanStatus v) { request.set_status(v); }); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  auto pager = TokenPager(**pb, &PlaybooksStub::ListSuccessPlans, request, &pv1::ListSuccessPlansResponse::plans);
+  pv1::ListSuccessPlansResponse all;
+  if (auto s = Drain(pager, [&](const pv1::SuccessPlan& p) { *all.add_plans() = p; }); !s.ok()) return s;
+  Emit(c, all, [&] {
+    Table t(kPlanHeader);
+    for (const pv1::SuccessPlan& p : all.plans()) PlanRow(t, p);
+    t.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status PlansGet(Context& c) {
+  absl::StatusOr<std::string> id = OnePositional(c, "PLAN id");
+  if (!id.ok()) return id.status();
+  absl::StatusOr<std::unique_ptr<PlaybooksClient>> pb = Playbooks(c.settings);
+  if (!pb.ok()) return pb.status();
+  pv1::GetSuccessPlanRequest request;
+  request.set_plan_id(*id);
+  absl::StatusOr<pv1::GetSuccessPlanResponse> r = (*pb)->Call(&PlaybooksStub::GetSuccessPlan, request);
+  if (!r.ok()) return r.status();
+  Emit(c, *r, [&] {
+    Table t(kPlanHeader);
+    PlanRow(t, r->plan());
+    t.Print(c.out);
+    c.out << "\n";
+    Table items({"OBJECTIVE", "ITEM", "TITLE", "DUE / TARGET", "OWNER / VALUE", "STATUS"});
+    for (const pv1::Objective& o : r->plan().objectives()) {
+      for (const pv1::Milestone& m : o.milestones()) {
+        items.AddRow({o.objective_id(), m.milestone_id(), m.title(), TimeText(m.due_at()),
+                      m.owner_id().empty() ? "-" : m.owner_id(),
+                      m.overdue() ? "OVERDUE" : EnumText(pv1::MilestoneStatus_descriptor(), m.status())});
+      }
+      for (const pv1::SuccessCriterion& x : o.criteria()) {
+        items.AddRow({o.objective_id(), x.criterion_id(), x.description(),
+                      absl::StrCat(EnumText(pv1::Comparison_descriptor(), x.comparison()), " ", x.target()),
+                      x.has_last_checked_at() ? absl::StrCat(x.last_value()) : "-",
+                      x.met() ? "MET" : "PENDING"});
+      }
+    }
+    items.Print(c.out);
+  });
+  return absl::OkStatus();
+}
+
 absl::Status Tasks(Context& c) {
   if (!c.args.positional.empty()) {
     return UsageError("tasks: unexpected argument (did you mean 'tasks complete TASK'?)");
@@ -828,10 +834,6 @@ absl::Status MetricsProgram(Context& c) {
     t.Print(c.out);
   });
   return absl::OkStatus();
-}
-
-std::string AmountText(const ev1::AmountPair& a) {
-  return absl::StrCat(MoneyText(a.total()), " / ", MoneyText(a.weighted()), " (", a.count(), ")");
 }
 
 absl::Status Pipeline(Context& c) {
@@ -1440,6 +1442,9 @@ const std::vector<Command>& Commands() {
       {{"runs"}, "[--account ID] [--playbook ID] [--state active|succeeded|failed|cancelled]",
        "Playbook runs", Runs},
       {{"runs", "get"}, "RUN", "One run and its tasks", RunsGet},
+      {{"plans", "list"}, "[--account ID] [--owner ID] [--status active|completed|cancelled]",
+       "Success plans with their progress", Plans},
+      {{"plans", "get"}, "PLAN", "One success plan: progress, milestones and criteria", PlansGet},
       {{"tasks"}, "[--overdue] [--assignee ID] [--account ID] [--run ID] [--status open|snoozed|completed|cancelled]",
        "Playbook tasks, in due time order", Tasks},
       {{"tasks", "complete"}, "TASK --outcome TEXT [--note TEXT] [--request-id ID]",

@@ -1,0 +1,76 @@
+#ifndef CS_COMMON_DB_AUDIT_LOG_H_
+#define CS_COMMON_DB_AUDIT_LOG_H_
+
+// The audit trail of one service, kept in its own schema (table audit_events, made
+// by each service's migration): who did what to which account, when, from where,
+// and how it ended. Rows are only ever appended.
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace cs::db {
+
+class Pool;
+
+enum class AuditAccess { kWrite, kRead };
+
+struct AuditRecord {
+  int64_t event_id = 0;  // assigned by the database
+  absl::Time occurred_at;
+  std::string principal;  // "anonymous" when authentication is off
+  std::string method;     // full gRPC method, "/cs.health.v1.AccountHealthService/SetOverride"
+  AuditAccess access = AuditAccess::kWrite;
+  std::string account_id;     // "" when the call names no account
+  std::string resource_type;  // the request's other id field, e.g. "opportunity_id"
+  std::string resource_id;
+  int status_code = 0;  // the gRPC status code the caller got
+  std::string request_id;
+  std::string peer;            // "ipv4:10.0.0.7:51234"
+  std::string client_subject;  // the client certificate's subject under mutual TLS
+};
+
+struct AuditQuery {
+  // Empty strings and unset times match everything.
+  std::string principal;
+  std::string account_id;
+  std::string resource_id;
+  std::string method;
+  std::optional<absl::Time> since;  // inclusive
+  std::optional<absl::Time> until;  // exclusive
+  int64_t before_event_id = 0;      // 0: from the newest
+  int page_size = 50;
+};
+
+struct AuditPage {
+  std::vector<AuditRecord> events;  // newest first
+  int64_t next_before_event_id = 0;  // 0: no more
+};
+
+class AuditLog {
+ public:
+  explicit AuditLog(Pool* pool) : pool_(pool) {}
+
+  // All rows in one statement per chunk, in one transaction: a call is recorded
+  // whole or not at all.
+  absl::Status Append(const std::vector<AuditRecord>& records);
+  absl::StatusOr<AuditPage> List(const AuditQuery& query);
+
+ private:
+  Pool* pool_;
+};
+
+// Which of `account_ids` belong to a regulated industry (healthcare, financial
+// services), read from the schema's `accounts` table (account_id, industry) that
+// health and playbooks both keep.
+absl::StatusOr<std::set<std::string>> RegulatedAccountsIn(Pool& pool,
+                                                          const std::vector<std::string>& account_ids);
+
+}  // namespace cs::db
+
+#endif  // CS_COMMON_DB_AUDIT_LOG_H_

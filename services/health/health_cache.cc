@@ -1,0 +1,109 @@
+#include "services/health/health_cache.h"
+
+#include <algorithm>
+
+namespace cs::health {
+
+std::optional<HealthView> HealthViewCache::Get(const std::string& account_id,
+                                               const std::string& score_name, absl::Time now,
+                                               int64_t model_id) {
+  if (!enabled()) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = index_.find(account_id);
+  if (it == index_.end()) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  Node& node = *it->second;
+  auto entry = node.scores.find(score_name);
+  if (entry == node.scores.end()) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  if (now >= entry->second.valid_until || entry->second.model_id != model_id) {
+    node.scores.erase(entry);
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);
+  ++stats_.hits;
+  return entry->second.view;
+}
+
+uint64_t HealthViewCache::BeginFill() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return epoch_;
+}
+
+bool HealthViewCache::Put(const std::string& account_id, const std::string& score_name,
+                          HealthView view, uint64_t ticket, absl::Time valid_until,
+                          int64_t model_id) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ticket < floor_) {
+    ++stats_.refused_fills;
+    return false;
+  }
+  auto found = index_.find(account_id);
+  if (found != index_.end() && found->second->invalidated_at > ticket) {
+    ++stats_.refused_fills;
+    return false;
+  }
+  List::iterator node = Touch(account_id);
+  node->scores[score_name] = Entry{std::move(view), valid_until, model_id};
+  ++stats_.fills;
+  EvictOverCapacity();
+  return true;
+}
+
+void HealthViewCache::Invalidate(const std::string& account_id) {
+  if (!enabled()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  List::iterator node = Touch(account_id);
+  node->scores.clear();
+  node->invalidated_at = ++epoch_;
+  ++stats_.invalidations;
+  EvictOverCapacity();
+}
+
+void HealthViewCache::InvalidateAll() {
+  if (!enabled()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  lru_.clear();
+  index_.clear();
+  // Every fill that started before now is refused.
+  floor_ = ++epoch_;
+  ++stats_.invalidations;
+}
+
+HealthViewCache::Stats HealthViewCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stats out = stats_;
+  out.accounts = index_.size();
+  return out;
+}
+
+HealthViewCache::List::iterator HealthViewCache::Touch(const std::string& account_id) {
+  auto it = index_.find(account_id);
+  if (it != index_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second;
+  }
+  lru_.push_front(Node{account_id, 0, {}});
+  index_.emplace(account_id, lru_.begin());
+  return lru_.begin();
+}
+
+void HealthViewCache::EvictOverCapacity() {
+  while (index_.size() > capacity_) {
+    Node& victim = lru_.back();
+    // A fill that started before this account's last invalidation can no longer be
+    // told apart from one that started after: refuse every such ticket.
+    floor_ = std::max(floor_, victim.invalidated_at);
+    index_.erase(victim.account_id);
+    lru_.pop_back();
+    ++stats_.evictions;
+  }
+}
+
+}  // namespace cs::health

@@ -1,0 +1,97 @@
+#ifndef CS_SERVICES_HEALTH_HEALTH_CACHE_H_
+#define CS_SERVICES_HEALTH_HEALTH_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "services/health/health.h"
+
+namespace cs::health {
+
+// This replica's copy of assembled current GetHealth views, per account and score
+// name, least recently used evicted first. A view is dropped:
+//  - at once when this replica writes the account (Invalidate), or when another
+//    replica's write shows up in the event log tail (the same call, ~150 ms later);
+//  - when it reaches `valid_until` (the end of its day: trends and alerts are per
+//    day; or an override's expiry);
+//  - when the churn model it was computed with is no longer the current one.
+//
+// Fills race with invalidations: a reader that loaded the view from the database
+// before a write committed must not store it after the write's invalidation ran.
+// So a reader takes a ticket (BeginFill) before reading, and Put refuses the view
+// when the account was invalidated after that ticket. Invalidations leave a
+// tombstone in the LRU list for that; evicting a tombstone (or InvalidateAll)
+// raises a floor under which every ticket is refused, which keeps the rule exact
+// with bounded memory.
+class HealthViewCache {
+ public:
+  struct Stats {
+    int64_t hits = 0, misses = 0, fills = 0, refused_fills = 0, invalidations = 0,
+            evictions = 0;
+    size_t accounts = 0;
+  };
+
+  // capacity: accounts held (tombstones included). 0 disables the cache.
+  explicit HealthViewCache(size_t capacity) : capacity_(capacity) {}
+  HealthViewCache(const HealthViewCache&) = delete;
+  HealthViewCache& operator=(const HealthViewCache&) = delete;
+
+  bool enabled() const { return capacity_ > 0; }
+
+  // The view if held, still valid at `now` and computed with `model_id` (the
+  // current churn model, 0 for none).
+  std::optional<HealthView> Get(const std::string& account_id, const std::string& score_name,
+                                absl::Time now, int64_t model_id);
+
+  // Taken before reading the database for a fill.
+  uint64_t BeginFill();
+  // Stores a view read after BeginFill returned `ticket`; false (and nothing
+  // stored) when the account was invalidated since.
+  bool Put(const std::string& account_id, const std::string& score_name, HealthView view,
+           uint64_t ticket, absl::Time valid_until, int64_t model_id);
+
+  // Every score of the account.
+  void Invalidate(const std::string& account_id);
+  void InvalidateAll();
+
+  Stats stats() const;
+
+ private:
+  struct Entry {
+    HealthView view;
+    absl::Time valid_until;
+    int64_t model_id = 0;
+  };
+  struct Node {
+    std::string account_id;
+    // The epoch of the last invalidation of this account (0: none seen).
+    uint64_t invalidated_at = 0;
+    std::map<std::string, Entry> scores;
+  };
+  using List = std::list<Node>;
+
+  // Moves the node to the front, creating it; evicts from the back past capacity.
+  List::iterator Touch(const std::string& account_id);
+  void EvictOverCapacity();
+
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  List lru_;  // most recently used first
+  absl::flat_hash_map<std::string, List::iterator> index_;
+  uint64_t epoch_ = 1;
+  // Tickets below this are refused: an invalidation they might have missed was
+  // forgotten (its tombstone evicted) or covered every account.
+  uint64_t floor_ = 0;
+  Stats stats_;
+};
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_HEALTH_CACHE_H_

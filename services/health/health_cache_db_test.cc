@@ -1,0 +1,126 @@
+// The GetHealth view cache against the real MariaDB: two replicas (two services
+// with their own repositories and caches) on one schema.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "services/health/health_db_fixture.h"
+
+namespace cs::health {
+namespace {
+
+class HealthCacheDbTest : public HealthDbFixture {
+ protected:
+  void SetUp() override {
+    HealthDbFixture::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    health_->EnableViewCache(100);
+    other_repo_ = std::make_unique<MySqlHealthRepository>(pool_.get(), &clock_, HealthEncoders());
+    other_ = std::make_unique<HealthService>(other_repo_.get(), &clock_);
+    other_->EnableViewCache(100);
+    // The first step of each tail only finds the log's end.
+    ASSERT_OK(health_->PollCacheInvalidations());
+    ASSERT_OK(other_->PollCacheInvalidations());
+  }
+
+  std::vector<Signal> Logins(const std::string& account, int n) {
+    std::vector<Signal> out;
+    for (int i = 0; i < n; ++i) {
+      Signal s;
+      s.event_id = absl::StrCat("e", ++next_event_);
+      s.account_id = account;
+      s.kind = SignalKind::kLogin;
+      s.occurred_at = clock_.Now() - absl::Hours(2);
+      out.push_back(s);
+    }
+    return out;
+  }
+
+  double ScoreVia(HealthService& service, const std::string& account) {
+    absl::StatusOr<HealthView> h = service.GetHealth(account, "", std::nullopt);
+    EXPECT_OK(h);
+    return h.ok() ? h->score : -1;
+  }
+
+  int64_t Hits(HealthService& service) { return service.view_cache()->stats().hits; }
+
+  std::unique_ptr<MySqlHealthRepository> other_repo_;
+  std::unique_ptr<HealthService> other_;
+  db::ResultCodec<IngestResult> codec_;
+  int next_event_ = 0;
+};
+
+TEST_F(HealthCacheDbTest, OwnWritesDropTheViewAtOnce) {
+  AddAccount("a1");
+  ASSERT_OK(health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", 2), {}, false));
+  const double first = ScoreVia(*health_, "a1");
+  EXPECT_EQ(ScoreVia(*health_, "a1"), first);
+  EXPECT_EQ(Hits(*health_), 1);  // the second read came from memory
+
+  // No tail step in between: the replica's own write is enough.
+  ASSERT_OK(health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", 30), {}, false));
+  const double second = ScoreVia(*health_, "a1");
+  EXPECT_GT(second, first);
+  EXPECT_EQ(Hits(*health_), 1);
+
+  Override o;
+  o.account_id = "a1";
+  o.score = 93;
+  o.reason = "renewal signed early";
+  o.set_by = "csm-1";
+  o.expires_at = clock_.Now() + absl::Hours(5);
+  ASSERT_OK(health_->SetOverride({"SetOverride", "", ""}, db::ResultCodec<Override>(), o));
+  EXPECT_EQ(ScoreVia(*health_, "a1"), 93);
+}
+
+TEST_F(HealthCacheDbTest, AnotherReplicasWritesShowAfterItsTailStep) {
+  AddAccount("a1");
+  ASSERT_OK(health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", 2), {}, false));
+  ASSERT_OK(other_->PollCacheInvalidations());  // a fresh tail: the cache is in use
+  const double first = ScoreVia(*other_, "a1");
+  EXPECT_EQ(ScoreVia(*other_, "a1"), first);
+  EXPECT_EQ(Hits(*other_), 1);
+
+  // Written through the first replica: the second one serves its cached view until
+  // its tail reads the SCORE_CHANGED event.
+  ASSERT_OK(health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", 30), {}, false));
+  EXPECT_EQ(ScoreVia(*other_, "a1"), first);
+  ASSERT_OK(other_->PollCacheInvalidations());
+  EXPECT_GT(ScoreVia(*other_, "a1"), first);
+
+  // An override publishes no event; the tail reads new override rows.
+  Override o;
+  o.account_id = "a1";
+  o.score = 12;
+  o.reason = "champion left";
+  o.set_by = "csm-1";
+  o.expires_at = clock_.Now() + absl::Hours(5);
+  ASSERT_OK(health_->SetOverride({"SetOverride", "", ""}, db::ResultCodec<Override>(), o));
+  ASSERT_NE(ScoreVia(*other_, "a1"), 12);
+  ASSERT_OK(other_->PollCacheInvalidations());
+  EXPECT_EQ(ScoreVia(*other_, "a1"), 12);
+  EXPECT_EQ(ScoreVia(*other_, "a1"), 12);
+
+  // An override's view ends at its expiry even without any write.
+  clock_.Advance(absl::Hours(6));
+  ASSERT_OK(other_->PollCacheInvalidations());
+  EXPECT_NE(ScoreVia(*other_, "a1"), 12);
+}
+
+TEST_F(HealthCacheDbTest, AStaleTailMeansReadingThrough) {
+  AddAccount("a1");
+  ASSERT_OK(health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", 2), {}, false));
+  // A replica whose tail never ran (or stopped) does not cache at all.
+  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
+  HealthService untailed(&repo, &clock_);
+  untailed.EnableViewCache(100);
+  const double first = ScoreVia(untailed, "a1");
+  ASSERT_OK(health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", 30), {}, false));
+  EXPECT_GT(ScoreVia(untailed, "a1"), first);
+  EXPECT_EQ(untailed.view_cache()->stats().hits, 0);
+  EXPECT_EQ(untailed.view_cache()->stats().fills, 0);
+}
+
+}  // namespace
+}  // namespace cs::health

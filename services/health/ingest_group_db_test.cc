@@ -1,0 +1,119 @@
+// Group commit of concurrent RecordSignals calls against the real MariaDB: calls
+// that queue behind each other run as one transaction, and each still gets the
+// answer it would have got alone.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "services/health/health_db_fixture.h"
+
+namespace cs::health {
+namespace {
+
+using ::cs::testing::StatusIs;
+
+class IngestGroupDbTest : public HealthDbFixture {
+ protected:
+  void SetUp() override {
+    HealthDbFixture::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    // A long linger so that calls started together land in one group.
+    repo_->SetIngestGroupCommit(100000, absl::Milliseconds(400));
+  }
+
+  std::vector<Signal> Logins(const std::string& account, const std::string& prefix, int first,
+                             int last) {
+    std::vector<Signal> out;
+    for (int i = first; i <= last; ++i) {
+      Signal s;
+      s.event_id = absl::StrCat(prefix, i);
+      s.account_id = account;
+      s.kind = SignalKind::kLogin;
+      s.occurred_at = clock_.Now() - absl::Hours(3);
+      out.push_back(s);
+    }
+    return out;
+  }
+
+  db::ResultCodec<IngestResult> codec_ = ProtoCodec<IngestResult, v1::RecordSignalsResponse>(
+      RecordSignalsResultToProto, IngestResultFromProto);
+};
+
+TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
+  for (const char* id : {"a1", "a2", "a3"}) AddAccount(id);
+  struct Call {
+    db::WriteKey key;
+    std::vector<Signal> signals;
+    bool atomic = false;
+    absl::StatusOr<IngestResult> out = absl::UnknownError("not run");
+  };
+  std::vector<Call> calls(5);
+  calls[0].key = {"RecordSignals", "r0", "same"};
+  calls[0].signals = Logins("a1", "x", 0, 4);
+  calls[1].key = {"RecordSignals", "r1", "other"};
+  calls[1].signals = Logins("a1", "x", 3, 7);  // x3 and x4 are also in call 0
+  calls[2].key = {"RecordSignals", "r2", "atomic"};
+  calls[2].signals = Logins("nobody", "n", 0, 2);
+  calls[2].atomic = true;
+  calls[3].key = {"RecordSignals", "r0", "same"};  // a retry of call 0
+  calls[3].signals = Logins("a1", "x", 0, 4);
+  calls[4].key = {"RecordSignals", "", ""};
+  calls[4].signals = Logins("a3", "y", 0, 9);
+
+  std::vector<std::thread> threads;
+  for (Call& c : calls) {
+    threads.emplace_back([&, call = &c] {
+      call->out = health_->RecordSignals(call->key, codec_, call->signals, {}, call->atomic);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  const MySqlHealthRepository::GroupStats stats = repo_->group_stats();
+  EXPECT_EQ(stats.requests, 5);
+  EXPECT_LT(stats.groups, stats.requests) << "no two calls shared a transaction";
+
+  ASSERT_OK(calls[0].out);
+  ASSERT_OK(calls[1].out);
+  ASSERT_OK(calls[3].out);
+  ASSERT_OK(calls[4].out);
+  // The atomic batch fails alone and writes nothing.
+  EXPECT_THAT(calls[2].out, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals WHERE event_id LIKE 'n%'"), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM rejected_records"), 0);
+
+  // x3 and x4 count once: accepted by whichever of calls 0 and 1 ran first.
+  EXPECT_EQ(calls[0].out->accepted + calls[1].out->accepted, 8);
+  EXPECT_EQ(calls[0].out->duplicates + calls[1].out->duplicates, 2);
+  // The retry got the first answer back, whichever of the two ran first.
+  ASSERT_EQ(calls[3].out->acks.size(), calls[0].out->acks.size());
+  for (size_t i = 0; i < calls[0].out->acks.size(); ++i) {
+    EXPECT_EQ(calls[3].out->acks[i].outcome, calls[0].out->acks[i].outcome) << i;
+  }
+  EXPECT_EQ(calls[4].out->accepted, 10);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 18);
+  EXPECT_EQ(Count("SELECT SUM(value) FROM signal_daily WHERE counter = 'logins'"), 18);
+
+  // Every touched account is scored when its call returns.
+  absl::StatusOr<HealthView> a1 = health_->GetHealth("a1", "", std::nullopt);
+  ASSERT_OK(a1);
+  absl::StatusOr<HealthView> a3 = health_->GetHealth("a3", "", std::nullopt);
+  ASSERT_OK(a3);
+  EXPECT_GT(a3->score, 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM account_scores WHERE account_id IN ('a1', 'a3')"), 2);
+  EXPECT_THAT(health_->GetHealth("a2", "", std::nullopt), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(IngestGroupDbTest, ASingleCallRunsAloneAsBefore) {
+  AddAccount("a1");
+  absl::StatusOr<IngestResult> r =
+      health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", "z", 0, 3), {}, false);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->accepted, 4);
+  EXPECT_EQ(repo_->group_stats().groups, 1);
+  EXPECT_OK(health_->GetHealth("a1", "", std::nullopt));
+}
+
+}  // namespace
+}  // namespace cs::health
