@@ -5,6 +5,7 @@
 #include <cppconn/resultset.h>
 
 #include "absl/strings/str_format.h"
+#include "common/db/pool.h"
 
 namespace cs::db {
 
@@ -24,6 +25,27 @@ absl::StatusOr<std::optional<absl::CivilDay>> GetOptionalDate(sql::ResultSet& rs
     return absl::InternalError("bad DATE value from the database");
   }
   return std::optional<absl::CivilDay>(day);
+}
+
+std::string GetString(sql::ResultSet& rs, int index) { return std::string(rs.getString(index)); }
+
+absl::StatusOr<absl::Time> GetTime(sql::ResultSet& rs, int index) {
+  return FromSqlDatetime(GetString(rs, index));
+}
+
+absl::StatusOr<std::optional<absl::Time>> GetOptionalTime(sql::ResultSet& rs, int index) {
+  if (rs.isNull(index)) return std::optional<absl::Time>();
+  absl::StatusOr<absl::Time> t = GetTime(rs, index);
+  if (!t.ok()) return t.status();
+  return std::optional<absl::Time>(*t);
+}
+
+void SetOptionalTime(sql::PreparedStatement& stmt, int index, const std::optional<absl::Time>& t) {
+  if (t.has_value()) {
+    stmt.setString(index, ToSqlDatetime(*t));
+  } else {
+    stmt.setNull(index, sql::DataType::TIMESTAMP);
+  }
 }
 
 void ForEachChunk(size_t n, const std::function<void(size_t, size_t)>& fn) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 
 namespace sql {
 class PreparedStatement;
@@ -23,6 +24,14 @@ void SetOptionalDate(sql::PreparedStatement& stmt, int index,
                      const std::optional<absl::CivilDay>& day);
 // Reads a DATE column that may be NULL.
 absl::StatusOr<std::optional<absl::CivilDay>> GetOptionalDate(sql::ResultSet& rs, int index);
+
+// A column as a std::string (Connector/C++ hands out its own SQLString).
+std::string GetString(sql::ResultSet& rs, int index);
+// A DATETIME(6) column (UTC), and one that may be NULL.
+absl::StatusOr<absl::Time> GetTime(sql::ResultSet& rs, int index);
+absl::StatusOr<std::optional<absl::Time>> GetOptionalTime(sql::ResultSet& rs, int index);
+// Binds a DATETIME(6) parameter, or NULL.
+void SetOptionalTime(sql::PreparedStatement& stmt, int index, const std::optional<absl::Time>& t);
 
 // Multi-row statements. A statement's text depends on its row count, and every
 // text is a prepared statement cached on each connection, so rows go in chunks of a

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/db/idempotency.h"
+#include "common/db/sql_values.h"
 #include "common/status.h"
 
 namespace cs::playbooks {
@@ -15,22 +16,13 @@ namespace {
 
 using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
 
-std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
-std::string Dt(absl::Time t) { return db::ToSqlDatetime(t); }
-
-absl::StatusOr<std::optional<absl::Time>> OptTime(sql::ResultSet& rs, int i) {
-  if (rs.isNull(i)) return std::optional<absl::Time>();
-  ASSIGN_OR_RETURN(absl::Time t, db::FromSqlDatetime(Str(rs, i)));
-  return std::optional<absl::Time>(t);
-}
-
 // The standing row exists before any of its columns is set.
 void EnsureStanding(db::Connection& conn, const std::string& account_id, absl::Time now) {
   auto& stmt = conn.Prepare(
       "INSERT IGNORE INTO account_standing (account_id, band, arr_currency, updated_at)"
       " VALUES (?, '', '', ?)");
   stmt.setString(1, account_id);
-  stmt.setString(2, Dt(now));
+  stmt.setString(2, db::ToSqlDatetime(now));
   stmt.executeUpdate();
 }
 
@@ -40,17 +32,17 @@ constexpr char kAskColumns[] =
 absl::StatusOr<AdvocacyAsk> ReadAsk(sql::ResultSet& rs) {
   AdvocacyAsk a;
   a.ask_id = rs.getInt64(1);
-  a.account_id = Str(rs, 2);
-  std::optional<AdvocacyKind> kind = AdvocacyKindFromName(Str(rs, 3));
-  std::optional<AskStatus> status = AskStatusFromName(Str(rs, 4));
+  a.account_id = db::GetString(rs, 2);
+  std::optional<AdvocacyKind> kind = AdvocacyKindFromName(db::GetString(rs, 3));
+  std::optional<AskStatus> status = AskStatusFromName(db::GetString(rs, 4));
   if (!kind || !status) return absl::InternalError("unknown kind or status in advocacy_asks");
   a.kind = *kind;
   a.status = *status;
-  a.asked_by = Str(rs, 5);
-  a.note = Str(rs, 6);
-  a.override_reason = Str(rs, 7);
-  ASSIGN_OR_RETURN(a.asked_at, db::FromSqlDatetime(Str(rs, 8)));
-  ASSIGN_OR_RETURN(a.updated_at, db::FromSqlDatetime(Str(rs, 9)));
+  a.asked_by = db::GetString(rs, 5);
+  a.note = db::GetString(rs, 6);
+  a.override_reason = db::GetString(rs, 7);
+  ASSIGN_OR_RETURN(a.asked_at, db::FromSqlDatetime(db::GetString(rs, 8)));
+  ASSIGN_OR_RETURN(a.updated_at, db::FromSqlDatetime(db::GetString(rs, 9)));
   return a;
 }
 
@@ -82,8 +74,8 @@ absl::Status ApplyOutcomeEvent(db::Connection& conn, const HealthEvent& e, absl:
       stmt.setDouble(1, e.score);
       stmt.setString(2, e.band);
       stmt.setString(3, e.band);
-      stmt.setString(4, Dt(e.occurred_at));
-      stmt.setString(5, Dt(now));
+      stmt.setString(4, db::ToSqlDatetime(e.occurred_at));
+      stmt.setString(5, db::ToSqlDatetime(now));
       stmt.setString(6, e.account_id);
       stmt.executeUpdate();
       return absl::OkStatus();
@@ -96,7 +88,7 @@ absl::Status ApplyOutcomeEvent(db::Connection& conn, const HealthEvent& e, absl:
           " WHERE account_id = ?");
       stmt.setInt64(1, *e.arr_minor);
       stmt.setString(2, e.arr_currency);
-      stmt.setString(3, Dt(now));
+      stmt.setString(3, db::ToSqlDatetime(now));
       stmt.setString(4, e.account_id);
       stmt.executeUpdate();
       return absl::OkStatus();
@@ -109,10 +101,10 @@ absl::Status ApplyOutcomeEvent(db::Connection& conn, const HealthEvent& e, absl:
           "UPDATE account_standing SET nps = ?, nps_at = ?, updated_at = ?"
           " WHERE account_id = ? AND (nps_at IS NULL OR nps_at <= ?)");
       stmt.setDouble(1, e.nps);
-      stmt.setString(2, Dt(*e.signal_at));
-      stmt.setString(3, Dt(now));
+      stmt.setString(2, db::ToSqlDatetime(*e.signal_at));
+      stmt.setString(3, db::ToSqlDatetime(now));
       stmt.setString(4, e.account_id);
-      stmt.setString(5, Dt(*e.signal_at));
+      stmt.setString(5, db::ToSqlDatetime(*e.signal_at));
       stmt.executeUpdate();
       return absl::OkStatus();
     }
@@ -122,14 +114,14 @@ absl::Status ApplyOutcomeEvent(db::Connection& conn, const HealthEvent& e, absl:
       auto& standing = conn.Prepare(
           "UPDATE account_standing SET first_value_at = ?, updated_at = ?"
           " WHERE account_id = ? AND first_value_at IS NULL");
-      standing.setString(1, Dt(*e.signal_at));
-      standing.setString(2, Dt(now));
+      standing.setString(1, db::ToSqlDatetime(*e.signal_at));
+      standing.setString(2, db::ToSqlDatetime(now));
       standing.setString(3, e.account_id);
       standing.executeUpdate();
       auto& run = conn.Prepare(
           "UPDATE runs SET reached_value_at = ? WHERE account_id = ? AND trigger_kind = ?"
           " AND reached_value_at IS NULL ORDER BY triggered_at DESC LIMIT 1");
-      run.setString(1, Dt(*e.signal_at));
+      run.setString(1, db::ToSqlDatetime(*e.signal_at));
       run.setString(2, e.account_id);
       run.setString(3, kOnboardingTrigger);
       run.executeUpdate();
@@ -160,27 +152,27 @@ absl::StatusOr<std::vector<OnboardingFact>> MySqlOutcomeRepository::LoadOnboardi
         " LEFT JOIN accounts a ON a.account_id = r.account_id"
         " WHERE r.trigger_kind = ? AND r.triggered_at >= ? AND r.triggered_at < ?"
         " AND (? = '' OR r.tier = ?) ORDER BY r.triggered_at, r.run_id");
-    stmt.setString(1, Dt(now));
-    stmt.setString(2, Dt(now));
+    stmt.setString(1, db::ToSqlDatetime(now));
+    stmt.setString(2, db::ToSqlDatetime(now));
     stmt.setString(3, kOnboardingTrigger);
-    stmt.setString(4, Dt(from));
-    stmt.setString(5, Dt(to));
+    stmt.setString(4, db::ToSqlDatetime(from));
+    stmt.setString(5, db::ToSqlDatetime(to));
     stmt.setString(6, tier);
     stmt.setString(7, tier);
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
       OnboardingFact f;
-      f.run_id = Str(*rs, 1);
-      f.account_id = Str(*rs, 2);
-      f.tier = Str(*rs, 3);
-      f.owner_id = Str(*rs, 4);
-      f.state = RunStateFromName(Str(*rs, 5)).value_or(RunState::kUnspecified);
-      ASSIGN_OR_RETURN(f.started_at, db::FromSqlDatetime(Str(*rs, 6)));
-      ASSIGN_OR_RETURN(f.reached_value_at, OptTime(*rs, 7));
+      f.run_id = db::GetString(*rs, 1);
+      f.account_id = db::GetString(*rs, 2);
+      f.tier = db::GetString(*rs, 3);
+      f.owner_id = db::GetString(*rs, 4);
+      f.state = RunStateFromName(db::GetString(*rs, 5)).value_or(RunState::kUnspecified);
+      ASSIGN_OR_RETURN(f.started_at, db::FromSqlDatetime(db::GetString(*rs, 6)));
+      ASSIGN_OR_RETURN(f.reached_value_at, db::GetOptionalTime(*rs, 7));
       f.churned = rs->getBoolean(8);
-      ASSIGN_OR_RETURN(f.last_due_at, OptTime(*rs, 9));
+      ASSIGN_OR_RETURN(f.last_due_at, db::GetOptionalTime(*rs, 9));
       f.overdue_tasks = rs->getInt(10);
-      ASSIGN_OR_RETURN(f.oldest_overdue_due_at, OptTime(*rs, 11));
+      ASSIGN_OR_RETURN(f.oldest_overdue_due_at, db::GetOptionalTime(*rs, 11));
       out.push_back(std::move(f));
     }
     return absl::OkStatus();
@@ -210,24 +202,24 @@ absl::StatusOr<std::vector<AdvocateCandidate>> MySqlOutcomeRepository::ListCandi
         " COALESCE(s.arr_minor, -1) DESC, s.account_id ASC LIMIT ?");
     stmt.setDouble(1, c.min_score);
     stmt.setDouble(2, c.min_nps);
-    stmt.setString(3, Dt(now - absl::Hours(24) * c.min_green_days));
+    stmt.setString(3, db::ToSqlDatetime(now - absl::Hours(24) * c.min_green_days));
     stmt.setString(4, c.tier);
     stmt.setString(5, c.tier);
-    stmt.setString(6, Dt(now - kAskQuietPeriod));
+    stmt.setString(6, db::ToSqlDatetime(now - kAskQuietPeriod));
     stmt.setInt(7, c.limit);
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
       AdvocateCandidate a;
-      a.account_id = Str(*rs, 1);
-      a.tier = Str(*rs, 2);
-      a.owner_id = Str(*rs, 3);
+      a.account_id = db::GetString(*rs, 1);
+      a.tier = db::GetString(*rs, 2);
+      a.owner_id = db::GetString(*rs, 3);
       a.score = rs->getDouble(4);
       a.nps = rs->getDouble(5);
-      ASSIGN_OR_RETURN(a.nps_at, db::FromSqlDatetime(Str(*rs, 6)));
-      ASSIGN_OR_RETURN(a.green_since, db::FromSqlDatetime(Str(*rs, 7)));
+      ASSIGN_OR_RETURN(a.nps_at, db::FromSqlDatetime(db::GetString(*rs, 6)));
+      ASSIGN_OR_RETURN(a.green_since, db::FromSqlDatetime(db::GetString(*rs, 7)));
       a.days_stable = absl::ToDoubleHours(now - a.green_since) / 24.0;
       if (!rs->isNull(8)) a.arr_minor = rs->getInt64(8);
-      a.arr_currency = Str(*rs, 9);
+      a.arr_currency = db::GetString(*rs, 9);
       out.push_back(std::move(a));
     }
     return absl::OkStatus();
@@ -257,12 +249,12 @@ absl::StatusOr<AdvocacyAsk> MySqlOutcomeRepository::RecordAsk(
         {
           ResultSetPtr rs(last.executeQuery());
           if (rs->next() && ask.override_reason.empty()) {
-            ASSIGN_OR_RETURN(absl::Time asked_at, db::FromSqlDatetime(Str(*rs, 1)));
+            ASSIGN_OR_RETURN(absl::Time asked_at, db::FromSqlDatetime(db::GetString(*rs, 1)));
             if (asked_at > now - kAskQuietPeriod) {
               return absl::FailedPreconditionError(absl::StrCat(
                   "account '", ask.account_id, "' was last asked on ",
                   absl::FormatTime("%Y-%m-%d", asked_at, absl::UTCTimeZone()), " (",
-                  Str(*rs, 2), "); asks are at most one per 90 days, next from ",
+                  db::GetString(*rs, 2), "); asks are at most one per 90 days, next from ",
                   absl::FormatTime("%Y-%m-%d", asked_at + kAskQuietPeriod, absl::UTCTimeZone()),
                   " unless override_reason is given"));
             }
@@ -280,8 +272,8 @@ absl::StatusOr<AdvocacyAsk> MySqlOutcomeRepository::RecordAsk(
         insert.setString(4, out.asked_by);
         insert.setString(5, out.note);
         insert.setString(6, out.override_reason);
-        insert.setString(7, Dt(now));
-        insert.setString(8, Dt(now));
+        insert.setString(7, db::ToSqlDatetime(now));
+        insert.setString(8, db::ToSqlDatetime(now));
         insert.executeUpdate();
         ResultSetPtr id(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
         if (id->next()) out.ask_id = id->getInt64(1);
@@ -311,7 +303,7 @@ absl::StatusOr<AdvocacyAsk> MySqlOutcomeRepository::UpdateAsk(
             "UPDATE advocacy_asks SET status = ?, note = ?, updated_at = ? WHERE ask_id = ?");
         stmt.setString(1, std::string(AskStatusName(a.status)));
         stmt.setString(2, a.note);
-        stmt.setString(3, Dt(now));
+        stmt.setString(3, db::ToSqlDatetime(now));
         stmt.setInt64(4, ask_id);
         stmt.executeUpdate();
         return a;

@@ -26,26 +26,6 @@ using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
 constexpr char kHeldOutArm[] = "HELD_OUT";
 constexpr char kTreatedArm[] = "TREATED";
 
-std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
-std::string Dt(absl::Time t) { return db::ToSqlDatetime(t); }
-
-absl::StatusOr<absl::Time> ReadTime(sql::ResultSet& rs, int i) {
-  return db::FromSqlDatetime(Str(rs, i));
-}
-
-absl::StatusOr<std::optional<absl::Time>> ReadOptTime(sql::ResultSet& rs, int i) {
-  if (rs.isNull(i)) return std::optional<absl::Time>();
-  ASSIGN_OR_RETURN(absl::Time t, db::FromSqlDatetime(Str(rs, i)));
-  return std::optional<absl::Time>(t);
-}
-
-void SetOptTime(sql::PreparedStatement& stmt, int i, const std::optional<absl::Time>& t) {
-  if (t.has_value()) {
-    stmt.setString(i, Dt(*t));
-  } else {
-    stmt.setNull(i, sql::DataType::TIMESTAMP);
-  }
-}
 
 std::vector<std::string> SplitNames(const std::string& csv) {
   if (csv.empty()) return {};
@@ -112,7 +92,7 @@ void InsertPlaybookVersion(db::Connection& conn, const Playbook& p) {
   v.setInt(14, p.holdout_percent);
   v.setString(15, p.escalation_chain_id);
   v.setBoolean(16, p.disabled);
-  v.setString(17, Dt(p.updated_at));
+  v.setString(17, db::ToSqlDatetime(p.updated_at));
   v.executeUpdate();
   auto& s = conn.Prepare(
       "INSERT INTO playbook_steps (playbook_id, version, step_index, title, kind,"
@@ -160,21 +140,21 @@ absl::StatusOr<std::optional<Playbook>> ReadPlaybook(db::Connection& conn, const
   Playbook p;
   p.playbook_id = id;
   p.version = version;
-  p.name = Str(*rs, 1);
-  p.description = Str(*rs, 2);
-  p.trigger.kind = TriggerKindFromName(Str(*rs, 3)).value_or(TriggerKind::kUnspecified);
-  p.trigger.band = Str(*rs, 4);
-  p.trigger.alert_kind = Str(*rs, 5);
+  p.name = db::GetString(*rs, 1);
+  p.description = db::GetString(*rs, 2);
+  p.trigger.kind = TriggerKindFromName(db::GetString(*rs, 3)).value_or(TriggerKind::kUnspecified);
+  p.trigger.band = db::GetString(*rs, 4);
+  p.trigger.alert_kind = db::GetString(*rs, 5);
   p.trigger.renewal_days_before = rs->getInt(6);
   p.trigger.cadence_months = rs->getInt(7);
-  p.tiers = SplitNames(Str(*rs, 8));
-  p.industries = SplitNames(Str(*rs, 9));
+  p.tiers = SplitNames(db::GetString(*rs, 8));
+  p.industries = SplitNames(db::GetString(*rs, 9));
   p.exit.green_days = rs->getInt(10);
   p.exit.fail_on_churn = rs->getBoolean(11);
   p.holdout_percent = rs->getInt(12);
-  p.escalation_chain_id = Str(*rs, 13);
+  p.escalation_chain_id = db::GetString(*rs, 13);
   p.disabled = rs->getBoolean(14);
-  ASSIGN_OR_RETURN(p.updated_at, ReadTime(*rs, 15));
+  ASSIGN_OR_RETURN(p.updated_at, db::GetTime(*rs, 15));
   auto& steps = conn.Prepare(
       "SELECT title, kind, due_offset_seconds, role, sla_seconds FROM playbook_steps"
       " WHERE playbook_id = ? AND version = ? ORDER BY step_index");
@@ -183,10 +163,10 @@ absl::StatusOr<std::optional<Playbook>> ReadPlaybook(db::Connection& conn, const
   ResultSetPtr srs(steps.executeQuery());
   while (srs->next()) {
     Step s;
-    s.title = Str(*srs, 1);
-    s.kind = StepKindFromName(Str(*srs, 2)).value_or(StepKind::kUnspecified);
+    s.title = db::GetString(*srs, 1);
+    s.kind = StepKindFromName(db::GetString(*srs, 2)).value_or(StepKind::kUnspecified);
     s.due_offset = absl::Seconds(srs->getInt64(3));
-    s.role = RoleFromName(Str(*srs, 4)).value_or(Role::kUnspecified);
+    s.role = RoleFromName(db::GetString(*srs, 4)).value_or(Role::kUnspecified);
     s.sla = absl::Seconds(srs->getInt64(5));
     p.steps.push_back(std::move(s));
   }
@@ -205,7 +185,7 @@ absl::StatusOr<std::vector<Playbook>> ReadCurrentPlaybooks(db::Connection& conn,
             : "SELECT playbook_id, current_version FROM playbooks ORDER BY playbook_id");
     if (kind.has_value()) stmt.setString(1, std::string(TriggerKindName(*kind)));
     ResultSetPtr rs(stmt.executeQuery());
-    while (rs->next()) ids.emplace_back(Str(*rs, 1), rs->getInt(2));
+    while (rs->next()) ids.emplace_back(db::GetString(*rs, 1), rs->getInt(2));
   }
   std::vector<Playbook> out;
   for (const auto& [id, version] : ids) {
@@ -260,15 +240,15 @@ absl::StatusOr<std::optional<AccountRow>> ReadAccount(db::Connection& conn, cons
   if (!rs->next()) return std::optional<AccountRow>();
   AccountRow a;
   a.profile.account_id = id;
-  a.profile.tier = Str(*rs, 1);
-  a.profile.industry = Str(*rs, 2);
-  a.profile.owner_id = Str(*rs, 3);
-  a.profile.lifecycle = Str(*rs, 4);
+  a.profile.tier = db::GetString(*rs, 1);
+  a.profile.industry = db::GetString(*rs, 2);
+  a.profile.owner_id = db::GetString(*rs, 3);
+  a.profile.lifecycle = db::GetString(*rs, 4);
   ASSIGN_OR_RETURN(a.profile.contract_start, db::GetOptionalDate(*rs, 5));
   ASSIGN_OR_RETURN(a.profile.renewal_date, db::GetOptionalDate(*rs, 6));
-  a.band = Str(*rs, 7);
-  ASSIGN_OR_RETURN(a.churned_at, ReadOptTime(*rs, 8));
-  ASSIGN_OR_RETURN(a.first_seen_at, ReadTime(*rs, 9));
+  a.band = db::GetString(*rs, 7);
+  ASSIGN_OR_RETURN(a.churned_at, db::GetOptionalTime(*rs, 8));
+  ASSIGN_OR_RETURN(a.first_seen_at, db::GetTime(*rs, 9));
   return std::optional<AccountRow>(std::move(a));
 }
 
@@ -292,9 +272,9 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
     insert.setString(5, p.lifecycle);
     db::SetOptionalDate(insert, 6, p.contract_start);
     db::SetOptionalDate(insert, 7, p.renewal_date);
-    insert.setString(8, Dt(seen_at));
-    insert.setString(9, Dt(tx.now));
-    insert.setString(10, Dt(seen_at));
+    insert.setString(8, db::ToSqlDatetime(seen_at));
+    insert.setString(9, db::ToSqlDatetime(tx.now));
+    insert.setString(10, db::ToSqlDatetime(seen_at));
     insert.executeUpdate();
     AccountRow row;
     row.profile = p;
@@ -321,7 +301,7 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
   update.setString(4, row.profile.lifecycle);
   db::SetOptionalDate(update, 5, row.profile.contract_start);
   db::SetOptionalDate(update, 6, row.profile.renewal_date);
-  update.setString(7, Dt(tx.now));
+  update.setString(7, db::ToSqlDatetime(tx.now));
   update.setString(8, row.profile.account_id);
   update.executeUpdate();
   if (!previous_owner.empty() && row.profile.owner_id != previous_owner) {
@@ -339,19 +319,19 @@ constexpr char kRunColumns[] =
 
 absl::StatusOr<Run> ParseRun(sql::ResultSet& rs) {
   Run r;
-  r.run_id = Str(rs, 1);
-  r.playbook_id = Str(rs, 2);
+  r.run_id = db::GetString(rs, 1);
+  r.playbook_id = db::GetString(rs, 2);
   r.playbook_version = rs.getInt(3);
-  r.account_id = Str(rs, 4);
-  r.state = RunStateFromName(Str(rs, 5)).value_or(RunState::kUnspecified);
-  r.tier = Str(rs, 6);
-  r.owner_id = Str(rs, 7);
-  r.trigger_key = Str(rs, 8);
-  ASSIGN_OR_RETURN(r.triggered_at, ReadTime(rs, 9));
+  r.account_id = db::GetString(rs, 4);
+  r.state = RunStateFromName(db::GetString(rs, 5)).value_or(RunState::kUnspecified);
+  r.tier = db::GetString(rs, 6);
+  r.owner_id = db::GetString(rs, 7);
+  r.trigger_key = db::GetString(rs, 8);
+  ASSIGN_OR_RETURN(r.triggered_at, db::GetTime(rs, 9));
   r.trigger_count = rs.getInt(10);
-  ASSIGN_OR_RETURN(r.last_triggered_at, ReadTime(rs, 11));
-  ASSIGN_OR_RETURN(r.ended_at, ReadOptTime(rs, 12));
-  r.end_reason = Str(rs, 13);
+  ASSIGN_OR_RETURN(r.last_triggered_at, db::GetTime(rs, 11));
+  ASSIGN_OR_RETURN(r.ended_at, db::GetOptionalTime(rs, 12));
+  r.end_reason = db::GetString(rs, 13);
   return r;
 }
 
@@ -386,28 +366,28 @@ constexpr char kTaskColumns[] =
 
 absl::StatusOr<Task> ParseTask(sql::ResultSet& rs) {
   Task t;
-  t.task_id = Str(rs, 1);
-  t.run_id = Str(rs, 2);
-  t.playbook_id = Str(rs, 3);
-  t.account_id = Str(rs, 4);
+  t.task_id = db::GetString(rs, 1);
+  t.run_id = db::GetString(rs, 2);
+  t.playbook_id = db::GetString(rs, 3);
+  t.account_id = db::GetString(rs, 4);
   t.step_index = rs.getInt(5);
-  t.title = Str(rs, 6);
-  t.kind = StepKindFromName(Str(rs, 7)).value_or(StepKind::kUnspecified);
-  t.role = RoleFromName(Str(rs, 8)).value_or(Role::kUnspecified);
-  t.assignee_id = Str(rs, 9);
-  t.status = TaskStatusFromName(Str(rs, 10)).value_or(TaskStatus::kUnspecified);
-  ASSIGN_OR_RETURN(t.due_at, ReadTime(rs, 11));
-  ASSIGN_OR_RETURN(t.escalate_at, ReadOptTime(rs, 12));
+  t.title = db::GetString(rs, 6);
+  t.kind = StepKindFromName(db::GetString(rs, 7)).value_or(StepKind::kUnspecified);
+  t.role = RoleFromName(db::GetString(rs, 8)).value_or(Role::kUnspecified);
+  t.assignee_id = db::GetString(rs, 9);
+  t.status = TaskStatusFromName(db::GetString(rs, 10)).value_or(TaskStatus::kUnspecified);
+  ASSIGN_OR_RETURN(t.due_at, db::GetTime(rs, 11));
+  ASSIGN_OR_RETURN(t.escalate_at, db::GetOptionalTime(rs, 12));
   t.escalation_level = rs.getInt(13);
-  ASSIGN_OR_RETURN(t.created_at, ReadTime(rs, 14));
-  ASSIGN_OR_RETURN(t.completed_at, ReadOptTime(rs, 15));
-  t.outcome = Str(rs, 16);
-  t.note = Str(rs, 17);
+  ASSIGN_OR_RETURN(t.created_at, db::GetTime(rs, 14));
+  ASSIGN_OR_RETURN(t.completed_at, db::GetOptionalTime(rs, 15));
+  t.outcome = db::GetString(rs, 16);
+  t.note = db::GetString(rs, 17);
   t.sla_met = rs.getBoolean(18);
-  ASSIGN_OR_RETURN(t.snoozed_until, ReadOptTime(rs, 19));
+  ASSIGN_OR_RETURN(t.snoozed_until, db::GetOptionalTime(rs, 19));
   t.sla = absl::Seconds(rs.getInt64(20));
-  t.escalation_chain_id = Str(rs, 21);
-  t.tier = Str(rs, 22);
+  t.escalation_chain_id = db::GetString(rs, 21);
+  t.tier = db::GetString(rs, 22);
   return t;
 }
 
@@ -445,14 +425,14 @@ void WriteTaskState(db::Connection& conn, const Task& t) {
   stmt.setString(1, std::string(RoleName(t.role)));
   stmt.setString(2, t.assignee_id);
   stmt.setString(3, std::string(TaskStatusName(t.status)));
-  stmt.setString(4, Dt(t.due_at));
-  SetOptTime(stmt, 5, t.escalate_at);
+  stmt.setString(4, db::ToSqlDatetime(t.due_at));
+  db::SetOptionalTime(stmt, 5, t.escalate_at);
   stmt.setInt(6, t.escalation_level);
-  SetOptTime(stmt, 7, t.completed_at);
+  db::SetOptionalTime(stmt, 7, t.completed_at);
   stmt.setString(8, t.outcome);
   stmt.setString(9, t.note);
   stmt.setBoolean(10, t.sla_met);
-  SetOptTime(stmt, 11, t.snoozed_until);
+  db::SetOptionalTime(stmt, 11, t.snoozed_until);
   stmt.setString(12, t.task_id);
   stmt.executeUpdate();
 }
@@ -501,11 +481,11 @@ bool InsertTask(Tx& tx, const Task& t) {
   stmt.setString(9, std::string(RoleName(t.role)));
   stmt.setString(10, t.assignee_id);
   stmt.setString(11, std::string(TaskStatusName(t.status)));
-  stmt.setString(12, Dt(t.due_at));
+  stmt.setString(12, db::ToSqlDatetime(t.due_at));
   stmt.setInt64(13, absl::ToInt64Seconds(t.sla));
-  SetOptTime(stmt, 14, t.escalate_at);
+  db::SetOptionalTime(stmt, 14, t.escalate_at);
   stmt.setString(15, t.escalation_chain_id);
-  stmt.setString(16, Dt(t.created_at));
+  stmt.setString(16, db::ToSqlDatetime(t.created_at));
   if (stmt.executeUpdate() == 0) return false;
   tx.events.push_back({0, TaskEventKind::kCreated, tx.now, t, std::nullopt});
   return true;
@@ -548,7 +528,7 @@ void RecordTrigger(db::Connection& conn, const std::string& playbook_id,
   stmt.setString(2, account_id);
   stmt.setString(3, trigger_key);
   stmt.setString(4, run_id);
-  stmt.setString(5, Dt(now));
+  stmt.setString(5, db::ToSqlDatetime(now));
   stmt.executeUpdate();
 }
 
@@ -574,7 +554,7 @@ absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
     seen.setString(3, trigger_key);
     ResultSetPtr rs(seen.executeQuery());
     if (rs->next()) {
-      const std::string run_id = Str(*rs, 1);
+      const std::string run_id = db::GetString(*rs, 1);
       if (run_id.empty()) return std::optional<StartResult>();
       ASSIGN_OR_RETURN(std::optional<Run> run, ReadRun(tx.conn, run_id, false));
       if (!run.has_value()) return std::optional<StartResult>();
@@ -589,7 +569,7 @@ absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
     ResultSetPtr rs(arm.executeQuery());
     std::string drawn;
     if (rs->next()) {
-      drawn = Str(*rs, 1);
+      drawn = db::GetString(*rs, 1);
     } else {
       const double draw = HoldoutDraw(p.playbook_id, account_id);
       drawn = draw * 100 < p.holdout_percent ? kHeldOutArm : kTreatedArm;
@@ -601,7 +581,7 @@ absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
       insert.setString(3, drawn);
       insert.setDouble(4, draw);
       insert.setInt(5, p.holdout_percent);
-      insert.setString(6, Dt(triggered_at));
+      insert.setString(6, db::ToSqlDatetime(triggered_at));
       insert.executeUpdate();
     }
     if (drawn == kHeldOutArm) {
@@ -613,7 +593,7 @@ absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
   if (active.has_value()) {
     auto& bump = tx.conn.Prepare(
         "UPDATE runs SET trigger_count = trigger_count + 1, last_triggered_at = ? WHERE run_id = ?");
-    bump.setString(1, Dt(triggered_at));
+    bump.setString(1, db::ToSqlDatetime(triggered_at));
     bump.setString(2, active->run_id);
     bump.executeUpdate();
     active->trigger_count += 1;
@@ -648,11 +628,11 @@ absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
   insert.setString(7, std::string(TriggerKindName(p.trigger.kind)));
   insert.setString(8, p.trigger.band);
   insert.setString(9, run.trigger_key);
-  insert.setString(10, Dt(triggered_at));
-  insert.setString(11, Dt(triggered_at));
+  insert.setString(10, db::ToSqlDatetime(triggered_at));
+  insert.setString(11, db::ToSqlDatetime(triggered_at));
   // An account already GREEN when the run opens (an alert on a green account) is
   // counting its green days from now.
-  SetOptTime(insert, 12, account.band == "GREEN" ? std::optional<absl::Time>(triggered_at)
+  db::SetOptionalTime(insert, 12, account.band == "GREEN" ? std::optional<absl::Time>(triggered_at)
                                                  : std::nullopt);
   insert.setInt(13, p.exit.green_days);
   insert.setBoolean(14, p.exit.fail_on_churn);
@@ -675,7 +655,7 @@ absl::Status EndRunTx(Tx& tx, Run& run, RunState state, const std::string& reaso
       "UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, active_flag = NULL"
       " WHERE run_id = ?");
   stmt.setString(1, std::string(RunStateName(state)));
-  stmt.setString(2, Dt(tx.now));
+  stmt.setString(2, db::ToSqlDatetime(tx.now));
   stmt.setString(3, reason);
   stmt.setString(4, run.run_id);
   stmt.executeUpdate();
@@ -722,8 +702,8 @@ absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
   auto& mark = tx.conn.Prepare(
       "UPDATE accounts SET churned_at = ?, lifecycle = 'CHURNED', next_schedule_at = ?"
       " WHERE account_id = ?");
-  mark.setString(1, Dt(at));
-  mark.setString(2, Dt(kNever));
+  mark.setString(1, db::ToSqlDatetime(at));
+  mark.setString(2, db::ToSqlDatetime(kNever));
   mark.setString(3, account_id);
   mark.executeUpdate();
   auto& active = tx.conn.Prepare(absl::StrCat(
@@ -744,7 +724,7 @@ absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
   }
   auto& cohort = tx.conn.Prepare(
       "UPDATE cohort SET churned_at = ? WHERE account_id = ? AND churned_at IS NULL");
-  cohort.setString(1, Dt(at));
+  cohort.setString(1, db::ToSqlDatetime(at));
   cohort.setString(2, account_id);
   cohort.executeUpdate();
   return absl::OkStatus();
@@ -760,15 +740,15 @@ absl::Status ApplyBand(Tx& tx, const std::string& account_id, const std::string&
     auto& green = tx.conn.Prepare(
         "UPDATE runs SET green_since = ? WHERE account_id = ? AND active_flag = 1"
         " AND green_since IS NULL");
-    green.setString(1, Dt(at));
+    green.setString(1, db::ToSqlDatetime(at));
     green.setString(2, account_id);
     green.executeUpdate();
     auto& recovered = tx.conn.Prepare(
         "UPDATE cohort SET recovered_at = ? WHERE account_id = ? AND recovered_at IS NULL"
         " AND churned_at IS NULL AND entered_at <= ?");
-    recovered.setString(1, Dt(at));
+    recovered.setString(1, db::ToSqlDatetime(at));
     recovered.setString(2, account_id);
-    recovered.setString(3, Dt(at));
+    recovered.setString(3, db::ToSqlDatetime(at));
     recovered.executeUpdate();
   } else {
     auto& not_green = tx.conn.Prepare(
@@ -846,8 +826,8 @@ absl::Status ApplyEvent(Tx& tx, const HealthEvent& e,
       insert.setString(4, e.signal_kind);
       insert.setString(5, e.feature.substr(0, 200));
       insert.setString(6, account.profile.tier);
-      insert.setString(7, Dt(tx.now));
-      insert.setString(8, Dt(tx.now));
+      insert.setString(7, db::ToSqlDatetime(tx.now));
+      insert.setString(8, db::ToSqlDatetime(tx.now));
       insert.executeUpdate();
       return absl::OkStatus();
     }
@@ -862,7 +842,7 @@ absl::Status MissingOr(const std::optional<Run>& run, const std::string& run_id)
 }
 
 std::string TimeKeyToken(absl::Time t, const std::string& id) {
-  return absl::StrCat(Dt(t), "|", id);
+  return absl::StrCat(db::ToSqlDatetime(t), "|", id);
 }
 
 absl::Status ParseTimeKeyToken(const std::string& token, std::string* time, std::string* id) {
@@ -960,8 +940,8 @@ absl::StatusOr<Playbook> MySqlPlaybookRepository::CreatePlaybook(
             " updated_at) VALUES (?, 1, ?, ?, ?)");
         head.setString(1, p.playbook_id);
         head.setString(2, std::string(TriggerKindName(p.trigger.kind)));
-        head.setString(3, Dt(now));
-        head.setString(4, Dt(now));
+        head.setString(3, db::ToSqlDatetime(now));
+        head.setString(4, db::ToSqlDatetime(now));
         head.executeUpdate();
         InsertPlaybookVersion(conn, p);
         return p;
@@ -990,7 +970,7 @@ absl::StatusOr<Playbook> MySqlPlaybookRepository::UpdatePlaybook(
             " WHERE playbook_id = ?");
         head.setInt(1, p.version);
         head.setString(2, std::string(TriggerKindName(p.trigger.kind)));
-        head.setString(3, Dt(now));
+        head.setString(3, db::ToSqlDatetime(now));
         head.setString(4, p.playbook_id);
         head.executeUpdate();
         InsertPlaybookVersion(conn, p);
@@ -1036,8 +1016,8 @@ absl::Status MySqlPlaybookRepository::EnsurePlaybooks(const std::vector<Playbook
           " updated_at) VALUES (?, 1, ?, ?, ?)");
       head.setString(1, p.playbook_id);
       head.setString(2, std::string(TriggerKindName(p.trigger.kind)));
-      head.setString(3, Dt(now));
-      head.setString(4, Dt(now));
+      head.setString(3, db::ToSqlDatetime(now));
+      head.setString(4, db::ToSqlDatetime(now));
       if (head.executeUpdate() == 0) continue;
       InsertPlaybookVersion(conn, p);
     }
@@ -1140,7 +1120,7 @@ absl::StatusOr<TaskPage> MySqlPlaybookRepository::ListTasks(const TaskFilter& fi
   if (filter.status.has_value()) {
     query.Where(" AND status = ?", std::string(TaskStatusName(*filter.status)));
   }
-  if (filter.overdue_only) query.Where(" AND status IN ('OPEN', 'SNOOZED') AND due_at < ?", Dt(now));
+  if (filter.overdue_only) query.Where(" AND status IN ('OPEN', 'SNOOZED') AND due_at < ?", db::ToSqlDatetime(now));
   RETURN_IF_ERROR(query.After(filter.after));
   TaskPage page;
   RETURN_IF_ERROR(query.Fetch<Task>(
@@ -1268,12 +1248,12 @@ absl::StatusOr<std::vector<Escalation>> MySqlPlaybookRepository::ListEscalations
       Escalation e;
       e.task_id = task_id;
       e.level = rs->getInt(1);
-      e.from_assignee_id = Str(*rs, 2);
-      e.to_assignee_id = Str(*rs, 3);
-      e.to_role = RoleFromName(Str(*rs, 4)).value_or(Role::kUnspecified);
-      e.reason = Str(*rs, 5);
-      ASSIGN_OR_RETURN(e.escalated_at, ReadTime(*rs, 6));
-      e.account_id = Str(*rs, 7);
+      e.from_assignee_id = db::GetString(*rs, 2);
+      e.to_assignee_id = db::GetString(*rs, 3);
+      e.to_role = RoleFromName(db::GetString(*rs, 4)).value_or(Role::kUnspecified);
+      e.reason = db::GetString(*rs, 5);
+      ASSIGN_OR_RETURN(e.escalated_at, db::GetTime(*rs, 6));
+      e.account_id = db::GetString(*rs, 7);
       out.push_back(std::move(e));
     }
     return absl::OkStatus();
@@ -1304,7 +1284,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     auto& ensure = conn.Prepare(
         "INSERT IGNORE INTO consumer_cursors (consumer, last_sequence, updated_at) VALUES (?, 0, ?)");
     ensure.setString(1, consumer);
-    ensure.setString(2, Dt(now));
+    ensure.setString(2, db::ToSqlDatetime(now));
     ensure.executeUpdate();
     return absl::OkStatus();
   }));
@@ -1328,7 +1308,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     auto& advance = conn.Prepare(
         "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");
     advance.setInt64(1, cursor);
-    advance.setString(2, Dt(now));
+    advance.setString(2, db::ToSqlDatetime(now));
     advance.setString(3, consumer);
     advance.executeUpdate();
     Publish(tx);
@@ -1354,12 +1334,12 @@ absl::StatusOr<bool> MySqlPlaybookRepository::SkipHealthEvent(const std::string&
     record.setString(3, event.account_id.substr(0, 255));
     record.setString(4, absl::StrCat(static_cast<int>(event.kind)));
     record.setString(5, reason.substr(0, 500));
-    record.setString(6, Dt(now));
+    record.setString(6, db::ToSqlDatetime(now));
     record.executeUpdate();
     auto& advance = conn.Prepare(
         "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");
     advance.setInt64(1, event.sequence);
-    advance.setString(2, Dt(now));
+    advance.setString(2, db::ToSqlDatetime(now));
     advance.setString(3, consumer);
     advance.executeUpdate();
     return true;
@@ -1376,7 +1356,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::EscalateOverdue(absl::Time now, int
         "SELECT ", kTaskColumns,
         " FROM tasks WHERE status IN ('OPEN', 'SNOOZED') AND escalate_at <= ?"
         " ORDER BY escalate_at, task_id LIMIT ? FOR UPDATE SKIP LOCKED"));
-    due.setString(1, Dt(now));
+    due.setString(1, db::ToSqlDatetime(now));
     due.setInt(2, limit);
     ASSIGN_OR_RETURN(std::vector<Task> tasks, ParseTasks(due));
     int escalated = 0;
@@ -1420,7 +1400,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::EscalateOverdue(absl::Time now, int
       insert.setString(5, e.to_assignee_id);
       insert.setString(6, std::string(RoleName(e.to_role)));
       insert.setString(7, e.reason.substr(0, 500));
-      insert.setString(8, Dt(now));
+      insert.setString(8, db::ToSqlDatetime(now));
       insert.executeUpdate();
       tx.events.push_back({0, TaskEventKind::kEscalated, now, t, e});
       ++escalated;
@@ -1438,7 +1418,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::CloseRecoveredRuns(absl::Time now, 
         " AND green_since IS NOT NULL AND exit_green_days > 0"
         " AND green_since <= DATE_SUB(?, INTERVAL exit_green_days DAY)"
         " ORDER BY green_since LIMIT ? FOR UPDATE SKIP LOCKED"));
-    due.setString(1, Dt(now));
+    due.setString(1, db::ToSqlDatetime(now));
     due.setInt(2, limit);
     std::vector<std::pair<Run, int>> runs;
     {
@@ -1465,12 +1445,12 @@ absl::StatusOr<int> MySqlPlaybookRepository::ScheduleAccounts(absl::Time now,
     auto& claim = conn.Prepare(
         "SELECT account_id FROM accounts WHERE next_schedule_at <= ? ORDER BY next_schedule_at,"
         " account_id LIMIT ? FOR UPDATE SKIP LOCKED");
-    claim.setString(1, Dt(now));
+    claim.setString(1, db::ToSqlDatetime(now));
     claim.setInt(2, limit);
     std::vector<std::string> ids;
     {
       ResultSetPtr rs(claim.executeQuery());
-      while (rs->next()) ids.push_back(Str(*rs, 1));
+      while (rs->next()) ids.push_back(db::GetString(*rs, 1));
     }
     if (ids.empty()) return 0;
     ASSIGN_OR_RETURN(std::vector<Playbook> cadences,
@@ -1525,7 +1505,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ScheduleAccounts(absl::Time now,
       }
       // Touchpoints and renewals are by day: look again tomorrow.
       auto& next = conn.Prepare("UPDATE accounts SET next_schedule_at = ? WHERE account_id = ?");
-      next.setString(1, Dt(StartOfDay(today + 1)));
+      next.setString(1, db::ToSqlDatetime(StartOfDay(today + 1)));
       next.setString(2, id);
       next.executeUpdate();
     }
@@ -1542,20 +1522,20 @@ absl::StatusOr<std::vector<OpportunityRequest>> MySqlPlaybookRepository::ClaimEx
             "SELECT request_id, account_id, signal_kind, feature, tier FROM expansion_requests"
             " WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
             " FOR UPDATE SKIP LOCKED");
-        claim.setString(1, Dt(now));
+        claim.setString(1, db::ToSqlDatetime(now));
         claim.setInt(2, limit);
         std::vector<OpportunityRequest> out;
         {
           ResultSetPtr rs(claim.executeQuery());
           while (rs->next()) {
-            out.push_back({Str(*rs, 1), Str(*rs, 2), Str(*rs, 3), Str(*rs, 4), Str(*rs, 5)});
+            out.push_back({db::GetString(*rs, 1), db::GetString(*rs, 2), db::GetString(*rs, 3), db::GetString(*rs, 4), db::GetString(*rs, 5)});
           }
         }
         auto& lease_stmt = conn.Prepare(
             "UPDATE expansion_requests SET next_attempt_at = ?, attempts = attempts + 1"
             " WHERE request_id = ?");
         for (const OpportunityRequest& r : out) {
-          lease_stmt.setString(1, Dt(now + lease));
+          lease_stmt.setString(1, db::ToSqlDatetime(now + lease));
           lease_stmt.setString(2, r.request_id);
           lease_stmt.executeUpdate();
         }
@@ -1571,14 +1551,14 @@ absl::Status MySqlPlaybookRepository::FinishExpansionRequest(
       auto& stmt = conn.Prepare(
           "UPDATE expansion_requests SET sent_at = ?, opportunity_id = ?, last_error = ''"
           " WHERE request_id = ?");
-      stmt.setString(1, Dt(now));
+      stmt.setString(1, db::ToSqlDatetime(now));
       stmt.setString(2, *outcome);
       stmt.setString(3, request_id);
       stmt.executeUpdate();
     } else {
       auto& stmt = conn.Prepare(
           "UPDATE expansion_requests SET next_attempt_at = ?, last_error = ? WHERE request_id = ?");
-      stmt.setString(1, Dt(retry_at));
+      stmt.setString(1, db::ToSqlDatetime(retry_at));
       stmt.setString(2, std::string(outcome.status().message()).substr(0, 500));
       stmt.setString(3, request_id);
       stmt.executeUpdate();
@@ -1615,35 +1595,35 @@ absl::StatusOr<MetricsFacts> MySqlPlaybookRepository::LoadMetricsFacts(absl::Tim
         "SELECT r.tier, r.trigger_kind, r.trigger_band, r.state, r.triggered_at,"
         " (SELECT MIN(t.completed_at) FROM tasks t WHERE t.run_id = r.run_id"
         "  AND t.status = 'COMPLETED') FROM runs r WHERE r.triggered_at >= ? AND r.triggered_at < ?");
-    runs.setString(1, Dt(from));
-    runs.setString(2, Dt(to));
+    runs.setString(1, db::ToSqlDatetime(from));
+    runs.setString(2, db::ToSqlDatetime(to));
     {
       ResultSetPtr rs(runs.executeQuery());
       while (rs->next()) {
         RunFact f;
-        f.tier = Str(*rs, 1);
-        f.trigger_kind = TriggerKindFromName(Str(*rs, 2)).value_or(TriggerKind::kUnspecified);
-        f.trigger_band = Str(*rs, 3);
-        f.state = RunStateFromName(Str(*rs, 4)).value_or(RunState::kUnspecified);
-        ASSIGN_OR_RETURN(f.triggered_at, ReadTime(*rs, 5));
-        ASSIGN_OR_RETURN(f.first_completed_at, ReadOptTime(*rs, 6));
+        f.tier = db::GetString(*rs, 1);
+        f.trigger_kind = TriggerKindFromName(db::GetString(*rs, 2)).value_or(TriggerKind::kUnspecified);
+        f.trigger_band = db::GetString(*rs, 3);
+        f.state = RunStateFromName(db::GetString(*rs, 4)).value_or(RunState::kUnspecified);
+        ASSIGN_OR_RETURN(f.triggered_at, db::GetTime(*rs, 5));
+        ASSIGN_OR_RETURN(f.first_completed_at, db::GetOptionalTime(*rs, 6));
         facts.runs.push_back(std::move(f));
       }
     }
     auto& tasks = conn.Prepare(
         "SELECT tier, sla_met FROM tasks WHERE status = 'COMPLETED' AND completed_at >= ?"
         " AND completed_at < ?");
-    tasks.setString(1, Dt(from));
-    tasks.setString(2, Dt(to));
+    tasks.setString(1, db::ToSqlDatetime(from));
+    tasks.setString(2, db::ToSqlDatetime(to));
     {
       ResultSetPtr rs(tasks.executeQuery());
-      while (rs->next()) facts.completed_tasks.push_back({Str(*rs, 1), rs->getBoolean(2)});
+      while (rs->next()) facts.completed_tasks.push_back({db::GetString(*rs, 1), rs->getBoolean(2)});
     }
     auto& open = conn.Prepare(
         "SELECT tier, escalation_level, COUNT(*) FROM tasks WHERE status IN ('OPEN', 'SNOOZED')"
         " AND escalation_level > 0 GROUP BY tier, escalation_level");
     ResultSetPtr rs(open.executeQuery());
-    while (rs->next()) facts.open_escalations[Str(*rs, 1)][rs->getInt(2)] = rs->getInt64(3);
+    while (rs->next()) facts.open_escalations[db::GetString(*rs, 1)][rs->getInt(2)] = rs->getInt64(3);
     return absl::OkStatus();
   }));
   return facts;
@@ -1658,7 +1638,7 @@ absl::StatusOr<CohortCounts> MySqlPlaybookRepository::LoadCohort(const std::stri
     stmt.setString(1, playbook_id);
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
-      CohortArm& arm = Str(*rs, 1) == kHeldOutArm ? counts.held_out : counts.treated;
+      CohortArm& arm = db::GetString(*rs, 1) == kHeldOutArm ? counts.held_out : counts.treated;
       arm.accounts = rs->getInt64(2);
       arm.recovered = rs->getInt64(3);
       arm.churned = rs->getInt64(4);

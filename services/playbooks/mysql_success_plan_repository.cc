@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/db/event_log.h"
+#include "common/db/sql_values.h"
 #include "common/status.h"
 
 namespace cs::playbooks {
@@ -17,26 +18,6 @@ namespace {
 
 using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
 
-std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
-std::string Dt(absl::Time t) { return db::ToSqlDatetime(t); }
-
-absl::StatusOr<absl::Time> ReadTime(sql::ResultSet& rs, int i) {
-  return db::FromSqlDatetime(Str(rs, i));
-}
-
-absl::StatusOr<std::optional<absl::Time>> ReadOptTime(sql::ResultSet& rs, int i) {
-  if (rs.isNull(i)) return std::optional<absl::Time>();
-  ASSIGN_OR_RETURN(absl::Time t, db::FromSqlDatetime(Str(rs, i)));
-  return std::optional<absl::Time>(t);
-}
-
-void SetOptTime(sql::PreparedStatement& stmt, int i, const std::optional<absl::Time>& t) {
-  if (t.has_value()) {
-    stmt.setString(i, Dt(*t));
-  } else {
-    stmt.setNull(i, sql::DataType::TIMESTAMP);
-  }
-}
 
 bool IsAutomatic(CriterionSource s) {
   return s == CriterionSource::kHealthScore || s == CriterionSource::kComponent ||
@@ -49,18 +30,18 @@ constexpr char kPlanColumns[] =
 
 absl::StatusOr<SuccessPlan> ParsePlanRow(sql::ResultSet& rs) {
   SuccessPlan p;
-  p.plan_id = Str(rs, 1);
-  p.account_id = Str(rs, 2);
-  p.title = Str(rs, 3);
-  p.owner_id = Str(rs, 4);
-  p.status = PlanStatusFromName(Str(rs, 5)).value_or(PlanStatus::kUnspecified);
-  p.template_id = Str(rs, 6);
-  if (!Str(rs, 8).empty()) p.roi_amount = Money{rs.getInt64(7), Str(rs, 8)};
-  p.roi_description = Str(rs, 9);
+  p.plan_id = db::GetString(rs, 1);
+  p.account_id = db::GetString(rs, 2);
+  p.title = db::GetString(rs, 3);
+  p.owner_id = db::GetString(rs, 4);
+  p.status = PlanStatusFromName(db::GetString(rs, 5)).value_or(PlanStatus::kUnspecified);
+  p.template_id = db::GetString(rs, 6);
+  if (!db::GetString(rs, 8).empty()) p.roi_amount = Money{rs.getInt64(7), db::GetString(rs, 8)};
+  p.roi_description = db::GetString(rs, 9);
   p.version = rs.getInt64(10);
-  ASSIGN_OR_RETURN(p.starts_at, ReadTime(rs, 11));
-  ASSIGN_OR_RETURN(p.created_at, ReadTime(rs, 12));
-  ASSIGN_OR_RETURN(p.updated_at, ReadTime(rs, 13));
+  ASSIGN_OR_RETURN(p.starts_at, db::GetTime(rs, 11));
+  ASSIGN_OR_RETURN(p.created_at, db::GetTime(rs, 12));
+  ASSIGN_OR_RETURN(p.updated_at, db::GetTime(rs, 13));
   return p;
 }
 
@@ -75,9 +56,9 @@ absl::Status ReadChildren(db::Connection& conn, SuccessPlan& p) {
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
       Objective o;
-      o.objective_id = Str(*rs, 1);
-      o.title = Str(*rs, 2);
-      o.description = Str(*rs, 3);
+      o.objective_id = db::GetString(*rs, 1);
+      o.title = db::GetString(*rs, 2);
+      o.description = db::GetString(*rs, 3);
       index[o.objective_id] = p.objectives.size();
       p.objectives.push_back(std::move(o));
     }
@@ -89,16 +70,16 @@ absl::Status ReadChildren(db::Connection& conn, SuccessPlan& p) {
     stmt.setString(1, p.plan_id);
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
-      auto it = index.find(Str(*rs, 1));
+      auto it = index.find(db::GetString(*rs, 1));
       if (it == index.end()) return absl::InternalError("milestone without its objective");
       Milestone m;
-      m.milestone_id = Str(*rs, 2);
-      m.title = Str(*rs, 3);
-      ASSIGN_OR_RETURN(m.due_at, ReadTime(*rs, 4));
-      m.owner_id = Str(*rs, 5);
-      m.status = MilestoneStatusFromName(Str(*rs, 6)).value_or(MilestoneStatus::kUnspecified);
-      ASSIGN_OR_RETURN(m.completed_at, ReadOptTime(*rs, 7));
-      ASSIGN_OR_RETURN(m.alerted_at, ReadOptTime(*rs, 8));
+      m.milestone_id = db::GetString(*rs, 2);
+      m.title = db::GetString(*rs, 3);
+      ASSIGN_OR_RETURN(m.due_at, db::GetTime(*rs, 4));
+      m.owner_id = db::GetString(*rs, 5);
+      m.status = MilestoneStatusFromName(db::GetString(*rs, 6)).value_or(MilestoneStatus::kUnspecified);
+      ASSIGN_OR_RETURN(m.completed_at, db::GetOptionalTime(*rs, 7));
+      ASSIGN_OR_RETURN(m.alerted_at, db::GetOptionalTime(*rs, 8));
       p.objectives[it->second].milestones.push_back(std::move(m));
     }
   }
@@ -109,19 +90,19 @@ absl::Status ReadChildren(db::Connection& conn, SuccessPlan& p) {
   stmt.setString(1, p.plan_id);
   ResultSetPtr rs(stmt.executeQuery());
   while (rs->next()) {
-    auto it = index.find(Str(*rs, 1));
+    auto it = index.find(db::GetString(*rs, 1));
     if (it == index.end()) return absl::InternalError("criterion without its objective");
     Criterion c;
-    c.criterion_id = Str(*rs, 2);
-    c.description = Str(*rs, 3);
-    c.source = CriterionSourceFromName(Str(*rs, 4)).value_or(CriterionSource::kUnspecified);
-    c.name = Str(*rs, 5);
-    c.comparison = ComparisonFromName(Str(*rs, 6)).value_or(Comparison::kUnspecified);
+    c.criterion_id = db::GetString(*rs, 2);
+    c.description = db::GetString(*rs, 3);
+    c.source = CriterionSourceFromName(db::GetString(*rs, 4)).value_or(CriterionSource::kUnspecified);
+    c.name = db::GetString(*rs, 5);
+    c.comparison = ComparisonFromName(db::GetString(*rs, 6)).value_or(Comparison::kUnspecified);
     c.target = rs->getDouble(7);
     c.met = rs->getBoolean(8);
-    ASSIGN_OR_RETURN(c.met_at, ReadOptTime(*rs, 9));
+    ASSIGN_OR_RETURN(c.met_at, db::GetOptionalTime(*rs, 9));
     c.last_value = rs->getDouble(10);
-    ASSIGN_OR_RETURN(c.last_checked_at, ReadOptTime(*rs, 11));
+    ASSIGN_OR_RETURN(c.last_checked_at, db::GetOptionalTime(*rs, 11));
     p.objectives[it->second].criteria.push_back(std::move(c));
   }
   return absl::OkStatus();
@@ -162,10 +143,10 @@ void BindPlanRow(sql::PreparedStatement& stmt, const SuccessPlan& p, absl::Time 
   stmt.setString(7, p.roi_amount.has_value() ? p.roi_amount->currency_code : "");
   stmt.setString(8, p.roi_description);
   stmt.setInt64(9, p.version);
-  stmt.setString(10, Dt(p.starts_at));
-  stmt.setString(11, Dt(p.updated_at));
+  stmt.setString(10, db::ToSqlDatetime(p.starts_at));
+  stmt.setString(11, db::ToSqlDatetime(p.updated_at));
   // closed_at: when the plan leaves ACTIVE; kept from before by the UPDATE's COALESCE.
-  SetOptTime(stmt, 12,
+  db::SetOptionalTime(stmt, 12,
              p.status == PlanStatus::kActive ? std::nullopt : std::optional<absl::Time>(now));
 }
 
@@ -204,12 +185,12 @@ void WriteChildren(db::Connection& conn, const SuccessPlan& p, absl::Time now) {
       stmt.setInt(4, ++position);
       stmt.setString(5, p.account_id);
       stmt.setString(6, m.title);
-      stmt.setString(7, Dt(m.due_at));
+      stmt.setString(7, db::ToSqlDatetime(m.due_at));
       stmt.setString(8, m.owner_id);
       stmt.setString(9, std::string(MilestoneStatusName(m.status)));
-      SetOptTime(stmt, 10, m.completed_at);
-      SetOptTime(stmt, 11, m.alerted_at);
-      SetOptTime(stmt, 12,
+      db::SetOptionalTime(stmt, 10, m.completed_at);
+      db::SetOptionalTime(stmt, 11, m.alerted_at);
+      db::SetOptionalTime(stmt, 12,
                  active && open && !m.alerted_at.has_value() ? std::optional<absl::Time>(m.due_at)
                                                              : std::nullopt);
       stmt.executeUpdate();
@@ -230,11 +211,11 @@ void WriteChildren(db::Connection& conn, const SuccessPlan& p, absl::Time now) {
       stmt.setString(9, std::string(ComparisonName(c.comparison)));
       stmt.setDouble(10, c.target);
       stmt.setBoolean(11, c.met);
-      SetOptTime(stmt, 12, c.met_at);
+      db::SetOptionalTime(stmt, 12, c.met_at);
       stmt.setDouble(13, c.last_value);
-      SetOptTime(stmt, 14, c.last_checked_at);
+      db::SetOptionalTime(stmt, 14, c.last_checked_at);
       // A written plan is checked at once: a new target may already be reached.
-      SetOptTime(stmt, 15,
+      db::SetOptionalTime(stmt, 15,
                  active && IsAutomatic(c.source) && !c.met ? std::optional<absl::Time>(now)
                                                            : std::nullopt);
       stmt.executeUpdate();
@@ -245,7 +226,7 @@ void WriteChildren(db::Connection& conn, const SuccessPlan& p, absl::Time now) {
 void BumpVersion(db::Connection& conn, const std::string& plan_id, absl::Time now) {
   auto& stmt = conn.Prepare(
       "UPDATE success_plans SET version = version + 1, updated_at = ? WHERE plan_id = ?");
-  stmt.setString(1, Dt(now));
+  stmt.setString(1, db::ToSqlDatetime(now));
   stmt.setString(2, plan_id);
   stmt.executeUpdate();
 }
@@ -257,7 +238,7 @@ absl::StatusOr<std::optional<PlanTemplate>> ReadTemplate(db::Connection& conn,
   stmt.setString(1, template_id);
   ResultSetPtr rs(stmt.executeQuery());
   if (!rs->next()) return std::optional<PlanTemplate>();
-  ASSIGN_OR_RETURN(PlanTemplate t, codec.decode(Str(*rs, 1)));
+  ASSIGN_OR_RETURN(PlanTemplate t, codec.decode(db::GetString(*rs, 1)));
   return std::optional<PlanTemplate>(std::move(t));
 }
 
@@ -270,7 +251,7 @@ void InsertTemplate(db::Connection& conn, const db::ResultCodec<PlanTemplate>& c
   stmt.setString(2, t.tier);
   stmt.setString(3, t.industry);
   stmt.setString(4, codec.encode(t));
-  stmt.setString(5, Dt(t.created_at));
+  stmt.setString(5, db::ToSqlDatetime(t.created_at));
   stmt.executeUpdate();
 }
 
@@ -297,7 +278,7 @@ absl::StatusOr<SuccessPlan> MySqlSuccessPlanRepository::CreatePlan(
             " closed_at, plan_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         BindPlanRow(stmt, p, now);
         stmt.setString(13, p.plan_id);
-        stmt.setString(14, Dt(now));
+        stmt.setString(14, db::ToSqlDatetime(now));
         stmt.executeUpdate();
         WriteChildren(conn, p, now);
         return MustReadPlan(conn, p.plan_id, /*for_update=*/false);
@@ -380,7 +361,7 @@ absl::StatusOr<SuccessPlan> MySqlSuccessPlanRepository::UpdatePlan(
             " closed_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(closed_at, ?) END"
             " WHERE plan_id = ?");
         BindPlanRow(stmt, p, now);
-        SetOptTime(stmt, 13,
+        db::SetOptionalTime(stmt, 13,
                    p.status == PlanStatus::kActive ? std::nullopt : std::optional<absl::Time>(now));
         stmt.setString(14, p.plan_id);
         stmt.executeUpdate();
@@ -417,7 +398,7 @@ absl::StatusOr<SuccessPlan> MySqlSuccessPlanRepository::CompleteMilestone(
         auto& stmt = conn.Prepare(
             "UPDATE success_plan_milestones SET status = 'COMPLETED', completed_at = ?,"
             " alert_at = NULL WHERE plan_id = ? AND milestone_id = ?");
-        stmt.setString(1, Dt(now));
+        stmt.setString(1, db::ToSqlDatetime(now));
         stmt.setString(2, plan_id);
         stmt.setString(3, milestone_id);
         stmt.executeUpdate();
@@ -472,7 +453,7 @@ absl::StatusOr<std::vector<PlanTemplate>> MySqlSuccessPlanRepository::ListTempla
     stmt.setString(4, industry);
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
-      ASSIGN_OR_RETURN(PlanTemplate t, templates_.decode(Str(*rs, 1)));
+      ASSIGN_OR_RETURN(PlanTemplate t, templates_.decode(db::GetString(*rs, 1)));
       out.push_back(std::move(t));
     }
     return absl::OkStatus();
@@ -503,20 +484,20 @@ absl::StatusOr<int> MySqlSuccessPlanRepository::AlertOverdueMilestones(absl::Tim
         " JOIN success_plans p ON p.plan_id = m.plan_id"
         " WHERE m.alert_at < ? ORDER BY m.alert_at, m.plan_id, m.milestone_id LIMIT ?"
         " FOR UPDATE SKIP LOCKED");
-    claim.setString(1, Dt(now));
+    claim.setString(1, db::ToSqlDatetime(now));
     claim.setInt(2, limit);
     std::vector<TaskEvent> events;
     {
       ResultSetPtr rs(claim.executeQuery());
       while (rs->next()) {
         MilestoneAlert a;
-        a.plan_id = Str(*rs, 1);
-        a.milestone_id = Str(*rs, 2);
-        a.objective_id = Str(*rs, 3);
-        a.account_id = Str(*rs, 4);
-        a.title = Str(*rs, 5);
-        a.owner_id = Str(*rs, 6).empty() ? Str(*rs, 8) : Str(*rs, 6);
-        ASSIGN_OR_RETURN(a.due_at, ReadTime(*rs, 7));
+        a.plan_id = db::GetString(*rs, 1);
+        a.milestone_id = db::GetString(*rs, 2);
+        a.objective_id = db::GetString(*rs, 3);
+        a.account_id = db::GetString(*rs, 4);
+        a.title = db::GetString(*rs, 5);
+        a.owner_id = db::GetString(*rs, 6).empty() ? db::GetString(*rs, 8) : db::GetString(*rs, 6);
+        ASSIGN_OR_RETURN(a.due_at, db::GetTime(*rs, 7));
         TaskEvent e;
         e.kind = TaskEventKind::kMilestoneOverdue;
         e.occurred_at = now;
@@ -531,7 +512,7 @@ absl::StatusOr<int> MySqlSuccessPlanRepository::AlertOverdueMilestones(absl::Tim
       auto& mark = conn.Prepare(
           "UPDATE success_plan_milestones SET alerted_at = ?, alert_at = NULL"
           " WHERE plan_id = ? AND milestone_id = ?");
-      mark.setString(1, Dt(now));
+      mark.setString(1, db::ToSqlDatetime(now));
       mark.setString(2, e.milestone->plan_id);
       mark.setString(3, e.milestone->milestone_id);
       mark.executeUpdate();
@@ -579,16 +560,16 @@ absl::StatusOr<int> MySqlSuccessPlanRepository::ApplyScoreEvents(
       if (!score || !nudged.insert(e.account_id).second) continue;
       auto& nudge = conn.Prepare(
           "UPDATE success_plan_criteria SET check_at = ? WHERE account_id = ? AND check_at > ?");
-      nudge.setString(1, Dt(now));
+      nudge.setString(1, db::ToSqlDatetime(now));
       nudge.setString(2, e.account_id);
-      nudge.setString(3, Dt(now));
+      nudge.setString(3, db::ToSqlDatetime(now));
       nudge.executeUpdate();
     }
     if (consumed == 0) return 0;
     auto& advance = conn.Prepare(
         "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");
     advance.setInt64(1, cursor);
-    advance.setString(2, Dt(now));
+    advance.setString(2, db::ToSqlDatetime(now));
     advance.setString(3, consumer);
     advance.executeUpdate();
     return consumed;
@@ -603,22 +584,22 @@ absl::StatusOr<std::vector<CriterionCheck>> MySqlSuccessPlanRepository::ClaimCri
             "SELECT plan_id, account_id, criterion_id, description, source, name, comparison,"
             " target FROM success_plan_criteria WHERE check_at <= ?"
             " ORDER BY check_at, plan_id, criterion_id LIMIT ? FOR UPDATE SKIP LOCKED");
-        claim.setString(1, Dt(now));
+        claim.setString(1, db::ToSqlDatetime(now));
         claim.setInt(2, limit);
         std::vector<CriterionCheck> out;
         {
           ResultSetPtr rs(claim.executeQuery());
           while (rs->next()) {
             CriterionCheck c;
-            c.plan_id = Str(*rs, 1);
-            c.account_id = Str(*rs, 2);
-            c.criterion.criterion_id = Str(*rs, 3);
-            c.criterion.description = Str(*rs, 4);
+            c.plan_id = db::GetString(*rs, 1);
+            c.account_id = db::GetString(*rs, 2);
+            c.criterion.criterion_id = db::GetString(*rs, 3);
+            c.criterion.description = db::GetString(*rs, 4);
             c.criterion.source =
-                CriterionSourceFromName(Str(*rs, 5)).value_or(CriterionSource::kUnspecified);
-            c.criterion.name = Str(*rs, 6);
+                CriterionSourceFromName(db::GetString(*rs, 5)).value_or(CriterionSource::kUnspecified);
+            c.criterion.name = db::GetString(*rs, 6);
             c.criterion.comparison =
-                ComparisonFromName(Str(*rs, 7)).value_or(Comparison::kUnspecified);
+                ComparisonFromName(db::GetString(*rs, 7)).value_or(Comparison::kUnspecified);
             c.criterion.target = rs->getDouble(8);
             out.push_back(std::move(c));
           }
@@ -626,7 +607,7 @@ absl::StatusOr<std::vector<CriterionCheck>> MySqlSuccessPlanRepository::ClaimCri
         for (const CriterionCheck& c : out) {
           auto& lease_stmt = conn.Prepare(
               "UPDATE success_plan_criteria SET check_at = ? WHERE plan_id = ? AND criterion_id = ?");
-          lease_stmt.setString(1, Dt(now + lease));
+          lease_stmt.setString(1, db::ToSqlDatetime(now + lease));
           lease_stmt.setString(2, c.plan_id);
           lease_stmt.setString(3, c.criterion.criterion_id);
           lease_stmt.executeUpdate();
@@ -649,8 +630,8 @@ absl::Status MySqlSuccessPlanRepository::RecordCriteriaChecks(
         ResultSetPtr rs(read.executeQuery());
         // Gone, met or no longer checked (the plan changed meanwhile): nothing to record.
         if (!rs->next()) continue;
-        c.source = CriterionSourceFromName(Str(*rs, 1)).value_or(CriterionSource::kUnspecified);
-        c.comparison = ComparisonFromName(Str(*rs, 2)).value_or(Comparison::kUnspecified);
+        c.source = CriterionSourceFromName(db::GetString(*rs, 1)).value_or(CriterionSource::kUnspecified);
+        c.comparison = ComparisonFromName(db::GetString(*rs, 2)).value_or(Comparison::kUnspecified);
         c.target = rs->getDouble(3);
       }
       const bool met = r.value.has_value() && MeetsTarget(c, *r.value);
@@ -663,10 +644,10 @@ absl::Status MySqlSuccessPlanRepository::RecordCriteriaChecks(
       } else {
         write.setNull(1, sql::DataType::DOUBLE);
       }
-      write.setString(2, Dt(now));
+      write.setString(2, db::ToSqlDatetime(now));
       write.setBoolean(3, met);
-      SetOptTime(write, 4, met ? std::optional<absl::Time>(now) : std::nullopt);
-      SetOptTime(write, 5, met ? std::nullopt : std::optional<absl::Time>(next_check));
+      db::SetOptionalTime(write, 4, met ? std::optional<absl::Time>(now) : std::nullopt);
+      db::SetOptionalTime(write, 5, met ? std::nullopt : std::optional<absl::Time>(next_check));
       write.setString(6, r.plan_id);
       write.setString(7, r.criterion_id);
       write.executeUpdate();
@@ -683,10 +664,10 @@ absl::StatusOr<std::optional<std::string>> MySqlSuccessPlanRepository::PlanRevie
         "SELECT plan_id FROM success_plans WHERE account_id = ? AND starts_at <= ?"
         " AND (closed_at IS NULL OR closed_at >= ?) ORDER BY starts_at DESC, plan_id DESC LIMIT 1");
     stmt.setString(1, account_id);
-    stmt.setString(2, Dt(task_due_at));
-    stmt.setString(3, Dt(task_created_at));
+    stmt.setString(2, db::ToSqlDatetime(task_due_at));
+    stmt.setString(3, db::ToSqlDatetime(task_created_at));
     ResultSetPtr rs(stmt.executeQuery());
-    if (rs->next()) out = Str(*rs, 1);
+    if (rs->next()) out = db::GetString(*rs, 1);
     return absl::OkStatus();
   }));
   return out;
