@@ -66,8 +66,12 @@ void AppendJsonEscaped(std::string* out, absl::string_view text) {
   }
 }
 
+bool Enabled(Level level) {
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
+
 void Write(Level level, absl::string_view msg, Fields fields) {
-  if (static_cast<int>(level) < g_min_level.load()) return;
+  if (!Enabled(level)) return;
   std::string line = "{\"ts\":\"";
   line.append(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()));
   absl::StrAppend(&line, "\",\"level\":\"", LevelName(level), "\",\"service\":\"");

@@ -36,6 +36,9 @@ void SetMinLevel(Level level);
 // Parses "debug", "info", "warn" or "error".
 bool ParseLevel(absl::string_view text, Level* level);
 
+// Whether a line at `level` would be written: callers skip building costly fields.
+bool Enabled(Level level);
+
 void Write(Level level, absl::string_view msg, Fields fields = {});
 inline void Debug(absl::string_view msg, Fields f = {}) { Write(Level::kDebug, msg, f); }
 inline void Info(absl::string_view msg, Fields f = {}) { Write(Level::kInfo, msg, f); }

@@ -72,12 +72,15 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
                                   code == grpc::StatusCode::DATA_LOSS)
                                    ? log::Level::kError
                                    : log::Level::kInfo;
-      log::Write(level, "rpc", {{"method", method_},
-                                {"code", CodeName(code)},
-                                {"message", status.error_message()},
-                                {"ms", seconds * 1000.0},
-                                {"request_id", request_id_},
-                                {"peer", info_->server_context()->peer()}});
+      // Successful calls log at debug: building the line costs more than the call.
+      if (log::Enabled(level)) {
+        log::Write(level, "rpc", {{"method", method_},
+                                  {"code", CodeName(code)},
+                                  {"message", status.error_message()},
+                                  {"ms", seconds * 1000.0},
+                                  {"request_id", request_id_},
+                                  {"peer", info_->server_context()->peer()}});
+      }
     }
     methods->Proceed();
   }

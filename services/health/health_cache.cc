@@ -40,19 +40,44 @@ bool HealthViewCache::Put(const std::string& account_id, const std::string& scor
                           int64_t model_id) {
   if (!enabled()) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  if (ticket < floor_) {
-    ++stats_.refused_fills;
-    return false;
-  }
-  auto found = index_.find(account_id);
-  if (found != index_.end() && found->second->invalidated_at > ticket) {
-    ++stats_.refused_fills;
-    return false;
-  }
+  if (!FillAllowed(account_id, ticket)) return false;
   List::iterator node = Touch(account_id);
   node->scores[score_name] = Entry{std::move(view), valid_until, model_id};
   ++stats_.fills;
   EvictOverCapacity();
+  return true;
+}
+
+std::optional<bool> HealthViewCache::GetRegulated(const std::string& account_id) {
+  if (!enabled()) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = index_.find(account_id);
+  if (it == index_.end() || !it->second->regulated.has_value()) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);
+  ++stats_.hits;
+  return it->second->regulated;
+}
+
+bool HealthViewCache::PutRegulated(const std::string& account_id, bool regulated,
+                                   uint64_t ticket) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!FillAllowed(account_id, ticket)) return false;
+  Touch(account_id)->regulated = regulated;
+  ++stats_.fills;
+  EvictOverCapacity();
+  return true;
+}
+
+bool HealthViewCache::FillAllowed(const std::string& account_id, uint64_t ticket) {
+  auto found = index_.find(account_id);
+  if (ticket < floor_ || (found != index_.end() && found->second->invalidated_at > ticket)) {
+    ++stats_.refused_fills;
+    return false;
+  }
   return true;
 }
 
@@ -61,6 +86,7 @@ void HealthViewCache::Invalidate(const std::string& account_id) {
   std::lock_guard<std::mutex> lock(mu_);
   List::iterator node = Touch(account_id);
   node->scores.clear();
+  node->regulated.reset();
   node->invalidated_at = ++epoch_;
   ++stats_.invalidations;
   EvictOverCapacity();
@@ -89,7 +115,7 @@ HealthViewCache::List::iterator HealthViewCache::Touch(const std::string& accoun
     lru_.splice(lru_.begin(), lru_, it->second);
     return it->second;
   }
-  lru_.push_front(Node{account_id, 0, {}});
+  lru_.push_front(Node{account_id, 0, {}, std::nullopt});
   index_.emplace(account_id, lru_.begin());
   return lru_.begin();
 }

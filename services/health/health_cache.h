@@ -57,7 +57,15 @@ class HealthViewCache {
   bool Put(const std::string& account_id, const std::string& score_name, HealthView view,
            uint64_t ticket, absl::Time valid_until, int64_t model_id);
 
-  // Every score of the account.
+  // Whether the account is in a regulated industry (DOMAIN §5), if known: the audit
+  // interceptor asks on every read, and an account's industry changes only by a
+  // write, which invalidates like any other.
+  std::optional<bool> GetRegulated(const std::string& account_id);
+  // Stores the answer read after BeginFill returned `ticket`, under the same rule
+  // as Put.
+  bool PutRegulated(const std::string& account_id, bool regulated, uint64_t ticket);
+
+  // Every score of the account, and whether it is regulated.
   void Invalidate(const std::string& account_id);
   void InvalidateAll();
 
@@ -74,12 +82,15 @@ class HealthViewCache {
     // The epoch of the last invalidation of this account (0: none seen).
     uint64_t invalidated_at = 0;
     std::map<std::string, Entry> scores;
+    std::optional<bool> regulated;
   };
   using List = std::list<Node>;
 
   // Moves the node to the front, creating it; evicts from the back past capacity.
   List::iterator Touch(const std::string& account_id);
   void EvictOverCapacity();
+  // True when a fill that took `ticket` may store for the account (lock held).
+  bool FillAllowed(const std::string& account_id, uint64_t ticket);
 
   const size_t capacity_;
   mutable std::mutex mu_;

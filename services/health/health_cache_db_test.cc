@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "services/health/health_db_fixture.h"
 
@@ -41,6 +44,12 @@ class HealthCacheDbTest : public HealthDbFixture {
     absl::StatusOr<HealthView> h = service.GetHealth(account, "", std::nullopt);
     EXPECT_OK(h);
     return h.ok() ? h->score : -1;
+  }
+
+  std::set<std::string> Regulated(HealthService& service, const std::vector<std::string>& ids) {
+    absl::StatusOr<std::set<std::string>> out = service.RegulatedAccounts(ids);
+    EXPECT_OK(out);
+    return out.ok() ? *out : std::set<std::string>{"(error)"};
   }
 
   int64_t Hits(HealthService& service) { return service.view_cache()->stats().hits; }
@@ -106,6 +115,38 @@ TEST_F(HealthCacheDbTest, AnotherReplicasWritesShowAfterItsTailStep) {
   clock_.Advance(absl::Hours(6));
   ASSERT_OK(other_->PollCacheInvalidations());
   EXPECT_NE(ScoreVia(*other_, "a1"), 12);
+}
+
+TEST_F(HealthCacheDbTest, RegulatedAccountsFollowIndustryChangesOfAnyReplica) {
+  AddAccount("a1");
+  AddAccount("a2");
+  ASSERT_OK(other_->PollCacheInvalidations());
+  using Ids = std::vector<std::string>;
+  using Set = std::set<std::string>;
+  EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2", "nobody"}), (Set{}));
+  // Asked again: from memory.
+  const int64_t hits = Hits(*other_);
+  EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2", "nobody"}), (Set{}));
+  EXPECT_EQ(Hits(*other_), hits + 3);
+
+  // The first replica moves a2 into healthcare: the second one sees it after its
+  // tail reads the ACCOUNT_UPSERTED event, and a new account as soon as it exists.
+  Account a;
+  a.account_id = "a2";
+  a.name = "Name of a2";
+  a.industry = Industry::kHealthcare;
+  ASSERT_OK(accounts_->UpsertAccount({"UpsertAccount", "", ""}, upsert_codec_, a));
+  a.account_id = "nobody";
+  a.name = "Now somebody";
+  ASSERT_OK(accounts_->UpsertAccount({"UpsertAccount", "", ""}, upsert_codec_, a));
+  ASSERT_OK(other_->PollCacheInvalidations());
+  EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2", "nobody"}), (Set{"a2", "nobody"}));
+  // Without a fresh tail the store answers.
+  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
+  HealthService untailed(&repo, &clock_);
+  untailed.EnableViewCache(100);
+  EXPECT_EQ(Regulated(untailed, Ids{"a1", "a2"}), (Set{"a2"}));
+  EXPECT_EQ(untailed.view_cache()->stats().fills, 0);
 }
 
 TEST_F(HealthCacheDbTest, AStaleTailMeansReadingThrough) {

@@ -65,6 +65,29 @@ TEST(HealthViewCacheTest, RefusesAFillThatStartedBeforeAnInvalidation) {
   EXPECT_EQ(cache.stats().refused_fills, 1);
 }
 
+TEST(HealthViewCacheTest, RegulatedIsRememberedUntilTheAccountIsWritten) {
+  HealthViewCache cache(10);
+  EXPECT_FALSE(cache.GetRegulated("acme").has_value());
+  ASSERT_TRUE(cache.PutRegulated("acme", true, cache.BeginFill()));
+  ASSERT_TRUE(cache.PutRegulated("globex", false, cache.BeginFill()));
+  EXPECT_EQ(cache.GetRegulated("acme"), std::optional<bool>(true));
+  EXPECT_EQ(cache.GetRegulated("globex"), std::optional<bool>(false));
+  // A write may have changed the industry: ask the store again.
+  cache.Invalidate("globex");
+  EXPECT_FALSE(cache.GetRegulated("globex").has_value());
+  EXPECT_EQ(cache.GetRegulated("acme"), std::optional<bool>(true));
+  // An answer read before the write does not land after it.
+  const uint64_t ticket = cache.BeginFill();
+  cache.Invalidate("acme");
+  EXPECT_FALSE(cache.PutRegulated("acme", true, ticket));
+  EXPECT_FALSE(cache.GetRegulated("acme").has_value());
+  // A cached view and the regulated answer share the account's slot.
+  ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 0));
+  ASSERT_TRUE(cache.PutRegulated("acme", false, cache.BeginFill()));
+  EXPECT_TRUE(cache.Get("acme", "health", kNow, 0).has_value());
+  EXPECT_EQ(cache.stats().accounts, 2u);
+}
+
 TEST(HealthViewCacheTest, EvictedTombstoneStillRefusesOlderFills) {
   HealthViewCache cache(2);
   const uint64_t ticket = cache.BeginFill();

@@ -159,6 +159,9 @@ class HealthRepository {
     (void)limit;
     return absl::UnimplementedError("this repository has no change feed");
   }
+  // Which of the accounts are in a regulated industry (DOMAIN §5).
+  virtual absl::StatusOr<std::set<std::string>> RegulatedAccountsIn(
+      const std::vector<std::string>& account_ids) = 0;
 };
 
 }  // namespace cs::health

@@ -319,6 +319,30 @@ absl::Status HealthService::PollCacheInvalidations() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccounts(
+    const std::vector<std::string>& account_ids) {
+  if (!CacheUsable()) return repository_->RegulatedAccountsIn(account_ids);
+  std::set<std::string> out;
+  std::vector<std::string> unknown;
+  for (const std::string& id : account_ids) {
+    std::optional<bool> regulated = cache_->GetRegulated(id);
+    if (!regulated.has_value()) {
+      unknown.push_back(id);
+    } else if (*regulated) {
+      out.insert(id);
+    }
+  }
+  if (unknown.empty()) return out;
+  const uint64_t ticket = cache_->BeginFill();
+  ASSIGN_OR_RETURN(std::set<std::string> found, repository_->RegulatedAccountsIn(unknown));
+  for (const std::string& id : unknown) {
+    const bool regulated = found.count(id) > 0;
+    cache_->PutRegulated(id, regulated, ticket);
+    if (regulated) out.insert(id);
+  }
+  return out;
+}
+
 void HealthService::InvalidateCachedViews(const std::string& account_id) {
   if (cache_ != nullptr) cache_->Invalidate(account_id);
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,10 @@ class HealthService {
   // Drops the account's cached views (writes made outside this class, e.g. the
   // account service's, by this replica).
   void InvalidateCachedViews(const std::string& account_id);
+  // Which of the accounts are in a regulated industry, for the audit of reads:
+  // answered from the view cache while its tail is fresh, else from the store.
+  absl::StatusOr<std::set<std::string>> RegulatedAccounts(
+      const std::vector<std::string>& account_ids);
   // nullptr when the cache is not enabled.
   const HealthViewCache* view_cache() const { return cache_.get(); }
   static constexpr absl::Duration kCacheTailStaleAfter = absl::Seconds(1);

@@ -98,8 +98,8 @@ int main(int argc, char** argv) {
         runtime.AddService(&wiring->handler);
         wiring->handler.AttachAuditLog(runtime.audit_log());
         // Reads are audited for accounts whose industry (kept in this schema) is regulated.
-        runtime.SetRegulatedAccounts([p = &pool](const std::vector<std::string>& ids) {
-          return cs::db::RegulatedAccountsIn(*p, ids);
+        runtime.SetRegulatedAccounts([h = &wiring->health](const std::vector<std::string>& ids) {
+          return h->RegulatedAccounts(ids);
         });
         // Open event streams end at shutdown so the drain does not wait on them.
         runtime.AddShutdownHook([events = &wiring->events] { events->Stop(); });

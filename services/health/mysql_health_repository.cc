@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/db/audit_log.h"
 #include "common/db/event_log.h"
 #include "common/db/sql_values.h"
 #include "common/status.h"
@@ -1730,6 +1731,11 @@ absl::StatusOr<std::optional<StoredChurnModel>> MySqlHealthRepository::FindChurn
 }  // namespace cs::health
 
 namespace cs::health {
+
+absl::StatusOr<std::set<std::string>> MySqlHealthRepository::RegulatedAccountsIn(
+    const std::vector<std::string>& account_ids) {
+  return db::RegulatedAccountsIn(*pool_, account_ids);
+}
 
 absl::StatusOr<HealthRepository::Changes> MySqlHealthRepository::ChangedAccounts(
     ChangeCursor& cursor, int limit) {
