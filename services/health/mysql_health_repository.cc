@@ -303,26 +303,24 @@ std::set<std::string> ExistingAccounts(db::Connection& conn, const std::vector<s
   return out;
 }
 
-// The keys among `keys` (sorted by account) that are stored already: per account,
-// the primary key's range over its event ids.
+// The keys among `keys` that are stored already: one primary-key range read per
+// chunk of keys, whatever the number of accounts they span. The index is named:
+// left to choose, the optimizer also costs every tuple against signals_time, which
+// took ten times longer than the read itself (17 ms against 1.6 ms for 256 keys).
 std::set<SignalKey> StoredSignals(db::Connection& conn, const std::vector<SignalKey>& keys) {
   std::set<SignalKey> out;
-  for (size_t first = 0; first < keys.size();) {
-    size_t last = first;
-    while (last < keys.size() && keys[last].first == keys[first].first) ++last;
-    db::ForEachChunk(last - first, [&](size_t offset, size_t count) {
-      auto& stmt = conn.Prepare(
-          absl::StrCat("SELECT event_id FROM signals WHERE account_id = ? AND event_id IN ",
-                       db::RowPlaceholders(1, count)));
-      stmt.setString(1, keys[first].first);
-      for (size_t i = 0; i < count; ++i) {
-        stmt.setString(static_cast<int>(i + 2), keys[first + offset + i].second);
-      }
-      ResultSetPtr rs(stmt.executeQuery());
-      while (rs->next()) out.emplace(keys[first].first, Str(*rs, 1));
-    });
-    first = last;
-  }
+  db::ForEachChunk(keys.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(
+        absl::StrCat("SELECT account_id, event_id FROM signals FORCE INDEX (PRIMARY)"
+                     " WHERE (account_id, event_id) IN (",
+                     db::RowPlaceholders(count, 2), ")"));
+    for (size_t i = 0; i < count; ++i) {
+      stmt.setString(static_cast<int>(2 * i + 1), keys[offset + i].first);
+      stmt.setString(static_cast<int>(2 * i + 2), keys[offset + i].second);
+    }
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) out.emplace(Str(*rs, 1), Str(*rs, 2));
+  });
   return out;
 }
 
