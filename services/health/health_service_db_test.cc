@@ -6,7 +6,9 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/db/event_log.h"
+#include "cs/health/v1/health.pb.h"
 #include "common/server/common_mapping.h"
 #include "services/health/health_db_fixture.h"
 
@@ -170,6 +172,40 @@ TEST_F(HealthServiceDbTest, UsageDeclineOpensAnAlertAndRecoveryResolvesIt) {
   q.open_only = false;
   ASSERT_EQ(health_->ListAlerts(q)->alerts.size(), 1u);
   EXPECT_TRUE(health_->ListAlerts(q)->alerts[0].resolved_at.has_value());
+}
+
+TEST_F(HealthServiceDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
+  // One batch opens a payment-failure alert on several accounts: the alerts are
+  // written with one statement, and each ALERT_OPENED event must carry its own row's id.
+  std::vector<Signal> batch;
+  for (const std::string id : {"a1", "a2", "a3", "a4"}) {
+    AddAccount(id);
+    batch.push_back(MakeSignal(id, SignalKind::kPaymentFailed, 1));
+  }
+  const int64_t seen = *db::LastSequence(*pool_);
+  ASSERT_OK(Record(batch));
+  absl::StatusOr<std::vector<db::LoggedEvent>> events = db::ReadEvents(*pool_, seen, 1000);
+  ASSERT_OK(events);
+  std::map<std::string, std::string> announced;
+  for (const db::LoggedEvent& e : *events) {
+    if (e.kind != "ALERT_OPENED") continue;
+    cs::health::v1::Alert alert;
+    ASSERT_TRUE(alert.ParseFromString(e.payload));
+    if (alert.kind() != cs::health::v1::ALERT_KIND_PAYMENT_FAILURE) continue;
+    EXPECT_EQ(alert.account_id(), e.subject_id);
+    announced[e.subject_id] = alert.alert_id();
+  }
+  ASSERT_EQ(announced.size(), 4u);
+  for (const auto& [account, alert_id] : announced) {
+    AlertQuery q;
+    q.account_id = account;
+    q.kind = AlertKind::kPaymentFailure;
+    q.open_only = true;
+    absl::StatusOr<AlertPage> open = health_->ListAlerts(q);
+    ASSERT_OK(open);
+    ASSERT_EQ(open->alerts.size(), 1u) << account;
+    EXPECT_EQ(absl::StrCat(open->alerts[0].id), alert_id) << account;
+  }
 }
 
 TEST_F(HealthServiceDbTest, APaymentFailureStaysOpenUntilAPaymentSucceeds) {

@@ -748,6 +748,69 @@ absl::StatusOr<AccountsById> LockAccountsForRescore(db::Connection& conn,
   return out;
 }
 
+// Resolves and opens a rescore round's alerts with multi-row statements, resolutions
+// first (an alert of a kind may close and reopen in one round), and sets the ids of
+// the opened ones: an account has at most one open alert per kind (alerts_one_open),
+// so they are read back by that key.
+absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolved,
+                         std::vector<Alert>& opened) {
+  std::map<absl::Time, std::vector<int64_t>> resolved_at;
+  for (const Alert& a : resolved) resolved_at[a.resolved_at.value_or(a.opened_at)].push_back(a.id);
+  for (const auto& [at, ids] : resolved_at) {
+    db::ForEachChunk(ids.size(), [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(
+          absl::StrCat("UPDATE alerts SET resolved_at = ?, open_flag = NULL WHERE alert_id IN ",
+                       db::RowPlaceholders(1, count)));
+      stmt.setString(1, db::ToSqlDatetime(at));
+      for (size_t i = 0; i < count; ++i) stmt.setInt64(static_cast<int>(i + 2), ids[offset + i]);
+      stmt.executeUpdate();
+    });
+  }
+  if (opened.empty()) return absl::OkStatus();
+  db::ForEachChunk(opened.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "INSERT INTO alerts (account_id, kind, severity, summary, evidence, opened_at,"
+        " open_flag) VALUES ",
+        db::RowPlaceholders(count, 7)));
+    for (size_t i = 0; i < count; ++i) {
+      const Alert& a = opened[offset + i];
+      const int p = static_cast<int>(i * 7);
+      stmt.setString(p + 1, a.account_id);
+      stmt.setString(p + 2, std::string(AlertKindName(a.kind)));
+      stmt.setString(p + 3, std::string(SeverityName(a.severity)));
+      stmt.setString(p + 4, a.summary.substr(0, 1000));
+      stmt.setString(p + 5, EncodeEvidence(a.evidence));
+      stmt.setString(p + 6, db::ToSqlDatetime(a.opened_at));
+      stmt.setInt(p + 7, 1);
+    }
+    stmt.executeUpdate();
+  });
+  std::map<std::pair<std::string, std::string>, Alert*> by_key;
+  std::vector<std::string> accounts;
+  for (Alert& a : opened) {
+    by_key[{a.account_id, std::string(AlertKindName(a.kind))}] = &a;
+    if (accounts.empty() || accounts.back() != a.account_id) accounts.push_back(a.account_id);
+  }
+  std::sort(accounts.begin(), accounts.end());
+  accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+  db::ForEachChunk(accounts.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(
+        absl::StrCat("SELECT alert_id, account_id, kind FROM alerts FORCE INDEX (alerts_one_open)"
+                     " WHERE open_flag = 1 AND account_id IN ",
+                     db::RowPlaceholders(1, count)));
+    for (size_t i = 0; i < count; ++i) stmt.setString(static_cast<int>(i + 1), accounts[offset + i]);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      auto it = by_key.find({Str(*rs, 2), Str(*rs, 3)});
+      if (it != by_key.end()) it->second->id = rs->getInt64(1);
+    }
+  });
+  for (const Alert& a : opened) {
+    if (a.id == 0) return absl::InternalError("an opened alert was not found by its key");
+  }
+  return absl::OkStatus();
+}
+
 // How many accounts one rescore round reads and writes with each statement.
 constexpr size_t kRescoreChunk = 256;
 
@@ -834,6 +897,17 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
 
     std::vector<StoredScore> changed_scores;
     std::vector<StoredScore> daily_scores;
+    // Alert writes are batched per round; their events keep each account's order
+    // (score, band, resolved, opened) and are published once opened alerts have ids.
+    std::vector<Alert> resolved_alerts;
+    std::vector<Alert> opened_alerts;
+    struct RoundEvent {
+      EventKind kind;
+      std::string account_id;
+      std::string payload;
+      int opened = -1;  // index into opened_alerts, encoded once its id is known
+    };
+    std::vector<RoundEvent> round_events;
     for (const std::string& id : present) {
       const CounterWindow counters(counter_rows[id]);
       RescoreInput in;
@@ -850,34 +924,25 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
         daily_scores.push_back(std::move(out.scores[i]));
       }
       for (const ScoreChange& c : out.score_changed) {
-        publish(EventKind::kScoreChanged, id, encoders_.score_change(c));
+        round_events.push_back({EventKind::kScoreChanged, id, encoders_.score_change(c)});
       }
       for (const ScoreChange& c : out.band_changed) {
-        publish(EventKind::kBandChanged, id, encoders_.score_change(c));
+        round_events.push_back({EventKind::kBandChanged, id, encoders_.score_change(c)});
       }
-      for (const Alert& a : out.alerts.resolved) {
-        auto& stmt = conn.Prepare(
-            "UPDATE alerts SET resolved_at = ?, open_flag = NULL WHERE alert_id = ?");
-        stmt.setString(1, db::ToSqlDatetime(*a.resolved_at));
-        stmt.setInt64(2, a.id);
-        stmt.executeUpdate();
-        publish(EventKind::kAlertResolved, id, encoders_.alert(a));
+      for (Alert& a : out.alerts.resolved) {
+        round_events.push_back({EventKind::kAlertResolved, id, encoders_.alert(a)});
+        resolved_alerts.push_back(std::move(a));
       }
-      for (Alert a : out.alerts.opened) {
-        auto& stmt = conn.Prepare(
-            "INSERT INTO alerts (account_id, kind, severity, summary, evidence, opened_at,"
-            " open_flag) VALUES (?, ?, ?, ?, ?, ?, 1)");
-        stmt.setString(1, a.account_id);
-        stmt.setString(2, std::string(AlertKindName(a.kind)));
-        stmt.setString(3, std::string(SeverityName(a.severity)));
-        stmt.setString(4, a.summary.substr(0, 1000));
-        stmt.setString(5, EncodeEvidence(a.evidence));
-        stmt.setString(6, db::ToSqlDatetime(a.opened_at));
-        stmt.executeUpdate();
-        ResultSetPtr rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
-        if (rs->next()) a.id = rs->getInt64(1);
-        publish(EventKind::kAlertOpened, id, encoders_.alert(a));
+      for (Alert& a : out.alerts.opened) {
+        round_events.push_back(
+            {EventKind::kAlertOpened, id, "", static_cast<int>(opened_alerts.size())});
+        opened_alerts.push_back(std::move(a));
       }
+    }
+    RETURN_IF_ERROR(WriteAlerts(conn, resolved_alerts, opened_alerts));
+    for (RoundEvent& e : round_events) {
+      if (e.opened >= 0) e.payload = encoders_.alert(opened_alerts[e.opened]);
+      publish(e.kind, e.account_id, std::move(e.payload));
     }
 
     db::ForEachChunk(changed_scores.size(), [&](size_t first, size_t n) {
