@@ -15,6 +15,7 @@
 namespace cs::health {
 namespace {
 
+using ::cs::testing::IsOkAndHolds;
 using ::cs::testing::StatusIs;
 using ::testing::DoubleNear;
 using ::testing::HasSubstr;
@@ -313,6 +314,35 @@ TEST_F(HealthServiceDbTest, ReplicasShareTheDailyRescoreAndNoAccountIsDoneTwice)
   EXPECT_EQ(Count("SELECT COUNT(*) FROM rescore_jobs WHERE kind = 'DAILY'"), 1);
   // A second pass the same day finds nothing to do.
   EXPECT_EQ(*health_->RunRescoreJobs(5), 0);
+}
+
+TEST_F(HealthServiceDbTest, ASliceLeftByAWorkerIsWorkedByAnotherAndLateAccountsAreIncluded) {
+  for (int i = 0; i < 12; ++i) {
+    AddAccount(absl::StrCat("acct", 100 + i));
+    ASSERT_OK(Record(Many(absl::StrCat("acct", 100 + i), SignalKind::kLogin, 3, 1)));
+  }
+  clock_.Advance(absl::Hours(24));
+  // This replica cuts the first slice of the day's job and stops there, as if it died.
+  ASSERT_THAT(health_->RunRescoreJobs(5), IsOkAndHolds(1));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM rescore_job_slices WHERE done_at IS NULL"), 1);
+  // Another replica takes the open slice before cutting anything new.
+  db::Pool other_pool(db_->config());
+  MySqlHealthRepository other_repo(&other_pool, &clock_, HealthEncoders());
+  HealthService other(&other_repo, &clock_);
+  ASSERT_THAT(other.RunRescoreJobs(5), IsOkAndHolds(5));
+  EXPECT_EQ(Count("SELECT accounts_done FROM rescore_jobs WHERE kind = 'DAILY'"), 5);
+  // An account created while the job runs, after the cursor, is rescored too.
+  AddAccount("acct999");
+  ASSERT_OK(Record(Many("acct999", SignalKind::kLogin, 3, 1)));
+  int calls = 0;
+  while (Count("SELECT COUNT(*) FROM rescore_jobs WHERE kind = 'DAILY' AND finished_at IS NULL") >
+             0 &&
+         ++calls < 20) {
+    ASSERT_OK(other.RunRescoreJobs(5));
+  }
+  EXPECT_EQ(Count("SELECT accounts_done FROM rescore_jobs WHERE kind = 'DAILY'"), 13);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM rescore_job_slices"), 0);  // forgotten once finished
+  EXPECT_THAT(health_->RunRescoreJobs(5), IsOkAndHolds(0));
 }
 
 TEST_F(HealthServiceDbTest, TrendsAndAsOfReadTheStoredHistory) {

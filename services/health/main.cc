@@ -25,20 +25,23 @@ ABSL_FLAG(absl::Duration, health_view_cache_tail, absl::Milliseconds(150),
 ABSL_FLAG(int, health_ingest_group_signals, 20000,
           "concurrent RecordSignals/TrackEvents calls are committed together in groups of up to "
           "this many signals (0: one transaction per call)");
+ABSL_FLAG(int, rescore_threads, 2,
+          "background rescoring threads; every thread of every replica works slices of the "
+          "same job, so a scorecard change uses several database connections at once");
 ABSL_FLAG(absl::Duration, business_metrics_interval, absl::Seconds(30),
           "how often the business gauges of /metrics (accounts per band) are recomputed");
 
 namespace {
 
 struct HealthWiring : cs::ServiceWiring {
-  explicit HealthWiring(cs::db::Pool* pool)
+  HealthWiring(cs::db::Pool* pool, int rescore_threads)
       : repository(pool, &cs::RealClock::Instance(), cs::health::EncodeAccountEvent),
         accounts(&repository, &cs::RealClock::Instance()),
         event_repository(pool),
         events(&event_repository),
         health_repository(pool, &cs::RealClock::Instance(), cs::health::HealthEncoders()),
         health(&health_repository, &cs::RealClock::Instance()),
-        rescore(&health),
+        rescore(&health, absl::Seconds(1), 1024, rescore_threads),
         first_value_repository(pool, &cs::RealClock::Instance()),
         first_value(&first_value_repository, &cs::RealClock::Instance()),
         handler(&accounts, &events, &health) {
@@ -82,6 +85,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const absl::Duration business_interval = absl::GetFlag(FLAGS_business_metrics_interval);
+  const int rescore_threads = absl::GetFlag(FLAGS_rescore_threads);
+  if (rescore_threads < 1 || rescore_threads > 64) {
+    std::fprintf(stderr, "health: --rescore_threads (CS_RESCORE_THREADS): must be 1 to 64\n");
+    return 2;
+  }
   if (business_interval <= absl::ZeroDuration()) {
     std::fprintf(stderr,
                  "health: --business_metrics_interval (CS_BUSINESS_METRICS_INTERVAL): must be positive\n");
@@ -89,9 +97,9 @@ int main(int argc, char** argv) {
   }
   return cs::RunServiceMain(
       *config, {{"common", &common_migrations()}, {"health", &health_migrations()}},
-      [business_interval](cs::ServiceRuntime& runtime,
+      [business_interval, rescore_threads](cs::ServiceRuntime& runtime,
          cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
-        auto wiring = std::make_unique<HealthWiring>(&pool);
+        auto wiring = std::make_unique<HealthWiring>(&pool, rescore_threads);
         // Not fatal: the server must start (NOT_SERVING) while the database is down;
         // the rescore worker seeds the default scorecard once it answers.
         (void)wiring->health_repository.EnsureDefaultScorecard(cs::RealClock::Instance().Now());

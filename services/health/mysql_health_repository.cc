@@ -811,6 +811,10 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
   return absl::OkStatus();
 }
 
+// Above every account id (ValidateId allows printable ASCII only, 0x21-0x7e): the
+// bound of a job's last slice.
+constexpr char kLastAccountId[] = "\x7f";
+
 // How many accounts one rescore round reads and writes with each statement.
 constexpr size_t kRescoreChunk = 256;
 
@@ -1022,42 +1026,124 @@ absl::StatusOr<int> MySqlHealthRepository::RunRescoreJobs(absl::Time now, int ma
     stmt.executeUpdate();
     return absl::OkStatus();
   }));
+  // Work an open slice first (one whose worker died, or one just cut), else cut the
+  // next one; a cut slice is worked on the next call, by whichever worker locks it.
+  ASSIGN_OR_RETURN(std::optional<int> worked, WorkOpenSlice(now));
+  if (worked.has_value()) return *worked;
+  return CutSlice(now, max_accounts);
+}
+
+absl::StatusOr<std::optional<int>> MySqlHealthRepository::WorkOpenSlice(absl::Time now) {
+  return pool_->Transact<std::optional<int>>(
+      [&](db::Connection& conn) -> absl::StatusOr<std::optional<int>> {
+        // Slices being worked are locked: other workers skip them and take the next.
+        ResultSetPtr slice(
+            conn.Prepare("SELECT job_id, slice_no, after_account_id, last_account_id"
+                         " FROM rescore_job_slices WHERE done_at IS NULL"
+                         " ORDER BY done_at, job_id, slice_no LIMIT 1 FOR UPDATE SKIP LOCKED")
+                .executeQuery());
+        if (!slice->next()) return std::optional<int>();
+        const int64_t job_id = slice->getInt64(1);
+        const int slice_no = slice->getInt(2);
+        std::vector<std::string> ids;
+        {
+          auto& stmt = conn.Prepare(
+              "SELECT account_id FROM accounts WHERE account_id > ? AND account_id <= ?"
+              " ORDER BY account_id");
+          stmt.setString(1, Str(*slice, 3));
+          stmt.setString(2, Str(*slice, 4));
+          ResultSetPtr rs(stmt.executeQuery());
+          while (rs->next()) ids.push_back(Str(*rs, 1));
+        }
+        RETURN_IF_ERROR(RescoreInTransaction(conn, ids, now));
+        auto& done = conn.Prepare(
+            "UPDATE rescore_job_slices SET done_at = ?, accounts = ? WHERE job_id = ?"
+            " AND slice_no = ?");
+        done.setString(1, db::ToSqlDatetime(now));
+        done.setInt(2, static_cast<int>(ids.size()));
+        done.setInt64(3, job_id);
+        done.setInt(4, slice_no);
+        done.executeUpdate();
+        // The job row's lock orders the slices finishing together: the last one to
+        // take it sees every other slice done and finishes the job.
+        auto& count = conn.Prepare(
+            "UPDATE rescore_jobs SET accounts_done = accounts_done + ? WHERE job_id = ?");
+        count.setInt64(1, static_cast<int64_t>(ids.size()));
+        count.setInt64(2, job_id);
+        count.executeUpdate();
+        RETURN_IF_ERROR(FinishJobIfDone(conn, job_id, now));
+        // A slice with no account left still counts as work.
+        return std::optional<int>(std::max<int>(static_cast<int>(ids.size()), 1));
+      });
+}
+
+absl::StatusOr<int> MySqlHealthRepository::CutSlice(absl::Time now, int max_accounts) {
   return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
-    // Another replica holding a job skips it here and takes the next one.
-    ResultSetPtr job(conn.Prepare("SELECT job_id, cursor_account_id FROM rescore_jobs"
-                                  " WHERE finished_at IS NULL ORDER BY job_id LIMIT 1"
-                                  " FOR UPDATE SKIP LOCKED")
+    // A short wait on a job another worker is cutting, rather than skipping it.
+    ResultSetPtr job(conn.Prepare("SELECT job_id, cursor_account_id, slices FROM rescore_jobs"
+                                  " WHERE finished_at IS NULL AND all_cut = 0"
+                                  " ORDER BY job_id LIMIT 1 FOR UPDATE")
                          .executeQuery());
     if (!job->next()) return 0;
     const int64_t job_id = job->getInt64(1);
     const std::string cursor = Str(*job, 2);
-    std::vector<std::string> ids;
+    const int slices = job->getInt(3);
+    std::string last;
+    int found = 0;
     {
       auto& stmt = conn.Prepare(
           "SELECT account_id FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?");
       stmt.setString(1, cursor);
       stmt.setInt(2, max_accounts);
       ResultSetPtr rs(stmt.executeQuery());
-      while (rs->next()) ids.push_back(Str(*rs, 1));
+      while (rs->next()) {
+        last = Str(*rs, 1);
+        ++found;
+      }
     }
-    RETURN_IF_ERROR(RescoreInTransaction(conn, ids, now));
-    const bool finished = static_cast<int>(ids.size()) < max_accounts;
+    // The last slice reaches past every account id: accounts created while the job
+    // runs are rescored too.
+    const bool all_cut = found < max_accounts;
+    if (found > 0) {
+      auto& insert = conn.Prepare(
+          "INSERT INTO rescore_job_slices (job_id, slice_no, after_account_id, last_account_id)"
+          " VALUES (?, ?, ?, ?)");
+      insert.setInt64(1, job_id);
+      insert.setInt(2, slices + 1);
+      insert.setString(3, cursor);
+      insert.setString(4, all_cut ? std::string(kLastAccountId) : last);
+      insert.executeUpdate();
+    }
     auto& advance = conn.Prepare(
-        "UPDATE rescore_jobs SET cursor_account_id = ?, accounts_done = accounts_done + ?,"
-        " finished_at = ? WHERE job_id = ?");
-    advance.setString(1, ids.empty() ? cursor : ids.back());
-    advance.setInt64(2, static_cast<int64_t>(ids.size()));
-    if (finished) {
-      advance.setString(3, db::ToSqlDatetime(now));
-    } else {
-      advance.setNull(3, sql::DataType::TIMESTAMP);
-    }
+        "UPDATE rescore_jobs SET cursor_account_id = ?, slices = ?, all_cut = ? WHERE job_id = ?");
+    advance.setString(1, found > 0 ? last : cursor);
+    advance.setInt(2, found > 0 ? slices + 1 : slices);
+    advance.setInt(3, all_cut ? 1 : 0);
     advance.setInt64(4, job_id);
     advance.executeUpdate();
-    // A finished job with no account left still counts as work, so the worker
-    // goes on to the next job at once.
-    return std::max<int>(static_cast<int>(ids.size()), finished ? 1 : 0);
+    if (all_cut) RETURN_IF_ERROR(FinishJobIfDone(conn, job_id, now));
+    return 1;
   });
+}
+
+absl::Status MySqlHealthRepository::FinishJobIfDone(db::Connection& conn, int64_t job_id,
+                                                    absl::Time now) {
+  auto& open = conn.Prepare(
+      "SELECT j.all_cut, (SELECT COUNT(*) FROM rescore_job_slices s"
+      "  WHERE s.job_id = j.job_id AND s.done_at IS NULL)"
+      " FROM rescore_jobs j WHERE j.job_id = ?");
+  open.setInt64(1, job_id);
+  ResultSetPtr rs(open.executeQuery());
+  if (!rs->next() || rs->getInt(1) == 0 || rs->getInt64(2) > 0) return absl::OkStatus();
+  auto& finish = conn.Prepare(
+      "UPDATE rescore_jobs SET finished_at = ? WHERE job_id = ? AND finished_at IS NULL");
+  finish.setString(1, db::ToSqlDatetime(now));
+  finish.setInt64(2, job_id);
+  finish.executeUpdate();
+  auto& purge = conn.Prepare("DELETE FROM rescore_job_slices WHERE job_id = ?");
+  purge.setInt64(1, job_id);
+  purge.executeUpdate();
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------

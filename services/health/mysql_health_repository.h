@@ -5,7 +5,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,6 +91,8 @@ class MySqlHealthRepository final : public HealthRepository {
                                                  const db::ResultCodec<AlertSettings>& codec,
                                                  const AlertSettings& settings,
                                                  absl::Time now) override;
+  // Jobs are worked in slices of up to max_accounts (migration 007): each call works
+  // one open slice, or cuts the next one.
   absl::StatusOr<int> RunRescoreJobs(absl::Time now, int max_accounts) override;
   absl::Status ForEachAccountHistory(
       absl::CivilDay from, absl::CivilDay to,
@@ -124,6 +128,13 @@ class MySqlHealthRepository final : public HealthRepository {
                                            const IngestBatch& batch, absl::Time now);
   void RunIngestGroup(const std::vector<PendingIngest*>& group);
 
+  // Rescores an open slice in its own transaction; nullopt when none is free.
+  absl::StatusOr<std::optional<int>> WorkOpenSlice(absl::Time now);
+  // Moves the oldest unfinished job's cursor past the next max_accounts accounts
+  // and records them as an open slice.
+  absl::StatusOr<int> CutSlice(absl::Time now, int max_accounts);
+  // Finishes the job (and forgets its slices) once all are cut and done.
+  absl::Status FinishJobIfDone(db::Connection& conn, int64_t job_id, absl::Time now);
   // Rescores each account inside the caller's transaction and appends the events.
   absl::Status RescoreInTransaction(db::Connection& conn, const std::vector<std::string>& ids,
                                     absl::Time now);

@@ -9,8 +9,8 @@ namespace cs::health {
 
 void RescoreWorker::Start() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Run(); });
+  if (!running_.empty() || stopping_) return;
+  for (int i = 0; i < threads_; ++i) running_.emplace_back([this] { Run(); });
 }
 
 void RescoreWorker::Stop() {
@@ -19,7 +19,9 @@ void RescoreWorker::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& t : running_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 void RescoreWorker::Run() {
