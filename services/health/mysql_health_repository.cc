@@ -225,9 +225,13 @@ absl::StatusOr<Override> ReadOverride(sql::ResultSet& rs) {
 }
 
 // "day, counter, value" from column `first` on.
+// Counter rows select kCounterDay: the day as a number, not text, because rescoring
+// reads millions of them and parsing the text was a tenth of its client time.
+constexpr char kCounterDay[] = "TO_DAYS(day) - 719528";  // days since 1970-01-01
+
 absl::StatusOr<CounterRow> ReadCounterRow(sql::ResultSet& rs, int first) {
   CounterRow row;
-  ASSIGN_OR_RETURN(row.day, ReadDay(rs, first));
+  row.day = absl::CivilDay(1970, 1, 1) + rs.getInt64(first);
   row.counter = Str(rs, first + 1);
   row.value = rs.getDouble(first + 2);
   return row;
@@ -237,8 +241,8 @@ absl::StatusOr<CounterRow> ReadCounterRow(sql::ResultSet& rs, int first) {
 absl::StatusOr<CounterWindow> ReadCounters(db::Connection& conn, const std::string& account_id,
                                            absl::CivilDay from, absl::CivilDay to) {
   auto& stmt = conn.Prepare(
-      "SELECT day, counter, value FROM signal_daily WHERE account_id = ? AND day >= ?"
-      " AND day <= ?");
+      absl::StrCat("SELECT ", kCounterDay, ", counter, value FROM signal_daily"
+                   " WHERE account_id = ? AND day >= ? AND day <= ?"));
   stmt.setString(1, account_id);
   stmt.setString(2, DayText(from));
   stmt.setString(3, DayText(to));
@@ -861,8 +865,8 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     std::map<std::string, std::vector<CounterRow>> counter_rows;
     {
       auto& stmt = conn.Prepare(absl::StrCat(
-          "SELECT account_id, day, counter, value FROM signal_daily WHERE account_id IN ",
-          in_list, " AND day >= ?"));
+          "SELECT account_id, ", kCounterDay, ", counter, value FROM signal_daily",
+          " WHERE account_id IN ", in_list, " AND day >= ?"));
       bind_ids(stmt, 1);
       stmt.setString(static_cast<int>(present.size()) + 1, DayText(first_day));
       ResultSetPtr rs(stmt.executeQuery());
@@ -1764,9 +1768,9 @@ absl::Status MySqlHealthRepository::ForEachAccountHistory(
       // One range read of the batch's counters instead of one query per account.
       std::map<std::string, std::vector<CounterRow>> rows;
       {
-        auto& stmt = conn.Prepare(
-            "SELECT account_id, day, counter, value FROM signal_daily WHERE account_id >= ?"
-            " AND account_id <= ? AND day >= ? AND day <= ?");
+        auto& stmt = conn.Prepare(absl::StrCat(
+            "SELECT account_id, ", kCounterDay, ", counter, value FROM signal_daily",
+            " WHERE account_id >= ? AND account_id <= ? AND day >= ? AND day <= ?"));
         stmt.setString(1, accounts.front().account_id);
         stmt.setString(2, accounts.back().account_id);
         stmt.setString(3, DayText(from));
