@@ -1,13 +1,18 @@
 // The suite's load generator. It measures, against running binaries on loopback:
 //   ingest    durable RecordSignals throughput (signals/s) with concurrent clients,
-//             freshness probes under that load, and the baseline of the same rows
-//             written straight into MariaDB with multi-row INSERTs from one client;
+//             freshness probes under that load (write -> visible in GetHealth, and
+//             band change to RED -> the playbook run it triggers, when
+//             --playbooks_addr is set), and the baseline of the same rows written
+//             straight into MariaDB with multi-row INSERTs from one client;
 //   read      GetHealth peak QPS (closed loop) and p50/p99 at 50 % and 90 % of that
 //             peak (open loop), next to a trivial gRPC echo server measured the
 //             same way;
 //   rescore   a full rescore after a scorecard change over N seeded accounts with
 //             90 days of history: wall time, accounts/s and the health process's
-//             peak RSS.
+//             peak RSS;
+//   analytics GetPortfolioSummary, GetRetentionMetrics and GetPipelineSummary over a
+//             seeded book (1M accounts, 10M ledger rows by default; opt-in, as
+//             seeding takes minutes): p50/p90/max per RPC (bench/analytics.cc).
 // `cs_bench --serve_echo=ADDR` is the echo server itself (same build, same sync
 // server threading as the services). bench/run starts everything; see BENCHMARKS.md.
 
@@ -18,7 +23,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
@@ -40,19 +44,28 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/analytics.h"
+#include "bench/bench_util.h"
 #include "common/config.h"
 #include "common/db/pool.h"
-#include "cs/health/v1/health.grpc.pb.h"
 #include "common/server/runtime.h"
+#include "cs/health/v1/health.grpc.pb.h"
+#include "cs/playbooks/v1/playbooks.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, serve_echo, "", "Serve the echo baseline on this address and do nothing else");
-ABSL_FLAG(std::string, scenarios, "ingest,read,rescore", "Comma-separated: ingest, read, rescore");
+ABSL_FLAG(std::string, scenarios, "ingest,read,rescore",
+          "Comma-separated: ingest, read, rescore, analytics");
 ABSL_FLAG(std::string, health_addr, "127.0.0.1:50051", "The health service");
+ABSL_FLAG(std::string, playbooks_addr, "",
+          "The playbooks service, consuming the health service's events (band change -> "
+          "playbook run probes of the ingest scenario; none when empty)");
+ABSL_FLAG(std::string, expansion_addr, "127.0.0.1:50053", "The expansion service (analytics)");
 ABSL_FLAG(std::string, echo_addr, "", "The echo baseline server (read scenario)");
 ABSL_FLAG(std::string, db_uri, "mysql://root@127.0.0.1:3407",
           "The database server the health service uses (no schema)");
 ABSL_FLAG(std::string, health_schema, "cs_health", "The health service's schema");
+ABSL_FLAG(std::string, expansion_schema, "cs_expansion", "The expansion service's schema");
 ABSL_FLAG(int, health_pid, 0, "Process id of the health service, for its peak RSS");
 ABSL_FLAG(int, accounts, 2000, "Accounts the ingest and read scenarios spread over");
 ABSL_FLAG(int, concurrency, 16, "Concurrent clients (closed loop)");
@@ -60,76 +73,16 @@ ABSL_FLAG(int, batch, 500, "Signals per RecordSignals request");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Length of each measured phase");
 ABSL_FLAG(int, baseline_rows, 200000, "Rows the INSERT baseline writes");
 ABSL_FLAG(int, rescore_accounts, 100000, "Accounts seeded for the rescore scenario");
-ABSL_FLAG(std::string, json_out, "", "Append one JSON object per figure to this file");
+ABSL_FLAG(int, playbook_probes, 20,
+          "Band change -> playbook run probes during the ingest load, one fresh account each");
+ABSL_FLAG(absl::Duration, playbook_probe_interval, absl::Milliseconds(300),
+          "Time between the starts of two band change -> playbook run probes");
 
+namespace cs::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace hv1 = cs::health::v1;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Latencies in microseconds; percentiles by nearest rank.
-class Latencies {
- public:
-  void Add(double us) { values_.push_back(us); }
-  void Merge(const Latencies& other) {
-    values_.insert(values_.end(), other.values_.begin(), other.values_.end());
-  }
-  size_t count() const { return values_.size(); }
-  double Percentile(double p) {
-    if (values_.empty()) return 0;
-    std::sort(values_.begin(), values_.end());
-    const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * values_.size()));
-    return values_[std::clamp<size_t>(rank, 1, values_.size()) - 1];
-  }
-
- private:
-  std::vector<double> values_;
-};
-
-// Figures go to stdout as a table line and, with --json_out, as JSON lines.
-void Report(const std::string& name, double value, const std::string& unit,
-            const std::string& note = "") {
-  std::printf(std::abs(value) < 10 ? "  %-44s %14.3f %-11s %s\n" : "  %-44s %14.1f %-11s %s\n",
-              name.c_str(), value, unit.c_str(), note.c_str());
-  std::fflush(stdout);
-  const std::string path = absl::GetFlag(FLAGS_json_out);
-  if (path.empty()) return;
-  std::ofstream out(path, std::ios::app);
-  out << absl::StrFormat(R"({"figure":"%s","value":%.3f,"unit":"%s"})", name, value, unit)
-      << "\n";
-}
-
-// Separate channels so concurrent clients use separate HTTP/2 connections, as
-// separate callers would.
-std::shared_ptr<grpc::Channel> Channel(const std::string& addr, int index) {
-  grpc::ChannelArguments args;
-  args.SetInt("cs.bench.channel_index", index);
-  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
-}
-
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(30)) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() +
-                  std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
-  return c;
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = absl::ToUnixMicros(t);
-  out->set_seconds(us / 1000000);
-  out->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
-}
-
-std::string AccountId(const std::string& prefix, int i) {
-  return absl::StrFormat("%s-%07d", prefix, i);
-}
-
-bool Fail(const std::string& what, const grpc::Status& s) {
-  std::fprintf(stderr, "%s: %d %s\n", what.c_str(), s.error_code(), s.error_message().c_str());
-  return false;
-}
+namespace pv1 = cs::playbooks::v1;
 
 // ---------------------------------------------------------------------------
 // Echo baseline server
@@ -233,8 +186,9 @@ struct IngestResult {
   Latencies latency;
 };
 
+// The load runs until `hold` returns.
 IngestResult RunIngest(const std::string& addr, int accounts, int concurrency, int batch,
-                       absl::Duration duration, const std::string& run_tag) {
+                       const std::function<void()>& hold, const std::string& run_tag) {
   IngestResult total;
   std::mutex mu;
   std::atomic<bool> stop{false};
@@ -275,7 +229,7 @@ IngestResult RunIngest(const std::string& addr, int accounts, int concurrency, i
       total.latency.Merge(mine.latency);
     });
   }
-  std::this_thread::sleep_for(std::chrono::microseconds(absl::ToInt64Microseconds(duration)));
+  hold();
   stop = true;
   for (auto& th : threads) th.join();
   total.seconds = Seconds(Clock::now() - start);
@@ -320,6 +274,167 @@ Latencies RunFreshnessProbes(const std::string& addr, const std::atomic<bool>& k
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Band change -> playbook run
+
+// The playbook DOMAIN's default set opens when an account enters RED.
+constexpr char kRedPlaybook[] = "red-emergency-response";
+// A probe whose run has not appeared by then counts as timed out, at this value.
+constexpr absl::Duration kPlaybookProbeCap = absl::Seconds(10);
+
+// `count` signals of `kind` for `account`, one a day over the `spread_days` days
+// before `from_days_ago` (and an hour more, so none is in the future).
+void AddSignals(hv1::RecordSignalsRequest& request, const std::string& account,
+                hv1::SignalKind kind, int count, int spread_days, int from_days_ago = 0,
+                bool distinct_features = false) {
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < count; ++i) {
+    hv1::Signal* s = request.add_signals();
+    s->set_event_id(absl::StrCat(request.request_id(), "-", request.signals_size()));
+    s->set_account_id(account);
+    s->set_kind(kind);
+    SetTimestamp(now - absl::Hours(24) * (from_days_ago + i % spread_days) - absl::Hours(1),
+                 s->mutable_occurred_at());
+    if (distinct_features) s->set_feature(absl::StrCat("feature-", i));
+  }
+}
+
+// By DOMAIN's default scorecard (GREEN above 75, RED below 60; usage 25, adoption 20,
+// support 15, payment 15, engagement 15, expansion interest 10): daily logins, four
+// of ten features, one paid invoice, no tickets and a dozen email opens a month
+// score 25 + 8 + 15 + 15 + 15 = 78, GREEN, with no expansion interest.
+hv1::RecordSignalsRequest GreenStart(const std::string& account) {
+  hv1::RecordSignalsRequest request;
+  request.set_request_id(absl::StrCat(account, "-green"));
+  AddSignals(request, account, hv1::SIGNAL_KIND_LOGIN, 90, 27);
+  AddSignals(request, account, hv1::SIGNAL_KIND_FEATURE_USED, 4, 27, 0, true);
+  AddSignals(request, account, hv1::SIGNAL_KIND_PAYMENT_SUCCEEDED, 1, 1, 40);
+  AddSignals(request, account, hv1::SIGNAL_KIND_EMAIL_OPEN, 12, 27);
+  return request;
+}
+
+// Signals can only lower support and payment: nine failed invoices (on-time ratio
+// 0.1, under the 0.5 floor) and forty tickets in the 90-day window (over 10 a month)
+// take both to 0, 78 - 30 = 48, RED.
+hv1::RecordSignalsRequest FallIntoRed(const std::string& account) {
+  hv1::RecordSignalsRequest request;
+  request.set_request_id(absl::StrCat(account, "-red"));
+  AddSignals(request, account, hv1::SIGNAL_KIND_PAYMENT_FAILED, 9, 20);
+  AddSignals(request, account, hv1::SIGNAL_KIND_TICKET_OPENED, 40, 25);
+  return request;
+}
+
+// Whether playbooks already has a run for `account` (of `playbook_id` when set).
+bool HasRun(pv1::PlaybookService::Stub& playbooks, const std::string& account,
+            const std::string& playbook_id) {
+  pv1::ListRunsRequest request;
+  request.set_account_id(account);
+  request.set_playbook_id(playbook_id);
+  request.set_page_size(1);
+  pv1::ListRunsResponse response;
+  return playbooks.ListRuns(Context().get(), request, &response).ok() && response.runs_size() > 0;
+}
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
+  const Clock::time_point start = Clock::now();
+  while (!done()) {
+    if (Seconds(Clock::now() - start) > absl::ToDoubleSeconds(timeout)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+// Creates the probe accounts and scores each GREEN (BAND_CHANGED is published only
+// between two scores, so a probe needs a scored start), then waits until playbooks
+// has the RED playbook and has consumed the set-up's events (the last account's
+// onboarding run exists), so the probes measure the load, not the set-up backlog.
+bool PrepareProbeAccounts(hv1::AccountHealthService::Stub& health,
+                          pv1::PlaybookService::Stub& playbooks, const std::string& prefix,
+                          int n) {
+  pv1::GetPlaybookRequest get_playbook;
+  get_playbook.set_playbook_id(kRedPlaybook);
+  if (!WaitFor([&] {
+        pv1::GetPlaybookResponse response;
+        return playbooks.GetPlaybook(Context().get(), get_playbook, &response).ok();
+      }, absl::Seconds(60))) {
+    std::fprintf(stderr, "playbooks: no %s playbook after 60 s\n", kRedPlaybook);
+    return false;
+  }
+  if (!UpsertAccounts(health, prefix, n)) return false;
+  for (int i = 0; i < n; ++i) {
+    const std::string account = AccountId(prefix, i);
+    hv1::RecordSignalsResponse recorded;
+    if (grpc::Status s = health.RecordSignals(Context().get(), GreenStart(account), &recorded);
+        !s.ok()) {
+      return Fail("RecordSignals (probe start)", s);
+    }
+    hv1::GetHealthRequest get;
+    get.set_account_id(account);
+    hv1::GetHealthResponse response;
+    if (grpc::Status s = health.GetHealth(Context().get(), get, &response); !s.ok()) {
+      return Fail("GetHealth (probe start)", s);
+    }
+    if (response.health().band() != hv1::BAND_GREEN) {
+      std::fprintf(stderr, "probe account %s starts %s, not GREEN\n", account.c_str(),
+                   hv1::Band_Name(response.health().band()).c_str());
+      return false;
+    }
+  }
+  if (!WaitFor([&] { return HasRun(playbooks, AccountId(prefix, n - 1), ""); },
+               absl::Seconds(120))) {
+    std::fprintf(stderr, "playbooks: the set-up's events not consumed after 120 s\n");
+    return false;
+  }
+  return true;
+}
+
+struct PlaybookProbeResult {
+  Latencies latency;  // timed-out probes at the cap
+  int timed_out = 0;
+  int failed = 0;
+};
+
+// Probe i starts i * `interval` after the first: it pushes its account into RED and
+// polls ListRuns for the RED playbook's run from the moment RecordSignals returns.
+// Each probe waits on its own thread, so a slow one does not delay the next.
+PlaybookProbeResult RunPlaybookProbes(hv1::AccountHealthService::Stub& health,
+                                      pv1::PlaybookService::Stub& playbooks,
+                                      const std::string& prefix, int n, absl::Duration interval) {
+  PlaybookProbeResult result;
+  std::mutex mu;
+  std::vector<std::thread> probes;
+  const Clock::time_point first = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    std::this_thread::sleep_until(
+        first + std::chrono::microseconds(absl::ToInt64Microseconds(interval * i)));
+    probes.emplace_back([&, i] {
+      const std::string account = AccountId(prefix, i);
+      hv1::RecordSignalsRequest request = FallIntoRed(account);
+      hv1::RecordSignalsResponse response;
+      grpc::Status s = health.RecordSignals(Context().get(), request, &response);
+      if (!s.ok() || response.accepted() != request.signals_size()) {
+        if (!s.ok()) Fail("RecordSignals (probe)", s);
+        std::lock_guard<std::mutex> lock(mu);
+        ++result.failed;
+        return;
+      }
+      const Clock::time_point returned = Clock::now();
+      bool seen = false;
+      while (!(seen = HasRun(playbooks, account, kRedPlaybook)) &&
+             Seconds(Clock::now() - returned) < absl::ToDoubleSeconds(kPlaybookProbeCap)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      }
+      const double us = seen ? Seconds(Clock::now() - returned) * 1e6
+                             : absl::ToDoubleMicroseconds(kPlaybookProbeCap);
+      std::lock_guard<std::mutex> lock(mu);
+      result.latency.Add(us);
+      if (!seen) ++result.timed_out;
+    });
+  }
+  for (std::thread& t : probes) t.join();
+  return result;
 }
 
 // The same rows the service stores, written by one client with multi-row INSERTs of
@@ -378,11 +493,38 @@ bool IngestScenario(const cs::DbConfig& db) {
               absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str());
   const std::string addr = absl::GetFlag(FLAGS_health_addr);
   const std::string tag = absl::StrCat(absl::ToUnixMicros(absl::Now()));
+  const std::string playbooks_addr = absl::GetFlag(FLAGS_playbooks_addr);
+  const int playbook_probes = playbooks_addr.empty() ? 0 : absl::GetFlag(FLAGS_playbook_probes);
+  const std::string probe_prefix = absl::StrCat("bench-pb-", tag);
+  auto probe_health = hv1::AccountHealthService::NewStub(Channel(addr, 1001));
+  std::unique_ptr<pv1::PlaybookService::Stub> playbooks;
+  if (playbook_probes > 0) {
+    playbooks = pv1::PlaybookService::NewStub(Channel(playbooks_addr, 1002));
+    if (!PrepareProbeAccounts(*probe_health, *playbooks, probe_prefix, playbook_probes)) {
+      return false;
+    }
+  }
   std::atomic<bool> probing{true};
   Latencies fresh;
   std::thread prober([&] { fresh = RunFreshnessProbes(addr, probing, tag); });
-  IngestResult r = RunIngest(addr, absl::GetFlag(FLAGS_accounts), absl::GetFlag(FLAGS_concurrency),
-                             absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_duration), tag);
+  PlaybookProbeResult band_to_run;
+  // The load lasts --duration, or longer until the last playbook probe is done.
+  IngestResult r = RunIngest(
+      addr, absl::GetFlag(FLAGS_accounts), absl::GetFlag(FLAGS_concurrency),
+      absl::GetFlag(FLAGS_batch),
+      [&] {
+        std::thread playbook_prober;
+        if (playbooks != nullptr) {
+          playbook_prober = std::thread([&] {
+            band_to_run = RunPlaybookProbes(*probe_health, *playbooks, probe_prefix,
+                                            playbook_probes,
+                                            absl::GetFlag(FLAGS_playbook_probe_interval));
+          });
+        }
+        absl::SleepFor(absl::GetFlag(FLAGS_duration));
+        if (playbook_prober.joinable()) playbook_prober.join();
+      },
+      tag);
   probing = false;
   prober.join();
   const double rate = r.accepted / r.seconds;
@@ -393,6 +535,17 @@ bool IngestScenario(const cs::DbConfig& db) {
   Report("freshness.visible_p50_ms", fresh.Percentile(50) / 1000, "ms",
          absl::StrFormat("%d probes", fresh.count()));
   Report("freshness.visible_p99_ms", fresh.Percentile(99) / 1000, "ms");
+  if (playbook_probes > 0) {
+    Report("freshness.band_to_playbook_run_p50_ms", band_to_run.latency.Percentile(50) / 1000,
+           "ms", absl::StrFormat("%d probes, %d timed out (counted at %s), %d failed",
+                           band_to_run.latency.count(), band_to_run.timed_out,
+                           absl::FormatDuration(kPlaybookProbeCap), band_to_run.failed));
+    Report("freshness.band_to_playbook_run_p99_ms", band_to_run.latency.Percentile(99) / 1000,
+           "ms");
+    Report("freshness.band_to_playbook_run_max_ms", band_to_run.latency.Percentile(100) / 1000,
+           "ms");
+    Report("freshness.band_to_playbook_run_timeouts", band_to_run.timed_out, "probes");
+  }
   absl::StatusOr<double> baseline =
       InsertBaseline(db, absl::GetFlag(FLAGS_health_schema), absl::GetFlag(FLAGS_baseline_rows));
   if (!baseline.ok()) {
@@ -401,7 +554,9 @@ bool IngestScenario(const cs::DbConfig& db) {
   }
   Report("ingest.baseline_multirow_insert_rows_per_s", *baseline, "rows/s");
   Report("ingest.ratio_service_to_baseline", rate / *baseline, "x");
-  return r.errors == 0 && r.accepted > 0 && fresh.count() > 0;
+  const bool playbook_probes_ok =
+      band_to_run.failed == 0 && band_to_run.timed_out < std::max(1, playbook_probes);
+  return r.errors == 0 && r.accepted > 0 && fresh.count() > 0 && playbook_probes_ok;
 }
 
 // ---------------------------------------------------------------------------
@@ -703,9 +858,7 @@ bool RescoreScenario(const cs::DbConfig& base) {
   return finished && done >= n;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("The customer-success suite's load generator; see BENCHMARKS.md.");
   absl::ParseCommandLine(argc, argv);
   if (!absl::GetFlag(FLAGS_serve_echo).empty()) return ServeEcho(absl::GetFlag(FLAGS_serve_echo));
@@ -734,6 +887,18 @@ int main(int argc, char** argv) {
   if (wants("ingest")) ok = IngestScenario(*db) && ok;
   if (wants("read")) ok = ReadScenario() && ok;
   if (wants("rescore")) ok = RescoreScenario(*db) && ok;
+  // Last: the rescore scenario would otherwise rescore the whole seeded book.
+  if (wants("analytics")) {
+    ok = AnalyticsScenario({absl::GetFlag(FLAGS_health_addr), absl::GetFlag(FLAGS_expansion_addr),
+                            *db, absl::GetFlag(FLAGS_health_schema),
+                            absl::GetFlag(FLAGS_expansion_schema)}) &&
+         ok;
+  }
   std::printf(ok ? "bench: done\n" : "bench: FAILED\n");
   return ok ? 0 : 1;
 }
+
+}  // namespace
+}  // namespace cs::bench
+
+int main(int argc, char** argv) { return cs::bench::Main(argc, argv); }
