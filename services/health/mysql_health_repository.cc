@@ -760,7 +760,10 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
                          std::vector<Alert>& opened) {
   std::map<absl::Time, std::vector<int64_t>> resolved_at;
   for (const Alert& a : resolved) resolved_at[a.resolved_at.value_or(a.opened_at)].push_back(a.id);
-  for (const auto& [at, ids] : resolved_at) {
+  for (const auto& entry : resolved_at) {
+    // Named, not bound: clang 14 cannot capture structured bindings in a lambda.
+    const absl::Time at = entry.first;
+    const std::vector<int64_t>& ids = entry.second;
     db::ForEachChunk(ids.size(), [&](size_t offset, size_t count) {
       auto& stmt = conn.Prepare(
           absl::StrCat("UPDATE alerts SET resolved_at = ?, open_flag = NULL WHERE alert_id IN ",
