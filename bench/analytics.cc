@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <initializer_list>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -76,18 +77,27 @@ absl::Status Execute(db::Pool& pool, const std::string& sql) {
   });
 }
 
+// Removes an earlier run's seeded rows (ids 'bench-an-...') from each table, in order.
+absl::Status DeleteSeeded(db::Pool& pool, std::initializer_list<const char*> tables) {
+  for (const char* table : tables) {
+    if (absl::Status s = Execute(pool, absl::StrCat("DELETE FROM ", table,
+                                                    " WHERE account_id LIKE 'bench-an-%'"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Accounts (lifecycle, tier, ARR), their current health score with bands spread
 // about 80/15/5, and two score_history rows each: the current score, and one 90
 // days old that for about 10 % of accounts is in another band, so the summary's
 // band movements have work to do.
 absl::Status SeedHealth(db::Pool& pool, int accounts) {
   const std::string seq = absl::StrCat("seq_1_to_", accounts);
-  for (const char* table : {"score_history", "account_scores", "accounts"}) {
-    if (absl::Status s = Execute(pool, absl::StrCat("DELETE FROM ", table,
-                                                    " WHERE account_id LIKE 'bench-an-%'"));
-        !s.ok()) {
-      return s;
-    }
+  if (absl::Status s = DeleteSeeded(pool, {"score_history", "account_scores", "accounts"});
+      !s.ok()) {
+    return s;
   }
   const std::string insert_accounts = absl::StrCat(
       "INSERT INTO accounts (account_id, name, tier, employee_count, industry, owner_id,"
@@ -180,13 +190,10 @@ absl::Status SeedLedgerChunk(db::Pool& pool, int first, int last, int per_accoun
 // and open or closed opportunities for about 10 % of accounts across the stages.
 absl::Status SeedExpansion(db::Pool& pool, int accounts, int64_t ledger_rows) {
   const std::string seq = absl::StrCat("seq_1_to_", accounts);
-  for (const char* table :
-       {"opportunities", "revenue_movements", "ledger_accounts", "account_profiles"}) {
-    if (absl::Status s = Execute(pool, absl::StrCat("DELETE FROM ", table,
-                                                    " WHERE account_id LIKE 'bench-an-%'"));
-        !s.ok()) {
-      return s;
-    }
+  if (absl::Status s = DeleteSeeded(
+          pool, {"opportunities", "revenue_movements", "ledger_accounts", "account_profiles"});
+      !s.ok()) {
+    return s;
   }
   const std::string profiles = absl::StrCat(
       "INSERT INTO account_profiles (account_id, tier, seats_licensed, seats_used, usage_units,"
