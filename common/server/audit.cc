@@ -2,7 +2,12 @@
 
 #include <grpcpp/server_context.h>
 
+#include <algorithm>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -26,15 +31,78 @@ constexpr int kMaxDepth = 4;
 // no page of the suite comes near it.
 constexpr size_t kMaxAccounts = 10000;
 
+// A field the walk reads: a string that may name an id, or a message field whose
+// type holds such a string at some depth.
+bool NamesId(const FieldDescriptor* f) {
+  const std::string& name = f->name();
+  if (f->is_repeated()) return name == "account_ids";
+  return name == "account_id" || name == "request_id" ||
+         (absl::EndsWith(name, "_id") && name != "owner_id");
+}
+
+// Per message type, the fields the walk can find anything in, by field number (the
+// order ListFields gives): a response's trend points and score components, say, are
+// never descended into. Types are few and fixed, so the cache only grows to them.
+class FieldPlans {
+ public:
+  const std::vector<const FieldDescriptor*>& For(const google::protobuf::Descriptor* d) {
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      auto it = plans_.find(d);
+      if (it != plans_.end()) return it->second;
+    }
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto it = plans_.find(d);
+    if (it != plans_.end()) return it->second;
+    std::vector<const FieldDescriptor*> fields;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (f->type() == FieldDescriptor::TYPE_STRING) {
+        if (NamesId(f)) fields.push_back(f);
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_map()) {
+        std::set<const google::protobuf::Descriptor*> visiting;
+        if (MayHoldIds(f->message_type(), visiting)) fields.push_back(f);
+      }
+    }
+    std::sort(fields.begin(), fields.end(),
+              [](const FieldDescriptor* a, const FieldDescriptor* b) {
+                return a->number() < b->number();
+              });
+    return plans_.emplace(d, std::move(fields)).first->second;
+  }
+
+ private:
+  static bool MayHoldIds(const google::protobuf::Descriptor* d,
+                         std::set<const google::protobuf::Descriptor*>& visiting) {
+    if (!visiting.insert(d).second) return false;  // a cycle adds nothing new
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (f->type() == FieldDescriptor::TYPE_STRING && NamesId(f)) return true;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_map() &&
+          MayHoldIds(f->message_type(), visiting)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::shared_mutex mu_;
+  std::unordered_map<const google::protobuf::Descriptor*, std::vector<const FieldDescriptor*>>
+      plans_;
+};
+
+FieldPlans& Plans() {
+  static FieldPlans* plans = new FieldPlans();
+  return *plans;
+}
+
 void Collect(const Message& m, int depth, MessageIds* ids, int* resource_depth) {
   const google::protobuf::Reflection* r = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
+  for (const FieldDescriptor* f : Plans().For(m.GetDescriptor())) {
+    if (f->is_repeated() ? r->FieldSize(m, f) == 0 : !r->HasField(m, f)) continue;
     const std::string& name = f->name();
     if (f->type() == FieldDescriptor::TYPE_STRING) {
       if (f->is_repeated()) {
-        if (name != "account_ids") continue;
         for (int i = 0; i < r->FieldSize(m, f) && ids->accounts.size() < kMaxAccounts; ++i) {
           ids->accounts.insert(r->GetRepeatedString(m, f, i));
         }
@@ -46,13 +114,12 @@ void Collect(const Message& m, int depth, MessageIds* ids, int* resource_depth) 
         if (ids->accounts.size() < kMaxAccounts) ids->accounts.insert(std::move(value));
       } else if (name == "request_id") {
         if (depth == 0) ids->request_id = std::move(value);
-      } else if (absl::EndsWith(name, "_id") && name != "owner_id" && depth < *resource_depth) {
+      } else if (depth < *resource_depth) {
         ids->resource_type = name;
         ids->resource_id = std::move(value);
         *resource_depth = depth;
       }
-    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_map() &&
-               depth < kMaxDepth) {
+    } else if (depth < kMaxDepth) {
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(m, f); ++i) {
           Collect(r->GetRepeatedMessage(m, f, i), depth + 1, ids, resource_depth);
@@ -95,7 +162,8 @@ class AuditInterceptor : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      grpc::Status out = factory_->Record(info_, principal_, request_, response_, status);
+      grpc::Status out =
+          factory_->Record(info_, write_, principal_, request_, response_, status);
       if (out.error_code() != status.error_code()) methods->ModifySendStatus(out);
     }
     methods->Proceed();
@@ -171,12 +239,11 @@ std::string AuditInterceptorFactory::TakePrincipal(
 }
 
 grpc::Status AuditInterceptorFactory::Record(grpc::experimental::ServerRpcInfo* info,
-                                             const std::string& principal,
+                                             bool write, const std::string& principal,
                                              const MessageIds& request,
                                              const MessageIds& response,
                                              const grpc::Status& status) {
   const std::string method = info->method();
-  const bool write = IsWrite(method);
   std::vector<std::string> accounts(request.accounts.begin(), request.accounts.end());
   if (!write) {
     for (const std::string& a : response.accounts) {

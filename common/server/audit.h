@@ -68,8 +68,10 @@ class AuditInterceptorFactory : public grpc::experimental::ServerInterceptorFact
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
-  // Records one finished call; returns what the caller should get.
-  grpc::Status Record(grpc::experimental::ServerRpcInfo* info, const std::string& principal,
+  // Records one finished call (`write`: the method is not a read); returns what the
+  // caller should get.
+  grpc::Status Record(grpc::experimental::ServerRpcInfo* info, bool write,
+                      const std::string& principal,
                       const MessageIds& request, const MessageIds& response,
                       const grpc::Status& status);
   // Reads and removes the "authorization" header; the principal ("anonymous" without

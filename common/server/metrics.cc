@@ -36,8 +36,8 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
  public:
   ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
       : info_(info), metrics_(metrics), method_(info->method()),
-        start_(std::chrono::steady_clock::now()) {
-    metrics_->Started(method_);
+        series_(metrics->Method(method_)), start_(std::chrono::steady_clock::now()) {
+    metrics_->Started(series_);
     metrics_->CallBegan();
   }
   ~ObservabilityInterceptor() override { metrics_->CallEnded(); }
@@ -65,7 +65,7 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       const int code = static_cast<int>(status.error_code());
-      metrics_->Handled(method_, code, seconds);
+      metrics_->Handled(method_, series_, code, seconds);
       const log::Level level = code == 0 ? log::Level::kDebug
                                : (code == grpc::StatusCode::INTERNAL ||
                                   code == grpc::StatusCode::UNKNOWN ||
@@ -89,6 +89,7 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* info_;
   RpcMetrics* metrics_;
   std::string method_;
+  RpcMetrics::MethodSeries* series_;
   std::string request_id_;
   std::chrono::steady_clock::time_point start_;
 };
@@ -121,15 +122,36 @@ RpcMetrics::RpcMetrics(prometheus::Registry& registry)
   pool_leased_ = &pool.Add({{"state", "leased"}});
 }
 
-void RpcMetrics::Started(const std::string& method) {
-  started_.Add({{"grpc_method", method}}).Increment();
-}
-
-void RpcMetrics::Handled(const std::string& method, int code, double seconds) {
-  handled_.Add({{"grpc_method", method}, {"grpc_code", CodeName(code)}}).Increment();
+RpcMetrics::MethodSeries* RpcMetrics::Method(const std::string& method) {
+  {
+    std::shared_lock<std::shared_mutex> lock(methods_mu_);
+    auto it = methods_.find(method);
+    if (it != methods_.end()) return it->second.get();
+  }
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  latency_.Add({{"grpc_method", method}}, kBuckets).Observe(seconds);
+  std::unique_lock<std::shared_mutex> lock(methods_mu_);
+  std::unique_ptr<MethodSeries>& series = methods_[method];
+  if (series == nullptr) {
+    series = std::make_unique<MethodSeries>();
+    series->started = &started_.Add({{"grpc_method", method}});
+    series->latency = &latency_.Add({{"grpc_method", method}}, kBuckets);
+  }
+  return series.get();
+}
+
+void RpcMetrics::Handled(const std::string& method, MethodSeries* series, int code,
+                         double seconds) {
+  if (code < 0 || code >= static_cast<int>(series->handled.size())) code = 2;  // UNKNOWN
+  prometheus::Counter* handled = series->handled[code].load(std::memory_order_acquire);
+  if (handled == nullptr) {
+    // Family::Add returns the existing series for the same labels, so a race here
+    // stores the same pointer twice.
+    handled = &handled_.Add({{"grpc_method", method}, {"grpc_code", CodeName(code)}});
+    series->handled[code].store(handled, std::memory_order_release);
+  }
+  handled->Increment();
+  series->latency->Observe(seconds);
 }
 
 grpc::experimental::Interceptor* ObservabilityInterceptorFactory::CreateServerInterceptor(

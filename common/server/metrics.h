@@ -13,7 +13,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <array>
 #include <atomic>
+#include <shared_mutex>
+#include <unordered_map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,8 +39,18 @@ class Pool;
 class RpcMetrics {
  public:
   explicit RpcMetrics(prometheus::Registry& registry);
-  void Started(const std::string& method);
-  void Handled(const std::string& method, int code, double seconds);
+
+  // One method's series, looked up once per call rather than by labels at every
+  // count (a family lookup builds and hashes a label map under the family's lock).
+  struct MethodSeries {
+    prometheus::Counter* started = nullptr;
+    prometheus::Histogram* latency = nullptr;
+    std::array<std::atomic<prometheus::Counter*>, 17> handled{};  // by status code
+  };
+  // Stable for the life of the metrics.
+  MethodSeries* Method(const std::string& method);
+  void Started(MethodSeries* series) { series->started->Increment(); }
+  void Handled(const std::string& method, MethodSeries* series, int code, double seconds);
   // Calls whose interceptor exists (from arrival until the call is torn down); the
   // drain uses it to tell in-flight calls from idle connections.
   void CallBegan() { in_flight_.fetch_add(1); }
@@ -52,6 +65,8 @@ class RpcMetrics {
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& latency_;
+  std::shared_mutex methods_mu_;
+  std::unordered_map<std::string, std::unique_ptr<MethodSeries>> methods_;
   prometheus::Gauge* db_up_;
   prometheus::Gauge* pool_open_;
   prometheus::Gauge* pool_leased_;

@@ -1,10 +1,12 @@
 #ifndef CS_SERVICES_HEALTH_HEALTH_REPOSITORY_H_
 #define CS_SERVICES_HEALTH_HEALTH_REPOSITORY_H_
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -12,6 +14,7 @@
 #include "common/db/idempotency.h"
 #include "services/health/first_value_store.h"
 #include "services/health/health.h"
+#include "services/health/portfolio_index.h"
 
 namespace cs::health {
 
@@ -92,6 +95,36 @@ class HealthRepository {
   virtual absl::StatusOr<AtRiskPage> ListAtRisk(const AtRiskQuery& query) = 0;
   virtual absl::StatusOr<PortfolioSummary> Portfolio(const std::string& score_name,
                                                      absl::Time period_start) = 0;
+  // What the in-memory portfolio (PortfolioIndex) is built and refreshed from, for
+  // one score name; `account_ids` null means every account.
+  // Accounts with their current score of that name; an asked-for account that does
+  // not exist is simply not reported.
+  virtual absl::Status ScanPortfolioAccounts(
+      const std::string& score_name, const std::vector<std::string>* account_ids,
+      const std::function<void(PortfolioAccount&&)>& fn) {
+    (void)score_name, (void)account_ids, (void)fn;
+    return absl::UnimplementedError("this repository has no portfolio scan");
+  }
+  // score_history rows computed at or after `from_us` and, when `with_earlier`, each
+  // account's newest row before it.
+  virtual absl::Status ScanBandPoints(const std::string& score_name,
+                                      const std::vector<std::string>* account_ids,
+                                      int64_t from_us, bool with_earlier,
+                                      const std::function<void(BandPoint&&)>& fn) {
+    (void)score_name, (void)account_ids, (void)from_us, (void)with_earlier, (void)fn;
+    return absl::UnimplementedError("this repository has no portfolio scan");
+  }
+  // (id, account) of score_history rows of the score name with id > after_id, in id
+  // order, at most `limit`; and the highest id of the table.
+  struct HistoryTail {
+    std::vector<std::pair<int64_t, std::string>> rows;
+    int64_t max_id = 0;
+  };
+  virtual absl::StatusOr<HistoryTail> ScoreHistoryAfter(const std::string& score_name,
+                                                        int64_t after_id, int limit) {
+    (void)score_name, (void)after_id, (void)limit;
+    return absl::UnimplementedError("this repository has no portfolio scan");
+  }
 
   // NOT_FOUND for an unknown account.
   virtual absl::StatusOr<Override> AddOverride(const db::WriteKey& key,

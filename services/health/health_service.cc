@@ -285,6 +285,10 @@ void HealthService::EnableViewCache(size_t accounts) {
   cache_ = std::make_unique<HealthViewCache>(accounts);
 }
 
+void HealthService::EnablePortfolioIndex() {
+  portfolio_ = std::make_unique<PortfolioTracker>(repository_, clock_);
+}
+
 bool HealthService::CacheUsable() {
   if (cache_ == nullptr || !cache_->enabled()) return false;
   const int64_t ok_at = tail_ok_at_ns_.load(std::memory_order_acquire);
@@ -297,7 +301,7 @@ bool HealthService::CacheUsable() {
 }
 
 absl::Status HealthService::PollCacheInvalidations() {
-  if (cache_ == nullptr) return absl::OkStatus();
+  if (cache_ == nullptr && portfolio_ == nullptr) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(tail_mu_);
   // Taken before reading: the views are fresh as of this instant once it succeeds.
   const int64_t started = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -309,10 +313,14 @@ absl::Status HealthService::PollCacheInvalidations() {
         repository_->ChangedAccounts(tail_cursor_, kLimit);
     if (!changes.ok()) return changes.status();
     if (changes->everything) {
-      cache_->InvalidateAll();
+      if (cache_ != nullptr) cache_->InvalidateAll();
+      if (portfolio_ != nullptr) portfolio_->MarkAllDirty();
       break;
     }
-    for (const std::string& account_id : changes->accounts) cache_->Invalidate(account_id);
+    if (cache_ != nullptr) {
+      for (const std::string& account_id : changes->accounts) cache_->Invalidate(account_id);
+    }
+    if (portfolio_ != nullptr) portfolio_->MarkDirty(changes->accounts);
     if (changes->accounts.size() < static_cast<size_t>(kLimit)) break;
   }
   tail_ok_at_ns_.store(started, std::memory_order_release);
@@ -470,8 +478,18 @@ absl::StatusOr<PortfolioSummary> HealthService::GetPortfolioSummary(std::string 
   RETURN_IF_ERROR(ValidateScoreName("score_name", score_name));
   if (period_days == 0) period_days = 30;
   if (period_days < 1 || period_days > 365) return Invalid("period_days", "must be in 0-365");
-  ASSIGN_OR_RETURN(PortfolioSummary out,
-                   repository_->Portfolio(score_name, clock_->Now() - absl::Hours(24) * period_days));
+  const absl::Time period_start = clock_->Now() - absl::Hours(24) * period_days;
+  if (portfolio_ != nullptr) {
+    // Every change committed before this call is in the answer: the tail is read now.
+    RETURN_IF_ERROR(PollCacheInvalidations());
+    absl::StatusOr<PortfolioSummary> indexed = portfolio_->Summary(score_name, period_start);
+    if (indexed.ok()) {
+      indexed->period_days = period_days;
+      return indexed;
+    }
+    if (!absl::IsUnimplemented(indexed.status())) return indexed.status();
+  }
+  ASSIGN_OR_RETURN(PortfolioSummary out, repository_->Portfolio(score_name, period_start));
   out.period_days = period_days;
   return out;
 }

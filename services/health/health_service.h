@@ -16,6 +16,7 @@
 #include "services/health/health.h"
 #include "services/health/health_cache.h"
 #include "services/health/health_repository.h"
+#include "services/health/portfolio_tracker.h"
 
 namespace cs::health {
 
@@ -92,6 +93,11 @@ class HealthService {
   // database is away) reads through instead of serving views that may be stale.
   // Call once, before serving.
   void EnableViewCache(size_t accounts);
+  // Answers GetPortfolioSummary from in-memory indexes (PortfolioTracker) kept
+  // current by the same event log tail, instead of aggregating every account.
+  void EnablePortfolioIndex();
+  // nullptr when not enabled.
+  PortfolioTracker* portfolio_tracker() { return portfolio_.get(); }
   // One step of the cache's tail of the shared event log and overrides: drops the
   // views that any replica's writes changed since the previous step. The server
   // runs it every ~150 ms; this replica's own writes also drop their views at once.
@@ -151,6 +157,7 @@ class HealthService {
   std::optional<absl::Time> model_loaded_at_;
 
   std::unique_ptr<HealthViewCache> cache_;
+  std::unique_ptr<PortfolioTracker> portfolio_;
   std::mutex tail_mu_;  // one tail step at a time (the tail thread, the rescore worker)
   HealthRepository::ChangeCursor tail_cursor_;
   // When the tail last caught up; the cache serves only while this is recent.

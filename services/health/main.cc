@@ -18,6 +18,9 @@
 #include "services/health/proto_mapping.h"
 #include "services/health/rescore_worker.h"
 
+ABSL_FLAG(bool, health_portfolio_index, true,
+          "Answer GetPortfolioSummary from in-memory indexes kept current by the event log and"
+          " score history tails (false: aggregate in the database on every call)");
 ABSL_FLAG(int, health_view_cache_accounts, 200000,
           "accounts whose current GetHealth view this replica keeps in memory (0: no cache)");
 ABSL_FLAG(absl::Duration, health_view_cache_tail, absl::Milliseconds(150),
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
           wiring->cache_tail->Start();
           runtime.AddShutdownHook([w = wiring.get()] { w->cache_tail->Stop(); });
         }
+        if (absl::GetFlag(FLAGS_health_portfolio_index)) wiring->health.EnablePortfolioIndex();
         wiring->rescore.Start();
         runtime.AddShutdownHook([rescore = &wiring->rescore] { rescore->Stop(); });
         wiring->bands = std::make_unique<cs::QueryGauge>(runtime.registry(), &pool, BandSpec());

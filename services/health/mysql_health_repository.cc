@@ -1657,6 +1657,140 @@ absl::StatusOr<PortfolioSummary> MySqlHealthRepository::Portfolio(const std::str
   return out;
 }
 
+// The portfolio index's reads. computed_at travels as microseconds since the epoch
+// (no DATETIME text to parse for a million rows).
+constexpr char kMicrosOf[] = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ";
+
+absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
+    const std::string& score_name, const std::vector<std::string>* account_ids,
+    const std::function<void(PortfolioAccount&&)>& fn) {
+  constexpr char kSelect[] =
+      "SELECT a.account_id, a.tier, a.lifecycle, s.score, s.band FROM accounts a"
+      " LEFT JOIN account_scores s ON s.account_id = a.account_id AND s.score_name = ?";
+  auto read = [&](sql::PreparedStatement& stmt) {
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      PortfolioAccount a;
+      a.account_id = Str(*rs, 1);
+      a.tier = TierFromName(Str(*rs, 2)).value_or(Tier::kUnspecified);
+      a.churned = LifecycleFromName(Str(*rs, 3)) == Lifecycle::kChurned;
+      a.scored = !rs->isNull(4);
+      if (a.scored) {
+        a.score = rs->getDouble(4);
+        a.band = ReadBand(*rs, 5);
+      }
+      fn(std::move(a));
+    }
+  };
+  return pool_->Run([&](db::Connection& conn) -> absl::Status {
+    if (account_ids == nullptr) {
+      auto& stmt = conn.Prepare(kSelect);
+      stmt.setString(1, score_name);
+      read(stmt);
+      return absl::OkStatus();
+    }
+    db::ForEachChunk(account_ids->size(), [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(absl::StrCat(kSelect, " WHERE a.account_id IN ",
+                                             db::RowPlaceholders(1, count)));
+      stmt.setString(1, score_name);
+      for (size_t i = 0; i < count; ++i) {
+        stmt.setString(static_cast<int>(i + 2), (*account_ids)[offset + i]);
+      }
+      read(stmt);
+    });
+    return absl::OkStatus();
+  });
+}
+
+absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name,
+                                                   const std::vector<std::string>* account_ids,
+                                                   int64_t from_us, bool with_earlier,
+                                                   const std::function<void(BandPoint&&)>& fn) {
+  const std::string from = db::ToSqlDatetime(absl::FromUnixMicros(from_us));
+  auto read = [&](sql::PreparedStatement& stmt) {
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      BandPoint p;
+      p.account_id = Str(*rs, 1);
+      p.at_us = rs->getInt64(2);
+      p.history_id = rs->getInt64(3);
+      p.band = ReadBand(*rs, 4);
+      fn(std::move(p));
+    }
+  };
+  const std::string since = absl::StrCat(
+      "SELECT h.account_id, ", kMicrosOf, "h.computed_at), h.id, h.band FROM score_history h"
+      " WHERE h.score_name = ? AND h.computed_at >= ?");
+  // Each account's newest row before `from` (ties on computed_at: every such row; the
+  // index orders them by id).
+  const std::string earlier = absl::StrCat(
+      "SELECT h.account_id, ", kMicrosOf, "h.computed_at), h.id, h.band FROM score_history h"
+      " JOIN (SELECT account_id, MAX(computed_at) AS newest FROM score_history"
+      "  WHERE score_name = ? AND computed_at < ?");
+  return pool_->Run([&](db::Connection& conn) -> absl::Status {
+    if (account_ids == nullptr) {
+      auto& stmt = conn.Prepare(since);
+      stmt.setString(1, score_name);
+      stmt.setString(2, from);
+      read(stmt);
+      if (with_earlier) {
+        auto& before = conn.Prepare(absl::StrCat(
+            earlier, " GROUP BY account_id) x ON h.account_id = x.account_id"
+                     " AND h.score_name = ? AND h.computed_at = x.newest"));
+        before.setString(1, score_name);
+        before.setString(2, from);
+        before.setString(3, score_name);
+        read(before);
+      }
+      return absl::OkStatus();
+    }
+    db::ForEachChunk(account_ids->size(), [&](size_t offset, size_t count) {
+      auto bind_ids = [&](sql::PreparedStatement& stmt, int first) {
+        for (size_t i = 0; i < count; ++i) {
+          stmt.setString(first + static_cast<int>(i), (*account_ids)[offset + i]);
+        }
+      };
+      auto& stmt = conn.Prepare(
+          absl::StrCat(since, " AND h.account_id IN ", db::RowPlaceholders(1, count)));
+      stmt.setString(1, score_name);
+      stmt.setString(2, from);
+      bind_ids(stmt, 3);
+      read(stmt);
+      if (with_earlier) {
+        auto& before = conn.Prepare(absl::StrCat(
+            earlier, " AND account_id IN ", db::RowPlaceholders(1, count),
+            " GROUP BY account_id) x ON h.account_id = x.account_id"
+            " AND h.score_name = ? AND h.computed_at = x.newest"));
+        before.setString(1, score_name);
+        before.setString(2, from);
+        bind_ids(before, 3);
+        before.setString(static_cast<int>(count) + 3, score_name);
+        read(before);
+      }
+    });
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<HealthRepository::HistoryTail> MySqlHealthRepository::ScoreHistoryAfter(
+    const std::string& score_name, int64_t after_id, int limit) {
+  HistoryTail out;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    auto& stmt = conn.Prepare(
+        "SELECT id, account_id FROM score_history WHERE id > ? AND score_name = ?"
+        " ORDER BY id LIMIT ?");
+    stmt.setInt64(1, after_id);
+    stmt.setString(2, score_name);
+    stmt.setInt(3, limit);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) out.rows.emplace_back(rs->getInt64(1), Str(*rs, 2));
+    ResultSetPtr max(conn.Prepare("SELECT COALESCE(MAX(id), 0) FROM score_history").executeQuery());
+    if (max->next()) out.max_id = max->getInt64(1);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // Overrides and settings
 

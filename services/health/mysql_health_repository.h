@@ -79,6 +79,15 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::StatusOr<AtRiskPage> ListAtRisk(const AtRiskQuery& query) override;
   absl::StatusOr<PortfolioSummary> Portfolio(const std::string& score_name,
                                              absl::Time period_start) override;
+  absl::Status ScanPortfolioAccounts(const std::string& score_name,
+                                     const std::vector<std::string>* account_ids,
+                                     const std::function<void(PortfolioAccount&&)>& fn) override;
+  absl::Status ScanBandPoints(const std::string& score_name,
+                              const std::vector<std::string>* account_ids, int64_t from_us,
+                              bool with_earlier,
+                              const std::function<void(BandPoint&&)>& fn) override;
+  absl::StatusOr<HistoryTail> ScoreHistoryAfter(const std::string& score_name, int64_t after_id,
+                                                int limit) override;
   absl::StatusOr<Override> AddOverride(const db::WriteKey& key,
                                        const db::ResultCodec<Override>& codec,
                                        const Override& override_value) override;
