@@ -702,6 +702,18 @@ bool ReadScenario() {
   for (int l = 0; l < kLanes; ++l) {
     health_stubs.push_back(hv1::AccountHealthService::NewStub(Channel(health, 2000 + l)));
   }
+  {
+    // What one answer weighs on the wire, next to the echo's (grpc.health.v1 Check).
+    hv1::GetHealthRequest request;
+    request.set_account_id(AccountId("bench", 0));
+    hv1::GetHealthResponse response;
+    if (health_stubs[0]->GetHealth(Context().get(), request, &response).ok()) {
+      grpc::health::v1::HealthCheckResponse echo_answer;
+      echo_answer.set_status(grpc::health::v1::HealthCheckResponse::SERVING);
+      Report("read.gethealth.response_bytes", static_cast<double>(response.ByteSizeLong()), "B",
+             absl::StrCat("echo answer ", echo_answer.ByteSizeLong(), " B"));
+    }
+  }
   ReadFigures h = MeasureReads(
       "read.gethealth", concurrency, duration,
       [&](int t) -> std::function<bool()> {

@@ -96,6 +96,50 @@ TEST_F(HealthServiceDbTest, AResentEventIdIsADuplicateAndCountsOnce) {
   EXPECT_EQ(Count("SELECT SUM(value) FROM signal_daily WHERE counter = 'logins'"), 5);
 }
 
+// New and stored keys in one chunk, and a key another transaction holds uncommitted:
+// the append waits for it and, once it commits, counts it as stored before.
+TEST_F(HealthServiceDbTest, TheAppendTellsStoredKeysFromNewOnesAndWaitsForAConcurrentHolder) {
+  AddAccount("a1");
+  std::vector<Signal> first = Many("a1", SignalKind::kLogin, 3, 1);
+  ASSERT_OK(Record(first));
+  std::vector<Signal> mixed = {first[1], MakeSignal("a1", SignalKind::kLogin, 1), first[2],
+                               MakeSignal("a1", SignalKind::kLogin, 2)};
+  absl::StatusOr<IngestResult> r = Record(mixed);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->accepted, 2);
+  EXPECT_EQ(r->duplicates, 2);
+  EXPECT_EQ(r->acks[0].outcome, RecordOutcome::kDuplicate);
+  EXPECT_EQ(r->acks[1].outcome, RecordOutcome::kAccepted);
+  EXPECT_EQ(r->acks[2].outcome, RecordOutcome::kDuplicate);
+  EXPECT_EQ(r->acks[3].outcome, RecordOutcome::kAccepted);
+
+  const Signal held = MakeSignal("a1", SignalKind::kLogin, 1);
+  absl::StatusOr<db::Pool::Lease> other = pool_->Acquire();
+  ASSERT_OK(other);
+  (*other)->Execute("START TRANSACTION");
+  auto& insert = (*other)->Prepare(
+      "INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at, value)"
+      " VALUES (?, ?, 'LOGIN', ?, ?, 1)");
+  insert.setString(1, held.account_id);
+  insert.setString(2, held.event_id);
+  insert.setString(3, db::ToSqlDatetime(held.occurred_at));
+  insert.setString(4, db::ToSqlDatetime(clock_.Now()));
+  insert.executeUpdate();
+  absl::StatusOr<IngestResult> waited;
+  std::thread ingest([&] { waited = Record({held, MakeSignal("a1", SignalKind::kLogin, 1)}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  (*other)->Execute("COMMIT");
+  ingest.join();
+  ASSERT_OK(waited);
+  EXPECT_EQ(waited->duplicates, 1);
+  EXPECT_EQ(waited->acks[0].outcome, RecordOutcome::kDuplicate);
+  EXPECT_EQ(waited->accepted, 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 7);
+  // The held signal was stored outside the ingest, so it has no counter; the
+  // accepted ones do.
+  EXPECT_EQ(Count("SELECT SUM(value) FROM signal_daily WHERE counter = 'logins'"), 6);
+}
+
 TEST_F(HealthServiceDbTest, BadRecordsAreRejectedOneByOneAndKeptAsDeadLetters) {
   AddAccount("a1");
   std::vector<Signal> batch = Many("a1", SignalKind::kLogin, 3, 1);

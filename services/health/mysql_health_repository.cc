@@ -307,60 +307,49 @@ std::set<std::string> ExistingAccounts(db::Connection& conn, const std::vector<s
   return out;
 }
 
-// The keys among `keys` that are stored already: one primary-key range read per
-// chunk of keys, whatever the number of accounts they span. The index is named:
-// left to choose, the optimizer also costs every tuple against signals_time, which
-// took ten times longer than the read itself (17 ms against 1.6 ms for 256 keys).
-std::set<SignalKey> StoredSignals(db::Connection& conn, const std::vector<SignalKey>& keys) {
-  std::set<SignalKey> out;
-  db::ForEachChunk(keys.size(), [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(
+// Appends the signals with multi-row statements and returns the keys among them
+// that were stored already. A stored key's row is left as it is (the no-op update),
+// so a chunk that inserted every row (affected rows = its size) had none; otherwise
+// the chunk's keys whose row another ingest group wrote are the ones stored before.
+// Without this, every key cost a primary-key read before its insert (1.3 s of a
+// 6.5 s run of 89,000 signals). A concurrent transaction holding the same new key
+// makes the insert wait for it: if it commits, the key counts as stored before.
+std::set<SignalKey> AppendSignals(db::Connection& conn, const std::vector<const Signal*>& signals,
+                                  absl::Time now, uint64_t group) {
+  std::set<SignalKey> stored;
+  const std::string recorded_at = db::ToSqlDatetime(now);
+  db::ForEachChunk(signals.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at, value,"
+        " feature, csat, ingest_group) VALUES ",
+        db::RowPlaceholders(count, 9), " ON DUPLICATE KEY UPDATE ingest_group = ingest_group"));
+    for (size_t i = 0; i < count; ++i) {
+      const Signal& s = *signals[offset + i];
+      const int p = static_cast<int>(i * 9);
+      stmt.setString(p + 1, s.account_id);
+      stmt.setString(p + 2, s.event_id);
+      stmt.setString(p + 3, std::string(SignalKindName(s.kind)));
+      stmt.setString(p + 4, db::ToSqlDatetime(s.occurred_at));
+      stmt.setString(p + 5, recorded_at);
+      stmt.setDouble(p + 6, s.value);
+      stmt.setString(p + 7, s.feature);
+      stmt.setDouble(p + 8, s.csat);
+      stmt.setUInt64(p + 9, group);
+    }
+    if (stmt.executeUpdate() == static_cast<int>(count)) return;
+    auto& check = conn.Prepare(
         absl::StrCat("SELECT account_id, event_id FROM signals FORCE INDEX (PRIMARY)"
                      " WHERE (account_id, event_id) IN (",
-                     db::RowPlaceholders(count, 2), ")"));
+                     db::RowPlaceholders(count, 2), ") AND ingest_group <> ?"));
     for (size_t i = 0; i < count; ++i) {
-      stmt.setString(static_cast<int>(2 * i + 1), keys[offset + i].first);
-      stmt.setString(static_cast<int>(2 * i + 2), keys[offset + i].second);
+      check.setString(static_cast<int>(2 * i + 1), signals[offset + i]->account_id);
+      check.setString(static_cast<int>(2 * i + 2), signals[offset + i]->event_id);
     }
-    ResultSetPtr rs(stmt.executeQuery());
-    while (rs->next()) out.emplace(Str(*rs, 1), Str(*rs, 2));
+    check.setUInt64(static_cast<int>(2 * count + 1), group);
+    ResultSetPtr rs(check.executeQuery());
+    while (rs->next()) stored.emplace(Str(*rs, 1), Str(*rs, 2));
   });
-  return out;
-}
-
-// Inserts the accepted signals with multi-row statements. Another transaction that
-// committed the same key since StoredSignals read would make this a duplicate-key
-// error: ABORTED, so the whole batch is retried and sees that signal as a duplicate.
-absl::Status InsertSignals(db::Connection& conn, const std::vector<const Signal*>& signals,
-                           absl::Time now) {
-  const std::string recorded_at = db::ToSqlDatetime(now);
-  try {
-    db::ForEachChunk(signals.size(), [&](size_t offset, size_t count) {
-      auto& stmt = conn.Prepare(absl::StrCat(
-          "INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at, value,"
-          " feature, csat) VALUES ",
-          db::RowPlaceholders(count, 8)));
-      for (size_t i = 0; i < count; ++i) {
-        const Signal& s = *signals[offset + i];
-        const int p = static_cast<int>(i * 8);
-        stmt.setString(p + 1, s.account_id);
-        stmt.setString(p + 2, s.event_id);
-        stmt.setString(p + 3, std::string(SignalKindName(s.kind)));
-        stmt.setString(p + 4, db::ToSqlDatetime(s.occurred_at));
-        stmt.setString(p + 5, recorded_at);
-        stmt.setDouble(p + 6, s.value);
-        stmt.setString(p + 7, s.feature);
-        stmt.setDouble(p + 8, s.csat);
-      }
-      stmt.executeUpdate();
-    });
-  } catch (const sql::SQLException& e) {
-    if (e.getErrorCode() == 1062) {
-      return absl::AbortedError("a concurrent request stored one of these signals; retry");
-    }
-    throw;
-  }
-  return absl::OkStatus();
+  return stored;
 }
 
 // Adds the batch's per-day counter increments, summed per row first.
@@ -424,20 +413,9 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
     }
   }
   const std::set<std::string> known = ExistingAccounts(conn, asked);
-  std::vector<SignalKey> candidates;
-  for (const IngestRecord* r : order) {
-    if (r->signal.has_value() && r->rejection.empty() && known.count(r->account_id)) {
-      candidates.emplace_back(r->account_id, r->signal->event_id);
-    }
-  }
-  const std::set<SignalKey> stored = StoredSignals(conn, candidates);
 
   std::set<SignalKey> seen;
-  std::set<std::string>& touched = staged.touched;
-  std::vector<const Signal*> accepted;
-  std::vector<const Signal*>& expansion = staged.expansion;
-  std::vector<AcceptedSignal>& first_value_candidates = staged.first_value_candidates;
-  std::map<std::tuple<std::string, std::string, std::string>, double> counters;
+  std::vector<const IngestRecord*> fresh;  // the first of each key in this batch
   for (const IngestRecord* r : order) {
     RecordAck& ack = result.acks[r->index];
     ack.index = r->index;
@@ -456,17 +434,34 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       ++result.rejected;
       continue;
     }
+    // Sent twice in this batch: the first one counts.
+    if (!seen.emplace(r->signal->account_id, r->signal->event_id).second) {
+      ack.outcome = RecordOutcome::kDuplicate;
+      ++result.duplicates;
+      continue;
+    }
+    fresh.push_back(r);
+  }
+  std::vector<const Signal*> appended;
+  appended.reserve(fresh.size());
+  for (const IngestRecord* r : fresh) appended.push_back(&*r->signal);
+  const std::set<SignalKey> stored =
+      AppendSignals(conn, appended, now, next_ingest_group_.fetch_add(1));
+
+  std::set<std::string>& touched = staged.touched;
+  std::vector<const Signal*>& expansion = staged.expansion;
+  std::vector<AcceptedSignal>& first_value_candidates = staged.first_value_candidates;
+  std::map<std::tuple<std::string, std::string, std::string>, double> counters;
+  for (const IngestRecord* r : fresh) {
+    RecordAck& ack = result.acks[r->index];
     const Signal& s = *r->signal;
-    SignalKey signal_key(s.account_id, s.event_id);
-    // Stored before, or sent twice in this batch: the first one counts.
-    if (stored.count(signal_key) || !seen.insert(std::move(signal_key)).second) {
+    if (!stored.empty() && stored.count(SignalKey(s.account_id, s.event_id))) {
       ack.outcome = RecordOutcome::kDuplicate;
       ++result.duplicates;
       continue;
     }
     ack.outcome = RecordOutcome::kAccepted;
     ++result.accepted;
-    accepted.push_back(&s);
     touched.insert(s.account_id);
     if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
     first_value_candidates.push_back({&s, r->event_name});
@@ -475,7 +470,6 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       counters[{s.account_id, day, counter}] += amount;
     }
   }
-  RETURN_IF_ERROR(InsertSignals(conn, accepted, now));
   AddCounters(conn, counters);
   return staged;
 }

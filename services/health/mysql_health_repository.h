@@ -1,6 +1,7 @@
 #ifndef CS_SERVICES_HEALTH_MYSQL_HEALTH_REPOSITORY_H_
 #define CS_SERVICES_HEALTH_MYSQL_HEALTH_REPOSITORY_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -8,6 +9,7 @@
 #include <set>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -156,6 +158,9 @@ class MySqlHealthRepository final : public HealthRepository {
   const Clock* clock_;
   HealthEventEncoders encoders_;
   int max_group_signals_ = 0;
+  // Marks the signals each ingest transaction stores (signals.ingest_group): random
+  // per process, so replicas do not share values.
+  std::atomic<uint64_t> next_ingest_group_{std::random_device{}() | (uint64_t{std::random_device{}()} << 32) | 1};
   absl::Duration group_linger_;
   size_t queued_signals_ = 0;
   GroupStats group_stats_;
