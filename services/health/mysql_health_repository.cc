@@ -1654,6 +1654,8 @@ absl::StatusOr<PortfolioSummary> MySqlHealthRepository::Portfolio(const std::str
 // The portfolio index's reads. computed_at travels as microseconds since the epoch
 // (no DATETIME text to parse for a million rows).
 constexpr char kMicrosOf[] = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ";
+// Rows per statement of a whole-table scan.
+constexpr int kScanPage = 50000;
 
 absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
     const std::string& score_name, const std::vector<std::string>* account_ids,
@@ -1661,7 +1663,8 @@ absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
   constexpr char kSelect[] =
       "SELECT a.account_id, a.tier, a.lifecycle, s.score, s.band FROM accounts a"
       " LEFT JOIN account_scores s ON s.account_id = a.account_id AND s.score_name = ?";
-  auto read = [&](sql::PreparedStatement& stmt) {
+  auto read = [&](sql::PreparedStatement& stmt,
+                  const std::function<void(const PortfolioAccount&)>& seen) {
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
       PortfolioAccount a;
@@ -1673,15 +1676,27 @@ absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
         a.score = rs->getDouble(4);
         a.band = ReadBand(*rs, 5);
       }
+      if (seen) seen(a);
       fn(std::move(a));
     }
   };
   return pool_->Run([&](db::Connection& conn) -> absl::Status {
     if (account_ids == nullptr) {
-      auto& stmt = conn.Prepare(kSelect);
-      stmt.setString(1, score_name);
-      read(stmt);
-      return absl::OkStatus();
+      // In pages by account id: the client holds one page of the result at a time.
+      auto& stmt = conn.Prepare(absl::StrCat(kSelect, " WHERE a.account_id > ?"
+                                                      " ORDER BY a.account_id LIMIT ?"));
+      std::string after;
+      for (;;) {
+        stmt.setString(1, score_name);
+        stmt.setString(2, after);
+        stmt.setInt(3, kScanPage);
+        int rows = 0;
+        read(stmt, [&](const PortfolioAccount& a) {
+          ++rows;
+          after = a.account_id;
+        });
+        if (rows < kScanPage) return absl::OkStatus();
+      }
     }
     db::ForEachChunk(account_ids->size(), [&](size_t offset, size_t count) {
       auto& stmt = conn.Prepare(absl::StrCat(kSelect, " WHERE a.account_id IN ",
@@ -1690,7 +1705,7 @@ absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
       for (size_t i = 0; i < count; ++i) {
         stmt.setString(static_cast<int>(i + 2), (*account_ids)[offset + i]);
       }
-      read(stmt);
+      read(stmt, nullptr);
     });
     return absl::OkStatus();
   });
@@ -1701,16 +1716,21 @@ absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name
                                                    int64_t from_us, bool with_earlier,
                                                    const std::function<void(BandPoint&&)>& fn) {
   const std::string from = db::ToSqlDatetime(absl::FromUnixMicros(from_us));
+  int64_t last_id = 0;
   auto read = [&](sql::PreparedStatement& stmt) {
     ResultSetPtr rs(stmt.executeQuery());
+    int rows = 0;
     while (rs->next()) {
       BandPoint p;
       p.account_id = Str(*rs, 1);
       p.at_us = rs->getInt64(2);
       p.history_id = rs->getInt64(3);
       p.band = ReadBand(*rs, 4);
+      last_id = p.history_id;
+      ++rows;
       fn(std::move(p));
     }
+    return rows;
   };
   const std::string since = absl::StrCat(
       "SELECT h.account_id, ", kMicrosOf, "h.computed_at), h.id, h.band FROM score_history h"
@@ -1723,10 +1743,15 @@ absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name
       "  WHERE score_name = ? AND computed_at < ?");
   return pool_->Run([&](db::Connection& conn) -> absl::Status {
     if (account_ids == nullptr) {
-      auto& stmt = conn.Prepare(since);
-      stmt.setString(1, score_name);
-      stmt.setString(2, from);
-      read(stmt);
+      // In pages by row id, for the same reason as the accounts.
+      auto& stmt = conn.Prepare(absl::StrCat(since, " AND h.id > ? ORDER BY h.id LIMIT ?"));
+      for (;;) {
+        stmt.setString(1, score_name);
+        stmt.setString(2, from);
+        stmt.setInt64(3, last_id);
+        stmt.setInt(4, kScanPage);
+        if (read(stmt) < kScanPage) break;
+      }
       if (with_earlier) {
         auto& before = conn.Prepare(absl::StrCat(
             earlier, " GROUP BY account_id) x ON h.account_id = x.account_id"
