@@ -10,6 +10,7 @@
 #include "common/server/service_main.h"
 #include "services/expansion/grpc_handler.h"
 #include "services/expansion/grpc_health_client.h"
+#include "services/expansion/ledger_index.h"
 #include "services/expansion/metrics_service.h"
 #include "services/expansion/mysql_opportunity_repository.h"
 #include "services/expansion/mysql_revenue_repository.h"
@@ -30,6 +31,12 @@ ABSL_FLAG(absl::Duration, forecast_snapshot_interval, absl::Hours(1),
           "how often each replica checks for the day's scheduled forecast snapshot (0: never)");
 ABSL_FLAG(std::string, forecast_snapshot_currencies, "USD",
           "comma-separated currencies of the scheduled forecast snapshot");
+ABSL_FLAG(bool, ledger_index, true,
+          "keep the revenue ledger summed per account in memory for retention and expansion "
+          "metrics (false: sum it in the database on every call)");
+ABSL_FLAG(absl::Duration, ledger_index_refresh, absl::Seconds(1),
+          "how often the ledger index reads new ledger rows in the background (every answer "
+          "also reads them first); the first refresh loads the index");
 ABSL_FLAG(absl::Duration, business_metrics_interval, absl::Seconds(30),
           "how often the business gauges of /metrics (open pipeline by stage) are recomputed");
 
@@ -42,6 +49,8 @@ struct ExpansionSettings {
   cs::expansion::SuggestionSettings suggestions;
   absl::Duration snapshot_interval;
   cs::PeerChannelOptions health_channel;
+  bool ledger_index = true;
+  absl::Duration ledger_index_refresh;
 };
 
 absl::StatusOr<ExpansionSettings> LoadSettings() {
@@ -72,6 +81,12 @@ absl::StatusOr<ExpansionSettings> LoadSettings() {
     return absl::InvalidArgumentError(
         "--forecast_snapshot_interval (CS_FORECAST_SNAPSHOT_INTERVAL): must not be negative");
   }
+  s.ledger_index = absl::GetFlag(FLAGS_ledger_index);
+  s.ledger_index_refresh = absl::GetFlag(FLAGS_ledger_index_refresh);
+  if (s.ledger_index_refresh <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--ledger_index_refresh (CS_LEDGER_INDEX_REFRESH): must be positive");
+  }
   s.metrics.snapshot_currencies.clear();
   for (absl::string_view code :
        absl::StrSplit(absl::GetFlag(FLAGS_forecast_snapshot_currencies), ',', absl::SkipEmpty())) {
@@ -88,17 +103,20 @@ struct ExpansionWiring : cs::ServiceWiring {
   ExpansionWiring(cs::db::Pool* pool, const ExpansionSettings& settings)
       : revenue_repository(pool, &cs::RealClock::Instance()),
         opportunity_repository(pool, &cs::RealClock::Instance()),
+        ledger_index(settings.ledger_index ? std::make_unique<cs::expansion::LedgerIndex>(pool)
+                                           : nullptr),
         // The channel connects lazily: expansion starts while health is down.
         health(settings.health_addr, settings.health_timeout, settings.health_channel),
         revenue(&revenue_repository, &cs::RealClock::Instance()),
         opportunities(&opportunity_repository, &health, &cs::RealClock::Instance(),
                       settings.suggestions),
         metrics(&opportunity_repository, &revenue_repository, &cs::RealClock::Instance(),
-                settings.metrics),
+                settings.metrics, ledger_index.get()),
         scheduler(&metrics, settings.snapshot_interval),
         handler(&revenue, &opportunities, &metrics) {}
   cs::expansion::MySqlRevenueRepository revenue_repository;
   cs::expansion::MySqlOpportunityRepository opportunity_repository;
+  std::unique_ptr<cs::expansion::LedgerIndex> ledger_index;  // null with --ledger_index=false
   cs::expansion::GrpcHealthClient health;
   cs::expansion::RevenueService revenue;
   cs::expansion::OpportunityService opportunities;
@@ -154,6 +172,11 @@ int main(int argc, char** argv) {
         // Writes only: expansion keeps no industry, and asking health on every read
         // would put a cross-service call on each of them.
         wiring->handler.AttachAuditLog(runtime.audit_log());
+        if (wiring->ledger_index != nullptr) {
+          // Loads in the background; an answer asked meanwhile waits for the load.
+          wiring->ledger_index->Start(settings->ledger_index_refresh);
+          runtime.AddShutdownHook([index = wiring->ledger_index.get()] { index->Stop(); });
+        }
         wiring->scheduler.Start();
         runtime.AddShutdownHook([scheduler = &wiring->scheduler] { scheduler->Stop(); });
         wiring->pipeline =

@@ -34,28 +34,28 @@ int64_t RoundDiv(__int128 num, __int128 den) {
   return static_cast<int64_t>(q);
 }
 
-absl::StatusOr<RetentionFigures> Retention(const std::vector<const AccountPeriod*>& accounts,
-                                           int months, double margin) {
-  RetentionFigures f;
-  int64_t kept = 0;  // sum of min(end, start)
-  int64_t ending = 0;
-  for (const AccountPeriod* a : accounts) {
-    if (a->start_mrr <= 0) continue;  // not in the cohort
-    ++f.starting_accounts;
-    RETURN_IF_ERROR(Add(f.starting_mrr, a->start_mrr));
-    RETURN_IF_ERROR(Add(f.expansion_mrr, a->expansion_mrr));
-    RETURN_IF_ERROR(Add(f.expansion_mrr, a->reactivation_mrr));
-    RETURN_IF_ERROR(Add(f.contraction_mrr, a->contraction_mrr));
-    RETURN_IF_ERROR(Add(f.churned_mrr, a->churn_mrr));
-    const int64_t end = std::max<int64_t>(a->end_mrr, 0);
-    RETURN_IF_ERROR(Add(kept, std::min(end, a->start_mrr)));
-    RETURN_IF_ERROR(Add(ending, end));
-    if (end == 0) ++f.churned_accounts;
-  }
+absl::Status AddToCohort(RetentionAccumulator::Sums& sums, const AccountPeriod& a) {
+  RetentionFigures& f = sums.figures;
+  if (a.start_mrr <= 0) return absl::OkStatus();  // not in the cohort
+  ++f.starting_accounts;
+  RETURN_IF_ERROR(Add(f.starting_mrr, a.start_mrr));
+  RETURN_IF_ERROR(Add(f.expansion_mrr, a.expansion_mrr));
+  RETURN_IF_ERROR(Add(f.expansion_mrr, a.reactivation_mrr));
+  RETURN_IF_ERROR(Add(f.contraction_mrr, a.contraction_mrr));
+  RETURN_IF_ERROR(Add(f.churned_mrr, a.churn_mrr));
+  const int64_t end = std::max<int64_t>(a.end_mrr, 0);
+  RETURN_IF_ERROR(Add(sums.kept, std::min(end, a.start_mrr)));
+  RETURN_IF_ERROR(Add(sums.ending, end));
+  if (end == 0) ++f.churned_accounts;
+  return absl::OkStatus();
+}
+
+RetentionFigures FinishCohort(const RetentionAccumulator::Sums& sums, int months, double margin) {
+  RetentionFigures f = sums.figures;
   if (f.starting_accounts == 0) return f;
   const double start = static_cast<double>(f.starting_mrr);
-  f.grr = kept / start;
-  f.nrr = ending / start;
+  f.grr = sums.kept / start;
+  f.nrr = sums.ending / start;
   f.logo_churn_period = static_cast<double>(f.churned_accounts) / f.starting_accounts;
   f.logo_churn_monthly = Monthly(*f.logo_churn_period, months);
   f.logo_churn_annual = 1 - std::pow(1 - *f.logo_churn_monthly, 12);
@@ -77,44 +77,63 @@ int64_t WeightedAmount(int64_t amount, int percent) {
 
 int64_t MonthlyFromAnnual(int64_t arr) { return RoundDiv(arr, 12); }
 
-absl::StatusOr<RetentionReport> ComputeRetention(const std::vector<AccountPeriod>& accounts,
-                                                 int months, double gross_margin) {
+absl::Status RetentionAccumulator::Add(const AccountPeriod& account) {
+  RETURN_IF_ERROR(AddToCohort(overall_, account));
+  return AddToCohort(by_tier_[account.tier], account);
+}
+
+absl::StatusOr<RetentionReport> RetentionAccumulator::Finish(int months,
+                                                             double gross_margin) const {
   if (months < 1) return absl::InvalidArgumentError("period: must cover at least one month");
   RetentionReport report;
   report.months = months;
   report.gross_margin = gross_margin;
-  std::vector<const AccountPeriod*> all;
-  std::map<Tier, std::vector<const AccountPeriod*>> tiers;
-  for (const AccountPeriod& a : accounts) {
-    all.push_back(&a);
-    tiers[a.tier].push_back(&a);
-  }
-  ASSIGN_OR_RETURN(report.overall, Retention(all, months, gross_margin));
-  for (const auto& [tier, members] : tiers) {
-    ASSIGN_OR_RETURN(RetentionFigures f, Retention(members, months, gross_margin));
-    if (f.starting_accounts > 0) report.by_tier[tier] = f;
+  report.overall = FinishCohort(overall_, months, gross_margin);
+  for (const auto& [tier, sums] : by_tier_) {
+    if (sums.figures.starting_accounts > 0) {
+      report.by_tier[tier] = FinishCohort(sums, months, gross_margin);
+    }
   }
   return report;
 }
 
+absl::StatusOr<RetentionReport> ComputeRetention(const std::vector<AccountPeriod>& accounts,
+                                                 int months, double gross_margin) {
+  if (months < 1) return absl::InvalidArgumentError("period: must cover at least one month");
+  RetentionAccumulator cohort;
+  for (const AccountPeriod& a : accounts) RETURN_IF_ERROR(cohort.Add(a));
+  return cohort.Finish(months, gross_margin);
+}
+
+absl::Status ExpansionAccumulator::Add(const AccountPeriod& a) {
+  ExpansionReport& r = report_;
+  RETURN_IF_ERROR(expansion::Add(r.new_mrr, a.new_mrr));
+  RETURN_IF_ERROR(expansion::Add(r.expansion_mrr, a.expansion_mrr));
+  RETURN_IF_ERROR(expansion::Add(r.reactivation_mrr, a.reactivation_mrr));
+  if (a.expansion_movements > 0) ++accounts_with_expansion_;
+  if (a.start_mrr > 0) {
+    ++r.starting_accounts;
+    if (a.expansion_movements > 0) ++r.expanded_accounts;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ExpansionReport> ComputeExpansion(const std::vector<AccountPeriod>& accounts,
                                                  const std::vector<ClosedOpportunity>& closed) {
-  ExpansionReport r;
-  int accounts_with_expansion = 0;
-  for (const AccountPeriod& a : accounts) {
-    RETURN_IF_ERROR(Add(r.new_mrr, a.new_mrr));
-    RETURN_IF_ERROR(Add(r.expansion_mrr, a.expansion_mrr));
-    RETURN_IF_ERROR(Add(r.reactivation_mrr, a.reactivation_mrr));
-    if (a.expansion_movements > 0) ++accounts_with_expansion;
-    if (a.start_mrr > 0) {
-      ++r.starting_accounts;
-      if (a.expansion_movements > 0) ++r.expanded_accounts;
-    }
-  }
+  ExpansionAccumulator sums;
+  for (const AccountPeriod& a : accounts) RETURN_IF_ERROR(sums.Add(a));
+  return sums.Finish(closed);
+}
+
+// (expansion::Add: the members named Add hide the checked addition.)
+absl::StatusOr<ExpansionReport> ExpansionAccumulator::Finish(
+    const std::vector<ClosedOpportunity>& closed) const {
+  ExpansionReport r = report_;
+  const int accounts_with_expansion = accounts_with_expansion_;
   int64_t new_revenue = 0;
-  RETURN_IF_ERROR(Add(new_revenue, r.new_mrr));
-  RETURN_IF_ERROR(Add(new_revenue, r.expansion_mrr));
-  RETURN_IF_ERROR(Add(new_revenue, r.reactivation_mrr));
+  RETURN_IF_ERROR(expansion::Add(new_revenue, r.new_mrr));
+  RETURN_IF_ERROR(expansion::Add(new_revenue, r.expansion_mrr));
+  RETURN_IF_ERROR(expansion::Add(new_revenue, r.reactivation_mrr));
   r.expansion_share = Ratio(static_cast<double>(r.expansion_mrr), static_cast<double>(new_revenue));
   r.expansion_rate = Ratio(r.expanded_accounts, r.starting_accounts);
   if (accounts_with_expansion > 0) {

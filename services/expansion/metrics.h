@@ -65,6 +65,26 @@ struct RetentionReport {
 absl::StatusOr<RetentionReport> ComputeRetention(const std::vector<AccountPeriod>& accounts,
                                                  int months, double gross_margin);
 
+// ComputeRetention one account at a time, for callers that do not hold every
+// AccountPeriod at once (the ledger index). Add the accounts in any order, then
+// Finish: the same report, and OUT_OF_RANGE under the same conditions.
+class RetentionAccumulator {
+ public:
+  absl::Status Add(const AccountPeriod& account);
+  absl::StatusOr<RetentionReport> Finish(int months, double gross_margin) const;
+
+  // The cohort sums of one group of accounts.
+  struct Sums {
+    RetentionFigures figures;
+    int64_t kept = 0;    // sum of min(end, start)
+    int64_t ending = 0;  // sum of end, 0 at least
+  };
+
+ private:
+  Sums overall_;
+  std::map<Tier, Sums> by_tier_;
+};
+
 // An opportunity that closed (won or lost) in the period.
 struct ClosedOpportunity {
   OpportunityKind kind = OpportunityKind::kUnspecified;
@@ -95,6 +115,18 @@ struct ExpansionReport {
 
 absl::StatusOr<ExpansionReport> ComputeExpansion(const std::vector<AccountPeriod>& accounts,
                                                  const std::vector<ClosedOpportunity>& closed);
+
+// ComputeExpansion one account at a time (the ledger index), then Finish with the
+// closed opportunities: the same report, and OUT_OF_RANGE under the same conditions.
+class ExpansionAccumulator {
+ public:
+  absl::Status Add(const AccountPeriod& account);
+  absl::StatusOr<ExpansionReport> Finish(const std::vector<ClosedOpportunity>& closed) const;
+
+ private:
+  ExpansionReport report_;
+  int accounts_with_expansion_ = 0;
+};
 
 // Pipeline sums of open opportunities of one currency.
 struct AmountPair {

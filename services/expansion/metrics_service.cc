@@ -40,14 +40,12 @@ absl::StatusOr<PipelineReport> MetricsService::Pipeline(const std::string& curre
                                                         const std::string& owner_id, Tier tier) {
   ASSIGN_OR_RETURN(std::string code, CurrencyOrDefault(currency));
   RETURN_IF_ERROR(ValidateId("owner_id", owner_id, /*required=*/false));
-  ASSIGN_OR_RETURN(std::vector<Opportunity> open, opportunities_->ListOpen(code, owner_id, tier));
-  return ComputePipeline(open);
+  return opportunities_->SummarizeOpen(code, owner_id, tier);
 }
 
 absl::StatusOr<ForecastSnapshot> MetricsService::CurrentForecast(const std::string& currency) {
-  ASSIGN_OR_RETURN(std::vector<Opportunity> open,
-                   opportunities_->ListOpen(currency, "", Tier::kUnspecified));
-  ASSIGN_OR_RETURN(PipelineReport report, ComputePipeline(open));
+  ASSIGN_OR_RETURN(PipelineReport report,
+                   opportunities_->SummarizeOpen(currency, "", Tier::kUnspecified));
   ForecastSnapshot s;
   s.taken_at = clock_->Now();
   s.currency = currency;
@@ -109,13 +107,22 @@ absl::StatusOr<ExpansionReport> MetricsService::Expansion(const MonthPeriod& per
                                                           const std::string& currency, Tier tier) {
   RETURN_IF_ERROR(CheckPeriod(period));
   ASSIGN_OR_RETURN(std::string code, CurrencyOrDefault(currency));
-  ASSIGN_OR_RETURN(std::vector<AccountPeriod> accounts,
-                   revenue_->LoadPeriods(code, tier, period.first, period.last));
   const absl::TimeZone utc = absl::UTCTimeZone();
   ASSIGN_OR_RETURN(
       std::vector<ClosedOpportunity> closed,
       opportunities_->ListClosed(code, tier, absl::FromCivil(absl::CivilDay(period.first), utc),
                                  absl::FromCivil(absl::CivilDay(period.last + 1), utc)));
+  if (ledger_index_ != nullptr) {
+    ExpansionAccumulator sums;
+    const absl::Status s = ledger_index_->ForEachPeriod(
+        code, tier, period.first, period.last, /*cohort_only=*/false,
+        [&sums](const AccountPeriod& a) { return sums.Add(a); });
+    if (s.ok()) return sums.Finish(closed);
+    // FAILED_PRECONDITION: a compacted sum overflowed; the database sums exactly.
+    if (s.code() != absl::StatusCode::kFailedPrecondition) return s;
+  }
+  ASSIGN_OR_RETURN(std::vector<AccountPeriod> accounts,
+                   revenue_->LoadPeriods(code, tier, period.first, period.last));
   return ComputeExpansion(accounts, closed);
 }
 
@@ -129,9 +136,21 @@ absl::StatusOr<RetentionReport> MetricsService::Retention(const MonthPeriod& per
   }
   const double margin =
       gross_margin_percent == 0 ? settings_.gross_margin : gross_margin_percent / 100.0;
+  const int months = static_cast<int>(period.last - period.first) + 1;
+  if (ledger_index_ != nullptr) {
+    // Accounts without MRR at the start are outside every cohort (the accumulator
+    // skips them), so the index leaves them out.
+    RetentionAccumulator cohort;
+    const absl::Status s = ledger_index_->ForEachPeriod(
+        code, Tier::kUnspecified, period.first, period.last, /*cohort_only=*/true,
+        [&cohort](const AccountPeriod& a) { return cohort.Add(a); });
+    if (s.ok()) return cohort.Finish(months, margin);
+    // FAILED_PRECONDITION: a compacted sum overflowed; the database sums exactly.
+    if (s.code() != absl::StatusCode::kFailedPrecondition) return s;
+  }
   ASSIGN_OR_RETURN(std::vector<AccountPeriod> accounts,
                    revenue_->LoadPeriods(code, Tier::kUnspecified, period.first, period.last));
-  return ComputeRetention(accounts, static_cast<int>(period.last - period.first) + 1, margin);
+  return ComputeRetention(accounts, months, margin);
 }
 
 void ForecastScheduler::Start() {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "services/expansion/ledger_index.h"
 #include "services/expansion/metrics.h"
 #include "services/expansion/opportunity_repository.h"
 #include "services/expansion/revenue_repository.h"
@@ -44,9 +45,16 @@ struct MonthPeriod {
 // Pipeline, forecast snapshots and the retention and expansion measures.
 class MetricsService {
  public:
+  // With a ledger index, retention and expansion measures read the ledger from it
+  // (same answers as revenue->LoadPeriods); without one, from the database.
   MetricsService(OpportunityRepository* opportunities, RevenueRepository* revenue,
-                 const Clock* clock, MetricsSettings settings = {})
-      : opportunities_(opportunities), revenue_(revenue), clock_(clock), settings_(settings) {}
+                 const Clock* clock, MetricsSettings settings = {},
+                 LedgerIndex* ledger_index = nullptr)
+      : opportunities_(opportunities),
+        revenue_(revenue),
+        clock_(clock),
+        settings_(settings),
+        ledger_index_(ledger_index) {}
 
   // currency empty means USD.
   absl::StatusOr<PipelineReport> Pipeline(const std::string& currency, const std::string& owner_id,
@@ -72,6 +80,7 @@ class MetricsService {
   RevenueRepository* revenue_;
   const Clock* clock_;
   MetricsSettings settings_;
+  LedgerIndex* ledger_index_;
 };
 
 // Takes the scheduled forecast snapshot: every replica runs one, checking every

@@ -504,6 +504,7 @@ absl::StatusOr<AccountProfile> MySqlOpportunityRepository::UpsertProfile(
         stmt.setString(9, JoinLines(p.integration_requests));
         stmt.setString(10, db::ToSqlDatetime(now));
         stmt.executeUpdate();
+        LogProfileChange(conn, p.account_id, now);
         return p;
       });
 }
@@ -558,6 +559,67 @@ absl::StatusOr<std::vector<Opportunity>> MySqlOpportunityRepository::ListOpen(
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::StatusOr<PipelineReport> MySqlOpportunityRepository::SummarizeOpen(
+    const std::string& currency, const std::string& owner_id, Tier tier) {
+  PipelineReport report;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    // One row per stage, kind, tier and quarter of expected close (a few hundred)
+    // instead of every open opportunity, read in one ordered pass over the
+    // opportunities_pipeline index (migration 004). weighted_minor is each row's
+    // round(amount x probability / 100), so the weighted sum is of rounded amounts,
+    // as ComputePipeline adds them.
+    auto& stmt = conn.Prepare(
+        "SELECT stage, kind, tier, close_quarter, COUNT(*), SUM(amount_minor),"
+        " SUM(weighted_minor) FROM opportunities"
+        " WHERE currency = ? AND stage NOT IN ('CLOSED_WON', 'CLOSED_LOST')"
+        " AND (? = '' OR owner_id = ?) AND (? = '' OR tier = ?)"
+        " GROUP BY stage, kind, tier, close_quarter");
+    stmt.setString(1, currency);
+    stmt.setString(2, owner_id);
+    stmt.setString(3, owner_id);
+    const std::string tier_name = TierFilterName(tier);
+    stmt.setString(4, tier_name);
+    stmt.setString(5, tier_name);
+    std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+    auto sum = [&](int index, int64_t* out) -> absl::Status {
+      const std::string text = rs->getString(index);
+      if (!absl::SimpleAtoi(text, out)) {
+        return absl::OutOfRangeError("amount sum does not fit in 64 bits");
+      }
+      return absl::OkStatus();
+    };
+    auto add = [](AmountPair& p, const AmountPair& group) -> absl::Status {
+      if (__builtin_add_overflow(p.total, group.total, &p.total) ||
+          __builtin_add_overflow(p.weighted, group.weighted, &p.weighted)) {
+        return absl::OutOfRangeError("amount sum does not fit in 64 bits");
+      }
+      p.count += group.count;
+      return absl::OkStatus();
+    };
+    while (rs->next()) {
+      const Stage stage =
+          StageFromName(std::string(rs->getString(1))).value_or(Stage::kUnspecified);
+      const OpportunityKind kind =
+          KindFromName(std::string(rs->getString(2))).value_or(OpportunityKind::kUnspecified);
+      const Tier row_tier = TierFromName(std::string(rs->getString(3))).value_or(Tier::kUnspecified);
+      // YEAR x 4 + QUARTER - 1 of the expected close date.
+      const int64_t close_quarter = rs->getInt64(4);
+      const Quarter quarter{static_cast<int>(close_quarter / 4),
+                            static_cast<int>(close_quarter % 4) + 1};
+      AmountPair group;
+      group.count = rs->getInt(5);
+      RETURN_IF_ERROR(sum(6, &group.total));
+      RETURN_IF_ERROR(sum(7, &group.weighted));
+      AmountPair* pairs[] = {&report.open, &report.by_stage[stage], &report.by_kind[kind],
+                             &report.by_tier[row_tier],
+                             &report.by_quarter[quarter]};
+      for (AmountPair* p : pairs) RETURN_IF_ERROR(add(*p, group));
+    }
+    return absl::OkStatus();
+  }));
+  return report;
 }
 
 absl::StatusOr<std::vector<ClosedOpportunity>> MySqlOpportunityRepository::ListClosed(

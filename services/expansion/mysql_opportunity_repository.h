@@ -41,6 +41,8 @@ class MySqlOpportunityRepository final : public OpportunityRepository {
   absl::StatusOr<std::vector<Opportunity>> ListOpen(const std::string& currency,
                                                     const std::string& owner_id,
                                                     Tier tier) override;
+  absl::StatusOr<PipelineReport> SummarizeOpen(const std::string& currency,
+                                               const std::string& owner_id, Tier tier) override;
   absl::StatusOr<std::vector<ClosedOpportunity>> ListClosed(const std::string& currency, Tier tier,
                                                             absl::Time from,
                                                             absl::Time to) override;

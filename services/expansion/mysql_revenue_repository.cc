@@ -48,6 +48,38 @@ constexpr char kMovementColumns[] =
 
 }  // namespace
 
+void LogMovementChange(db::Connection& conn, const std::string& account_id, int64_t movement_id,
+                       const std::optional<absl::CivilDay>& month, const std::string& old_kind,
+                       int64_t old_amount, const std::optional<std::string>& new_kind,
+                       int64_t new_amount, absl::Time now) {
+  auto& stmt = conn.Prepare(
+      "INSERT INTO ledger_changes (account_id, movement_id, month, old_kind,"
+      " old_mrr_change_minor, new_kind, new_mrr_change_minor, changed_at)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  stmt.setString(1, account_id);
+  stmt.setInt64(2, movement_id);
+  db::SetOptionalDate(stmt, 3, month);
+  stmt.setString(4, old_kind);
+  stmt.setInt64(5, old_amount);
+  if (new_kind.has_value()) {
+    stmt.setString(6, *new_kind);
+    stmt.setInt64(7, new_amount);
+  } else {
+    stmt.setNull(6, 0);
+    stmt.setNull(7, 0);
+  }
+  stmt.setString(8, db::ToSqlDatetime(now));
+  stmt.executeUpdate();
+}
+
+void LogProfileChange(db::Connection& conn, const std::string& account_id, absl::Time now) {
+  auto& stmt = conn.Prepare(
+      "INSERT INTO ledger_changes (account_id, changed_at) VALUES (?, ?)");
+  stmt.setString(1, account_id);
+  stmt.setString(2, db::ToSqlDatetime(now));
+  stmt.executeUpdate();
+}
+
 absl::Status ClaimLedgerCurrency(db::Connection& conn, const std::string& account_id,
                                  const std::string& currency, absl::string_view field) {
   auto& claim = conn.Prepare(
@@ -200,6 +232,7 @@ absl::StatusOr<ImportResult> MySqlRevenueRepository::Import(
               tier.setString(2, std::string(TierName(static_cast<Tier>(r.tier))));
               tier.setString(3, db::ToSqlDatetime(now));
               tier.executeUpdate();
+              LogProfileChange(conn, account, now);
             }
           }
           // Re-derive from every stored month of the account, not just this import's.
@@ -216,20 +249,24 @@ absl::StatusOr<ImportResult> MySqlRevenueRepository::Import(
             int64_t id;
             MovementKind kind;
             int64_t amount;
+            std::string stored_kind;  // as stored, for the change log
+            std::optional<absl::CivilDay> month;
           };
           std::map<absl::CivilMonth, Existing> existing;
           auto& derived = conn.Prepare(
-              "SELECT movement_id, import_month, kind, mrr_change_minor FROM revenue_movements"
-              " WHERE account_id = ? AND import_month IS NOT NULL FOR UPDATE");
+              "SELECT movement_id, import_month, kind, mrr_change_minor, month"
+              " FROM revenue_movements WHERE account_id = ? AND import_month IS NOT NULL"
+              " FOR UPDATE");
           derived.setString(1, account);
           std::unique_ptr<sql::ResultSet> ds(derived.executeQuery());
           while (ds->next()) {
             ASSIGN_OR_RETURN(std::optional<absl::CivilDay> day, db::GetOptionalDate(*ds, 2));
+            ASSIGN_OR_RETURN(std::optional<absl::CivilDay> month, db::GetOptionalDate(*ds, 5));
+            const std::string stored_kind = ds->getString(3);
             existing[absl::CivilMonth(day.value_or(absl::CivilDay()))] = {
                 ds->getInt64(1),
-                MovementKindFromName(std::string(ds->getString(3)))
-                    .value_or(MovementKind::kUnspecified),
-                ds->getInt64(4)};
+                MovementKindFromName(stored_kind).value_or(MovementKind::kUnspecified),
+                ds->getInt64(4), stored_kind, month};
           }
           for (const DerivedMovement& d : DeriveMovements(months)) {
             auto it = existing.find(d.month);
@@ -253,6 +290,9 @@ absl::StatusOr<ImportResult> MySqlRevenueRepository::Import(
               update.setString(3, db::ToSqlDatetime(now));
               update.setInt64(4, it->second.id);
               update.executeUpdate();
+              LogMovementChange(conn, account, it->second.id, it->second.month,
+                                it->second.stored_kind, it->second.amount,
+                                std::string(MovementKindName(d.kind)), d.mrr_change, now);
               ++result.movements_changed;
             }
             existing.erase(it);
@@ -261,6 +301,8 @@ absl::StatusOr<ImportResult> MySqlRevenueRepository::Import(
             auto& remove = conn.Prepare("DELETE FROM revenue_movements WHERE movement_id = ?");
             remove.setInt64(1, stale.id);
             remove.executeUpdate();
+            LogMovementChange(conn, account, stale.id, stale.month, stale.stored_kind, stale.amount,
+                              std::nullopt, 0, now);
             ++result.movements_removed;
           }
         }

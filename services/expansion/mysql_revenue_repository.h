@@ -1,6 +1,8 @@
 #ifndef CS_SERVICES_EXPANSION_MYSQL_REVENUE_REPOSITORY_H_
 #define CS_SERVICES_EXPANSION_MYSQL_REVENUE_REPOSITORY_H_
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/clock.h"
@@ -31,6 +33,17 @@ absl::Status CheckBalance(db::Connection& conn, const std::string& account_id, i
 absl::StatusOr<RevenueMovement> InsertMovement(db::Connection& conn,
                                                const RevenueMovement& movement, absl::Time now,
                                                std::optional<absl::CivilMonth> import_month = {});
+
+// Inside the transaction that changes a movement after its insert (`new_kind`
+// nullopt: removes it): appends the old and new values to ledger_changes, which the
+// replicas' ledger indexes tail (ledger_index.h).
+void LogMovementChange(db::Connection& conn, const std::string& account_id, int64_t movement_id,
+                       const std::optional<absl::CivilDay>& month, const std::string& old_kind,
+                       int64_t old_amount, const std::optional<std::string>& new_kind,
+                       int64_t new_amount, absl::Time now);
+// Inside the transaction that writes an account profile: tells the ledger indexes
+// to read the account's tier again.
+void LogProfileChange(db::Connection& conn, const std::string& account_id, absl::Time now);
 
 class MySqlRevenueRepository final : public RevenueRepository {
  public:

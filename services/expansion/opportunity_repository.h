@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/db/idempotency.h"
+#include "common/status.h"
 #include "services/expansion/metrics.h"
 #include "services/expansion/opportunity.h"
 #include "services/expansion/revenue.h"
@@ -98,6 +99,13 @@ class OpportunityRepository {
   virtual absl::StatusOr<std::vector<Opportunity>> ListOpen(const std::string& currency,
                                                             const std::string& owner_id,
                                                             Tier tier) = 0;
+  // What ComputePipeline gives over ListOpen(currency, owner_id, tier); a database
+  // sums in place of reading every open opportunity.
+  virtual absl::StatusOr<PipelineReport> SummarizeOpen(const std::string& currency,
+                                                       const std::string& owner_id, Tier tier) {
+    ASSIGN_OR_RETURN(std::vector<Opportunity> open, ListOpen(currency, owner_id, tier));
+    return ComputePipeline(open);
+  }
   // Opportunities closed in [from, to) in `currency` (optionally of one tier).
   virtual absl::StatusOr<std::vector<ClosedOpportunity>> ListClosed(const std::string& currency,
                                                                     Tier tier, absl::Time from,
