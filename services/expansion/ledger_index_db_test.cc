@@ -16,13 +16,13 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "common/db/migrations.h"
 #include "common/db/sql_values.h"
 #include "common/server/proto_util.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_db.h"
 #include "services/expansion/fake_health_server.h"
 #include "services/expansion/grpc_health_client.h"
+#include "services/expansion/expansion_db_fixture.h"
 #include "services/expansion/ledger_index.h"
 #include "services/expansion/metrics_service.h"
 #include "services/expansion/mysql_opportunity_repository.h"
@@ -35,12 +35,6 @@ namespace cs::expansion {
 namespace {
 
 namespace v1 = ::cs::expansion::v1;
-
-absl::Time At(int y, int m, int d) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0), absl::UTCTimeZone());
-}
-
-db::WriteKey Key(const std::string& method, const std::string& id) { return {method, id, id}; }
 
 std::string Describe(const AccountPeriod& a) {
   return absl::StrCat(a.account_id, " tier=", static_cast<int>(a.tier), " start=", a.start_mrr,
@@ -56,19 +50,11 @@ std::vector<std::string> Sorted(const std::vector<AccountPeriod>& periods) {
   return out;
 }
 
-class LedgerIndexDbTest : public ::testing::Test {
+class LedgerIndexDbTest : public ExpansionDbFixture {
  protected:
   void SetUp() override {
-    CS_TEST_DATABASE_OR_SKIP(db_, "expidx");
-    pool_ = std::make_unique<db::Pool>(db_->config());
-    ASSERT_OK(db::ApplyMigrations(
-        *pool_, {{"common", &common_migrations()}, {"expansion", &expansion_migrations()}}));
-    health_client_ = std::make_unique<GrpcHealthClient>(health_.address(), absl::Seconds(2));
-    revenue_repository_ = std::make_unique<MySqlRevenueRepository>(pool_.get(), &clock_);
-    opportunity_repository_ = std::make_unique<MySqlOpportunityRepository>(pool_.get(), &clock_);
-    revenue_ = std::make_unique<RevenueService>(revenue_repository_.get(), &clock_);
-    opportunities_ = std::make_unique<OpportunityService>(opportunity_repository_.get(),
-                                                          health_client_.get(), &clock_);
+    SetUpSchema("expidx");
+    if (IsSkipped() || HasFatalFailure()) return;
     LedgerIndexOptions options;
     options.gap_probe_age = absl::ZeroDuration();  // probe at once: open transactions must hold
     options.page_rows = 7;                         // several pages per refresh
@@ -79,23 +65,6 @@ class LedgerIndexDbTest : public ::testing::Test {
                                                 MetricsSettings{}, index_.get());
     sql_ = std::make_unique<MetricsService>(opportunity_repository_.get(),
                                             revenue_repository_.get(), &clock_);
-    movement_codec_ =
-        ProtoCodec<RevenueMovement, v1::RevenueMovement>(MovementToProto, MovementFromProto);
-    profile_codec_ =
-        ProtoCodec<AccountProfile, v1::AccountProfile>(ProfileToProto, ProfileFromProto);
-    import_codec_ = ProtoCodec<ImportResult, v1::ImportSubscriptionsResponse>(
-        ImportResultToProto, ImportResultFromProto);
-  }
-
-  void Move(const std::string& account, int y, int m, MovementKind kind, int64_t amount,
-            const std::string& currency = "USD") {
-    RevenueMovement mv;
-    mv.account_id = account;
-    mv.month = absl::CivilMonth(y, m);
-    mv.kind = kind;
-    mv.mrr_change = {amount, currency};
-    ASSERT_OK(revenue_->RecordMovement(Key("Record", absl::StrCat("mv-", ++requests_)),
-                                       movement_codec_, mv));
   }
 
   void SetTier(const std::string& account, Tier tier) {
@@ -221,22 +190,9 @@ class LedgerIndexDbTest : public ::testing::Test {
     EXPECT_EQ(index_->stats().movements, CountRows());
   }
 
-  testing::FakeHealthServer health_;
-  std::unique_ptr<cs::testing::TestDatabase> db_;
-  std::unique_ptr<db::Pool> pool_;
-  FakeClock clock_{At(2026, 1, 5)};
-  std::unique_ptr<GrpcHealthClient> health_client_;
-  std::unique_ptr<MySqlRevenueRepository> revenue_repository_;
-  std::unique_ptr<MySqlOpportunityRepository> opportunity_repository_;
-  std::unique_ptr<RevenueService> revenue_;
-  std::unique_ptr<OpportunityService> opportunities_;
   std::unique_ptr<LedgerIndex> index_;
   std::unique_ptr<MetricsService> indexed_;
   std::unique_ptr<MetricsService> sql_;
-  db::ResultCodec<RevenueMovement> movement_codec_;
-  db::ResultCodec<AccountProfile> profile_codec_;
-  db::ResultCodec<ImportResult> import_codec_;
-  int requests_ = 0;
 };
 
 TEST_F(LedgerIndexDbTest, AnswersWhatTheDatabaseSumsThroughEveryKindOfWrite) {

@@ -8,12 +8,12 @@
 #include <memory>
 #include <thread>
 
-#include "common/db/migrations.h"
 #include "common/server/proto_util.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_db.h"
 #include "services/expansion/fake_health_server.h"
 #include "services/expansion/grpc_health_client.h"
+#include "services/expansion/expansion_db_fixture.h"
 #include "services/expansion/metrics_service.h"
 #include "services/expansion/mysql_opportunity_repository.h"
 #include "services/expansion/mysql_revenue_repository.h"
@@ -30,53 +30,20 @@ using ::testing::DoubleNear;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-absl::Time At(int y, int m, int d, int h = 12) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
-}
-
-db::WriteKey Key(const std::string& method, const std::string& id, const std::string& fp = "") {
-  return {method, id, fp.empty() ? id : fp};
-}
-
-class MetricsDbTest : public ::testing::Test {
+class MetricsDbTest : public ExpansionDbFixture {
  protected:
   void SetUp() override {
-    CS_TEST_DATABASE_OR_SKIP(db_, "expmet");
-    pool_ = std::make_unique<db::Pool>(db_->config());
-    ASSERT_OK(db::ApplyMigrations(
-        *pool_, {{"common", &common_migrations()}, {"expansion", &expansion_migrations()}}));
-    health_client_ = std::make_unique<GrpcHealthClient>(health_.address(), absl::Seconds(2));
-    revenue_repository_ = std::make_unique<MySqlRevenueRepository>(pool_.get(), &clock_);
-    opportunity_repository_ = std::make_unique<MySqlOpportunityRepository>(pool_.get(), &clock_);
-    revenue_ = std::make_unique<RevenueService>(revenue_repository_.get(), &clock_);
-    opportunities_ = std::make_unique<OpportunityService>(opportunity_repository_.get(),
-                                                          health_client_.get(), &clock_);
+    SetUpSchema("expmet");
+    if (IsSkipped() || HasFatalFailure()) return;
     metrics_ = std::make_unique<MetricsService>(opportunity_repository_.get(),
                                                 revenue_repository_.get(), &clock_);
-    movement_codec_ =
-        ProtoCodec<RevenueMovement, v1::RevenueMovement>(MovementToProto, MovementFromProto);
     opportunity_codec_ = ProtoCodec<Opportunity, v1::Opportunity>(
         [](const Opportunity& o, v1::Opportunity* p) { OpportunityToProto(o, p); },
         OpportunityFromProto);
     advance_codec_ =
         ProtoCodec<AdvanceResult, v1::AdvanceStageResponse>(AdvanceToProto, AdvanceFromProto);
-    profile_codec_ =
-        ProtoCodec<AccountProfile, v1::AccountProfile>(ProfileToProto, ProfileFromProto);
-    import_codec_ = ProtoCodec<ImportResult, v1::ImportSubscriptionsResponse>(
-        ImportResultToProto, ImportResultFromProto);
     snapshot_codec_ =
         ProtoCodec<ForecastSnapshot, v1::ForecastSnapshot>(SnapshotToProto, SnapshotFromProto);
-  }
-
-  void Move(const std::string& account, int y, int m, MovementKind kind, int64_t amount,
-            const std::string& currency = "USD") {
-    RevenueMovement mv;
-    mv.account_id = account;
-    mv.month = absl::CivilMonth(y, m);
-    mv.kind = kind;
-    mv.mrr_change = {amount, currency};
-    const std::string id = absl::StrCat("mv-", ++requests_);
-    ASSERT_OK(revenue_->RecordMovement(Key("Record", id), movement_codec_, mv));
   }
 
   void SetTier(const std::string& account, Tier tier) {
@@ -163,23 +130,10 @@ class MetricsDbTest : public ::testing::Test {
     ASSERT_OK(Advance(late->opportunity_id, Stage::kClosedLost, "later"));
   }
 
-  testing::FakeHealthServer health_;
-  std::unique_ptr<cs::testing::TestDatabase> db_;
-  std::unique_ptr<db::Pool> pool_;
-  FakeClock clock_{At(2026, 1, 5)};
-  std::unique_ptr<GrpcHealthClient> health_client_;
-  std::unique_ptr<MySqlRevenueRepository> revenue_repository_;
-  std::unique_ptr<MySqlOpportunityRepository> opportunity_repository_;
-  std::unique_ptr<RevenueService> revenue_;
-  std::unique_ptr<OpportunityService> opportunities_;
   std::unique_ptr<MetricsService> metrics_;
-  db::ResultCodec<RevenueMovement> movement_codec_;
   db::ResultCodec<Opportunity> opportunity_codec_;
   db::ResultCodec<AdvanceResult> advance_codec_;
-  db::ResultCodec<AccountProfile> profile_codec_;
-  db::ResultCodec<ImportResult> import_codec_;
   db::ResultCodec<ForecastSnapshot> snapshot_codec_;
-  int requests_ = 0;
 };
 
 constexpr double kEps = 1e-9;

@@ -537,20 +537,34 @@ absl::StatusOr<std::map<OpportunityKind, int64_t>> MySqlOpportunityRepository::O
   return out;
 }
 
+namespace {
+
+// The open opportunities of a currency, of one owner and one tier when those are
+// given: the rows ListOpen lists and SummarizeOpen sums. Bound by BindOpenFilter.
+constexpr char kOpenFilter[] =
+    " WHERE currency = ? AND stage NOT IN ('CLOSED_WON', 'CLOSED_LOST')"
+    " AND (? = '' OR owner_id = ?) AND (? = '' OR tier = ?)";
+
+void BindOpenFilter(sql::PreparedStatement& stmt, const std::string& currency,
+                    const std::string& owner_id, Tier tier) {
+  stmt.setString(1, currency);
+  stmt.setString(2, owner_id);
+  stmt.setString(3, owner_id);
+  const std::string tier_name = TierFilterName(tier);
+  stmt.setString(4, tier_name);
+  stmt.setString(5, tier_name);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Opportunity>> MySqlOpportunityRepository::ListOpen(
     const std::string& currency, const std::string& owner_id, Tier tier) {
   std::vector<Opportunity> out;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "SELECT ", kColumns,
-        " FROM opportunities WHERE stage NOT IN ('CLOSED_WON', 'CLOSED_LOST') AND currency = ?"
-        " AND (? = '' OR owner_id = ?) AND (? = '' OR tier = ?) ORDER BY opportunity_id"));
-    stmt.setString(1, currency);
-    stmt.setString(2, owner_id);
-    stmt.setString(3, owner_id);
-    const std::string tier_name = TierFilterName(tier);
-    stmt.setString(4, tier_name);
-    stmt.setString(5, tier_name);
+    auto& stmt = conn.Prepare(
+        absl::StrCat("SELECT ", kColumns, " FROM opportunities", kOpenFilter,
+                     " ORDER BY opportunity_id"));
+    BindOpenFilter(stmt, currency, owner_id, tier);
     std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
     while (rs->next()) {
       ASSIGN_OR_RETURN(Opportunity o, ReadOpportunity(*rs));
@@ -572,18 +586,11 @@ absl::StatusOr<PipelineReport> MySqlOpportunityRepository::SummarizeOpen(
     // as ComputePipeline adds them. The index is named, so the plan does not depend
     // on the table's statistics (one of three runs over the same 75k open rows took
     // 321 ms at p50 against 61-65 ms; whether the plan was the cause is not known).
-    auto& stmt = conn.Prepare(
+    auto& stmt = conn.Prepare(absl::StrCat(
         "SELECT stage, kind, tier, close_quarter, COUNT(*), SUM(amount_minor),"
-        " SUM(weighted_minor) FROM opportunities FORCE INDEX (opportunities_pipeline)"
-        " WHERE currency = ? AND stage NOT IN ('CLOSED_WON', 'CLOSED_LOST')"
-        " AND (? = '' OR owner_id = ?) AND (? = '' OR tier = ?)"
-        " GROUP BY stage, kind, tier, close_quarter");
-    stmt.setString(1, currency);
-    stmt.setString(2, owner_id);
-    stmt.setString(3, owner_id);
-    const std::string tier_name = TierFilterName(tier);
-    stmt.setString(4, tier_name);
-    stmt.setString(5, tier_name);
+        " SUM(weighted_minor) FROM opportunities FORCE INDEX (opportunities_pipeline)",
+        kOpenFilter, " GROUP BY stage, kind, tier, close_quarter"));
+    BindOpenFilter(stmt, currency, owner_id, tier);
     std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
     auto sum = [&](int index, int64_t* out) -> absl::Status {
       const std::string text = rs->getString(index);
