@@ -248,11 +248,11 @@ grpc::Status AccountHealthHandler::ListScorecards(grpc::ServerContext*,
 grpc::Status AccountHealthHandler::GetHealth(grpc::ServerContext*,
                                              const v1::GetHealthRequest* request,
                                              v1::GetHealthResponse* response) {
-  absl::StatusOr<HealthView> view =
-      health_->GetHealth(request->account_id(), request->score_name(),
-                         OptionalTimeFromProto(request->has_as_of(), request->as_of()));
+  absl::StatusOr<std::shared_ptr<const HealthView>> view =
+      health_->GetHealthShared(request->account_id(), request->score_name(),
+                               OptionalTimeFromProto(request->has_as_of(), request->as_of()));
   if (!view.ok()) return ToGrpcStatus(view.status());
-  HealthToProto(*view, response->mutable_health());
+  HealthToProto(**view, response->mutable_health());
   return grpc::Status::OK;
 }
 

@@ -4,26 +4,26 @@
 
 namespace cs::health {
 
-std::optional<HealthView> HealthViewCache::Get(const std::string& account_id,
+std::shared_ptr<const HealthView> HealthViewCache::Get(const std::string& account_id,
                                                const std::string& score_name, absl::Time now,
                                                int64_t model_id) {
-  if (!enabled()) return std::nullopt;
+  if (!enabled()) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(account_id);
   if (it == index_.end()) {
     ++stats_.misses;
-    return std::nullopt;
+    return nullptr;
   }
   Node& node = *it->second;
   auto entry = node.scores.find(score_name);
   if (entry == node.scores.end()) {
     ++stats_.misses;
-    return std::nullopt;
+    return nullptr;
   }
   if (now >= entry->second.valid_until || entry->second.model_id != model_id) {
     node.scores.erase(entry);
     ++stats_.misses;
-    return std::nullopt;
+    return nullptr;
   }
   lru_.splice(lru_.begin(), lru_, it->second);
   ++stats_.hits;
@@ -36,7 +36,8 @@ uint64_t HealthViewCache::BeginFill() {
 }
 
 bool HealthViewCache::Put(const std::string& account_id, const std::string& score_name,
-                          HealthView view, uint64_t ticket, absl::Time valid_until,
+                          std::shared_ptr<const HealthView> view, uint64_t ticket,
+                          absl::Time valid_until,
                           int64_t model_id) {
   if (!enabled()) return false;
   std::lock_guard<std::mutex> lock(mu_);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,16 +47,17 @@ class HealthViewCache {
   bool enabled() const { return capacity_ > 0; }
 
   // The view if held, still valid at `now` and computed with `model_id` (the
-  // current churn model, 0 for none).
-  std::optional<HealthView> Get(const std::string& account_id, const std::string& score_name,
+  // current churn model, 0 for none); null otherwise. Shared, not copied: a hit
+  // costs a reference count, and the view stays alive after an invalidation drops it.
+  std::shared_ptr<const HealthView> Get(const std::string& account_id, const std::string& score_name,
                                 absl::Time now, int64_t model_id);
 
   // Taken before reading the database for a fill.
   uint64_t BeginFill();
   // Stores a view read after BeginFill returned `ticket`; false (and nothing
   // stored) when the account was invalidated since.
-  bool Put(const std::string& account_id, const std::string& score_name, HealthView view,
-           uint64_t ticket, absl::Time valid_until, int64_t model_id);
+  bool Put(const std::string& account_id, const std::string& score_name,
+           std::shared_ptr<const HealthView> view, uint64_t ticket, absl::Time valid_until, int64_t model_id);
 
   // Whether the account is in a regulated industry (DOMAIN §5), if known: the audit
   // interceptor asks on every read, and an account's industry changes only by a
@@ -73,7 +75,7 @@ class HealthViewCache {
 
  private:
   struct Entry {
-    HealthView view;
+    std::shared_ptr<const HealthView> view;
     absl::Time valid_until;
     int64_t model_id = 0;
   };

@@ -12,29 +12,43 @@ namespace {
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 const absl::Time kLater = kNow + absl::Hours(1);
 
-HealthView ViewWithScore(double score) {
+std::shared_ptr<const HealthView> ViewWithScore(double score) {
   HealthView v;
   v.score = score;
   v.band = Band::kGreen;
-  return v;
+  return std::make_shared<const HealthView>(std::move(v));
 }
 
 TEST(HealthViewCacheTest, ServesWhatWasPutUntilInvalidated) {
   HealthViewCache cache(10);
-  EXPECT_FALSE(cache.Get("acme", "health", kNow, 0).has_value());
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kNow, 0));
   ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 0));
-  std::optional<HealthView> hit = cache.Get("acme", "health", kNow, 0);
-  ASSERT_TRUE(hit.has_value());
+  std::shared_ptr<const HealthView> hit = cache.Get("acme", "health", kNow, 0);
+  ASSERT_NE(hit, nullptr);
   EXPECT_EQ(hit->score, 71);
   // Another score name of the same account is a different entry.
-  EXPECT_FALSE(cache.Get("acme", "adoption", kNow, 0).has_value());
+  EXPECT_EQ(nullptr, cache.Get("acme", "adoption", kNow, 0));
 
   cache.Invalidate("acme");
-  EXPECT_FALSE(cache.Get("acme", "health", kNow, 0).has_value());
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kNow, 0));
   // Other accounts are untouched by it.
   ASSERT_TRUE(cache.Put("globex", "health", ViewWithScore(40), cache.BeginFill(), kLater, 0));
   cache.Invalidate("acme");
-  EXPECT_TRUE(cache.Get("globex", "health", kNow, 0).has_value());
+  EXPECT_NE(nullptr, cache.Get("globex", "health", kNow, 0));
+}
+
+TEST(HealthViewCacheTest, HitsShareOneViewThatOutlivesItsInvalidation) {
+  HealthViewCache cache(10);
+  ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 0));
+  std::shared_ptr<const HealthView> first = cache.Get("acme", "health", kNow, 0);
+  std::shared_ptr<const HealthView> second = cache.Get("acme", "health", kNow, 0);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first.get(), second.get());
+  // A caller still holding the view keeps a whole one after the cache drops it.
+  cache.Invalidate("acme");
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kNow, 0));
+  EXPECT_EQ(first->score, 71);
+  EXPECT_EQ(first.use_count(), 2);
 }
 
 TEST(HealthViewCacheTest, InvalidationDropsEveryScoreOfTheAccount) {
@@ -42,8 +56,8 @@ TEST(HealthViewCacheTest, InvalidationDropsEveryScoreOfTheAccount) {
   ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 0));
   ASSERT_TRUE(cache.Put("acme", "adoption", ViewWithScore(55), cache.BeginFill(), kLater, 0));
   cache.Invalidate("acme");
-  EXPECT_FALSE(cache.Get("acme", "health", kNow, 0).has_value());
-  EXPECT_FALSE(cache.Get("acme", "adoption", kNow, 0).has_value());
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kNow, 0));
+  EXPECT_EQ(nullptr, cache.Get("acme", "adoption", kNow, 0));
 }
 
 TEST(HealthViewCacheTest, RefusesAFillThatStartedBeforeAnInvalidation) {
@@ -54,7 +68,7 @@ TEST(HealthViewCacheTest, RefusesAFillThatStartedBeforeAnInvalidation) {
   cache.Invalidate("acme");
   // ... and the reader's old view must not land after it.
   EXPECT_FALSE(cache.Put("acme", "health", ViewWithScore(71), ticket, kLater, 0));
-  EXPECT_FALSE(cache.Get("acme", "health", kNow, 0).has_value());
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kNow, 0));
   // A fill that started after the write is stored.
   EXPECT_TRUE(cache.Put("acme", "health", ViewWithScore(20), cache.BeginFill(), kLater, 0));
   EXPECT_EQ(cache.Get("acme", "health", kNow, 0)->score, 20);
@@ -67,24 +81,24 @@ TEST(HealthViewCacheTest, RefusesAFillThatStartedBeforeAnInvalidation) {
 
 TEST(HealthViewCacheTest, RegulatedIsRememberedUntilTheAccountIsWritten) {
   HealthViewCache cache(10);
-  EXPECT_FALSE(cache.GetRegulated("acme").has_value());
+  EXPECT_FALSE(cache.GetRegulated("acme"));
   ASSERT_TRUE(cache.PutRegulated("acme", true, cache.BeginFill()));
   ASSERT_TRUE(cache.PutRegulated("globex", false, cache.BeginFill()));
   EXPECT_EQ(cache.GetRegulated("acme"), std::optional<bool>(true));
   EXPECT_EQ(cache.GetRegulated("globex"), std::optional<bool>(false));
   // A write may have changed the industry: ask the store again.
   cache.Invalidate("globex");
-  EXPECT_FALSE(cache.GetRegulated("globex").has_value());
+  EXPECT_FALSE(cache.GetRegulated("globex"));
   EXPECT_EQ(cache.GetRegulated("acme"), std::optional<bool>(true));
   // An answer read before the write does not land after it.
   const uint64_t ticket = cache.BeginFill();
   cache.Invalidate("acme");
   EXPECT_FALSE(cache.PutRegulated("acme", true, ticket));
-  EXPECT_FALSE(cache.GetRegulated("acme").has_value());
+  EXPECT_FALSE(cache.GetRegulated("acme"));
   // A cached view and the regulated answer share the account's slot.
   ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 0));
   ASSERT_TRUE(cache.PutRegulated("acme", false, cache.BeginFill()));
-  EXPECT_TRUE(cache.Get("acme", "health", kNow, 0).has_value());
+  EXPECT_NE(nullptr, cache.Get("acme", "health", kNow, 0));
   EXPECT_EQ(cache.stats().accounts, 2u);
 }
 
@@ -104,7 +118,7 @@ TEST(HealthViewCacheTest, InvalidateAllRefusesEveryEarlierFill) {
   ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 0));
   const uint64_t ticket = cache.BeginFill();
   cache.InvalidateAll();
-  EXPECT_FALSE(cache.Get("acme", "health", kNow, 0).has_value());
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kNow, 0));
   EXPECT_FALSE(cache.Put("globex", "health", ViewWithScore(3), ticket, kLater, 0));
   EXPECT_TRUE(cache.Put("globex", "health", ViewWithScore(3), cache.BeginFill(), kLater, 0));
 }
@@ -112,29 +126,29 @@ TEST(HealthViewCacheTest, InvalidateAllRefusesEveryEarlierFill) {
 TEST(HealthViewCacheTest, ExpiresAtValidUntilAndOnAnotherChurnModel) {
   HealthViewCache cache(10);
   ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 7));
-  EXPECT_TRUE(cache.Get("acme", "health", kNow, 7).has_value());
-  EXPECT_FALSE(cache.Get("acme", "health", kNow, 8).has_value());  // a newer model
+  EXPECT_NE(nullptr, cache.Get("acme", "health", kNow, 7));
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kNow, 8));  // a newer model
   ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 7));
-  EXPECT_FALSE(cache.Get("acme", "health", kLater, 7).has_value());  // its day ended
+  EXPECT_EQ(nullptr, cache.Get("acme", "health", kLater, 7));  // its day ended
 }
 
 TEST(HealthViewCacheTest, KeepsAtMostCapacityAccountsLeastRecentlyUsedOut) {
   HealthViewCache cache(2);
   ASSERT_TRUE(cache.Put("a", "health", ViewWithScore(1), cache.BeginFill(), kLater, 0));
   ASSERT_TRUE(cache.Put("b", "health", ViewWithScore(2), cache.BeginFill(), kLater, 0));
-  ASSERT_TRUE(cache.Get("a", "health", kNow, 0).has_value());  // a is now the most recent
+  ASSERT_TRUE(cache.Get("a", "health", kNow, 0));  // a is now the most recent
   ASSERT_TRUE(cache.Put("c", "health", ViewWithScore(3), cache.BeginFill(), kLater, 0));
   EXPECT_EQ(cache.stats().accounts, 2u);
-  EXPECT_TRUE(cache.Get("a", "health", kNow, 0).has_value());
-  EXPECT_FALSE(cache.Get("b", "health", kNow, 0).has_value());
-  EXPECT_TRUE(cache.Get("c", "health", kNow, 0).has_value());
+  EXPECT_NE(nullptr, cache.Get("a", "health", kNow, 0));
+  EXPECT_EQ(nullptr, cache.Get("b", "health", kNow, 0));
+  EXPECT_NE(nullptr, cache.Get("c", "health", kNow, 0));
 }
 
 TEST(HealthViewCacheTest, CapacityZeroCachesNothing) {
   HealthViewCache cache(0);
   EXPECT_FALSE(cache.enabled());
   EXPECT_FALSE(cache.Put("a", "health", ViewWithScore(1), cache.BeginFill(), kLater, 0));
-  EXPECT_FALSE(cache.Get("a", "health", kNow, 0).has_value());
+  EXPECT_EQ(nullptr, cache.Get("a", "health", kNow, 0));
 }
 
 }  // namespace

@@ -241,6 +241,13 @@ absl::StatusOr<HealthView> HealthService::ViewOf(StoredScore score, absl::Time a
 absl::StatusOr<HealthView> HealthService::GetHealth(const std::string& account_id,
                                                     std::string score_name,
                                                     std::optional<absl::Time> as_of) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const HealthView> view,
+                   GetHealthShared(account_id, std::move(score_name), as_of));
+  return *view;
+}
+
+absl::StatusOr<std::shared_ptr<const HealthView>> HealthService::GetHealthShared(
+    const std::string& account_id, std::string score_name, std::optional<absl::Time> as_of) {
   RETURN_IF_ERROR(ValidateId("account_id", account_id));
   score_name = OrDefaultName(std::move(score_name));
   RETURN_IF_ERROR(ValidateScoreName("score_name", score_name));
@@ -250,18 +257,22 @@ absl::StatusOr<HealthView> HealthService::GetHealth(const std::string& account_i
   }
   if (!as_of.has_value()) {
     ASSIGN_OR_RETURN(std::optional<StoredChurnModel> model, CurrentChurnModel(now));
-    if (!CacheUsable()) return LoadCurrentView(account_id, score_name, now, model);
+    if (!CacheUsable()) {
+      ASSIGN_OR_RETURN(HealthView view, LoadCurrentView(account_id, score_name, now, model));
+      return std::make_shared<const HealthView>(std::move(view));
+    }
     const int64_t model_id = model.has_value() ? model->model_id : 0;
-    if (std::optional<HealthView> hit = cache_->Get(account_id, score_name, now, model_id)) {
-      return *std::move(hit);
+    if (std::shared_ptr<const HealthView> hit = cache_->Get(account_id, score_name, now, model_id)) {
+      return hit;
     }
     const uint64_t ticket = cache_->BeginFill();
-    ASSIGN_OR_RETURN(HealthView view, LoadCurrentView(account_id, score_name, now, model));
+    ASSIGN_OR_RETURN(HealthView loaded, LoadCurrentView(account_id, score_name, now, model));
+    auto view = std::make_shared<const HealthView>(std::move(loaded));
     // Trends, open alerts and the churn features are per day; an override ends at
     // its expiry: the view is good until the first of those.
     absl::Time valid_until = absl::FromCivil(DayOf(now) + 1, absl::UTCTimeZone());
-    if (view.active_override.has_value()) {
-      valid_until = std::min(valid_until, view.active_override->expires_at);
+    if (view->active_override.has_value()) {
+      valid_until = std::min(valid_until, view->active_override->expires_at);
     }
     cache_->Put(account_id, score_name, view, ticket, valid_until, model_id);
     return view;
@@ -269,7 +280,7 @@ absl::StatusOr<HealthView> HealthService::GetHealth(const std::string& account_i
   ASSIGN_OR_RETURN(StoredScore score, repository_->GetScoreAsOf(account_id, score_name, *as_of));
   ASSIGN_OR_RETURN(HealthView view, ViewOf(std::move(score), *as_of));
   ASSIGN_OR_RETURN(view.churn_probability, ChurnProbability(account_id, *as_of, false));
-  return view;
+  return std::make_shared<const HealthView>(std::move(view));
 }
 
 absl::StatusOr<HealthView> HealthService::LoadCurrentView(

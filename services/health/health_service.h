@@ -61,6 +61,10 @@ class HealthService {
   // score_name empty means "health"; as_of: the score stored at that time.
   absl::StatusOr<HealthView> GetHealth(const std::string& account_id, std::string score_name,
                                        std::optional<absl::Time> as_of);
+  // The same view, shared with this replica's cache when it came from there (the
+  // GetHealth RPC reads it without copying it).
+  absl::StatusOr<std::shared_ptr<const HealthView>> GetHealthShared(
+      const std::string& account_id, std::string score_name, std::optional<absl::Time> as_of);
   // Default range: the 90 days up to today.
   absl::StatusOr<std::vector<HealthPoint>> GetHealthHistory(const std::string& account_id,
                                                             std::string score_name,
