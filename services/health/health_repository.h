@@ -98,10 +98,11 @@ class HealthRepository {
   // What the in-memory portfolio (PortfolioIndex) is built and refreshed from, for
   // one score name; `account_ids` null means every account.
   // Accounts with their current score of that name; an asked-for account that does
-  // not exist is simply not reported.
+  // not exist is simply not reported. `fn` returning false ends a scan early, which
+  // then returns CANCELLED (a build at start-up stopped by shutdown).
   virtual absl::Status ScanPortfolioAccounts(
       const std::string& score_name, const std::vector<std::string>* account_ids,
-      const std::function<void(PortfolioAccount&&)>& fn) {
+      const std::function<bool(PortfolioAccount&&)>& fn) {
     (void)score_name, (void)account_ids, (void)fn;
     return absl::UnimplementedError("this repository has no portfolio scan");
   }
@@ -110,7 +111,7 @@ class HealthRepository {
   virtual absl::Status ScanBandPoints(const std::string& score_name,
                                       const std::vector<std::string>* account_ids,
                                       int64_t from_us, bool with_earlier,
-                                      const std::function<void(BandPoint&&)>& fn) {
+                                      const std::function<bool(BandPoint&&)>& fn) {
     (void)score_name, (void)account_ids, (void)from_us, (void)with_earlier, (void)fn;
     return absl::UnimplementedError("this repository has no portfolio scan");
   }

@@ -1659,14 +1659,15 @@ constexpr int kScanPage = 50000;
 
 absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
     const std::string& score_name, const std::vector<std::string>* account_ids,
-    const std::function<void(PortfolioAccount&&)>& fn) {
+    const std::function<bool(PortfolioAccount&&)>& fn) {
   constexpr char kSelect[] =
       "SELECT a.account_id, a.tier, a.lifecycle, s.score, s.band FROM accounts a"
       " LEFT JOIN account_scores s ON s.account_id = a.account_id AND s.score_name = ?";
+  bool stopped = false;
   auto read = [&](sql::PreparedStatement& stmt,
                   const std::function<void(const PortfolioAccount&)>& seen) {
     ResultSetPtr rs(stmt.executeQuery());
-    while (rs->next()) {
+    while (!stopped && rs->next()) {
       PortfolioAccount a;
       a.account_id = Str(*rs, 1);
       a.tier = TierFromName(Str(*rs, 2)).value_or(Tier::kUnspecified);
@@ -1677,9 +1678,10 @@ absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
         a.band = ReadBand(*rs, 5);
       }
       if (seen) seen(a);
-      fn(std::move(a));
+      stopped = !fn(std::move(a));
     }
   };
+  const absl::Status cancelled = absl::CancelledError("portfolio scan stopped");
   return pool_->Run([&](db::Connection& conn) -> absl::Status {
     if (account_ids == nullptr) {
       // In pages by account id: the client holds one page of the result at a time.
@@ -1695,6 +1697,7 @@ absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
           ++rows;
           after = a.account_id;
         });
+        if (stopped) return cancelled;
         if (rows < kScanPage) return absl::OkStatus();
       }
     }
@@ -1705,22 +1708,23 @@ absl::Status MySqlHealthRepository::ScanPortfolioAccounts(
       for (size_t i = 0; i < count; ++i) {
         stmt.setString(static_cast<int>(i + 2), (*account_ids)[offset + i]);
       }
-      read(stmt, nullptr);
+      if (!stopped) read(stmt, nullptr);
     });
-    return absl::OkStatus();
+    return stopped ? cancelled : absl::OkStatus();
   });
 }
 
 absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name,
                                                    const std::vector<std::string>* account_ids,
                                                    int64_t from_us, bool with_earlier,
-                                                   const std::function<void(BandPoint&&)>& fn) {
+                                                   const std::function<bool(BandPoint&&)>& fn) {
   const std::string from = db::ToSqlDatetime(absl::FromUnixMicros(from_us));
   int64_t last_id = 0;
+  bool stopped = false;
   auto read = [&](sql::PreparedStatement& stmt) {
     ResultSetPtr rs(stmt.executeQuery());
     int rows = 0;
-    while (rs->next()) {
+    while (!stopped && rs->next()) {
       BandPoint p;
       p.account_id = Str(*rs, 1);
       p.at_us = rs->getInt64(2);
@@ -1728,10 +1732,11 @@ absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name
       p.band = ReadBand(*rs, 4);
       last_id = p.history_id;
       ++rows;
-      fn(std::move(p));
+      stopped = !fn(std::move(p));
     }
     return rows;
   };
+  const absl::Status cancelled = absl::CancelledError("portfolio scan stopped");
   const std::string since = absl::StrCat(
       "SELECT h.account_id, ", kMicrosOf, "h.computed_at), h.id, h.band FROM score_history h"
       " WHERE h.score_name = ? AND h.computed_at >= ?");
@@ -1750,9 +1755,9 @@ absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name
         stmt.setString(2, from);
         stmt.setInt64(3, last_id);
         stmt.setInt(4, kScanPage);
-        if (read(stmt) < kScanPage) break;
+        if (read(stmt) < kScanPage || stopped) break;
       }
-      if (with_earlier) {
+      if (with_earlier && !stopped) {
         auto& before = conn.Prepare(absl::StrCat(
             earlier, " GROUP BY account_id) x ON h.account_id = x.account_id"
                      " AND h.score_name = ? AND h.computed_at = x.newest"));
@@ -1761,9 +1766,10 @@ absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name
         before.setString(3, score_name);
         read(before);
       }
-      return absl::OkStatus();
+      return stopped ? cancelled : absl::OkStatus();
     }
     db::ForEachChunk(account_ids->size(), [&](size_t offset, size_t count) {
+      if (stopped) return;
       auto bind_ids = [&](sql::PreparedStatement& stmt, int first) {
         for (size_t i = 0; i < count; ++i) {
           stmt.setString(first + static_cast<int>(i), (*account_ids)[offset + i]);
@@ -1784,10 +1790,10 @@ absl::Status MySqlHealthRepository::ScanBandPoints(const std::string& score_name
         before.setString(2, from);
         bind_ids(before, 3);
         before.setString(static_cast<int>(count) + 3, score_name);
-        read(before);
+        if (!stopped) read(before);
       }
     });
-    return absl::OkStatus();
+    return stopped ? cancelled : absl::OkStatus();
   });
 }
 

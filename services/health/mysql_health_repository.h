@@ -83,11 +83,11 @@ class MySqlHealthRepository final : public HealthRepository {
                                              absl::Time period_start) override;
   absl::Status ScanPortfolioAccounts(const std::string& score_name,
                                      const std::vector<std::string>* account_ids,
-                                     const std::function<void(PortfolioAccount&&)>& fn) override;
+                                     const std::function<bool(PortfolioAccount&&)>& fn) override;
   absl::Status ScanBandPoints(const std::string& score_name,
                               const std::vector<std::string>* account_ids, int64_t from_us,
                               bool with_earlier,
-                              const std::function<void(BandPoint&&)>& fn) override;
+                              const std::function<bool(BandPoint&&)>& fn) override;
   absl::StatusOr<HistoryTail> ScoreHistoryAfter(const std::string& score_name, int64_t after_id,
                                                 int limit) override;
   absl::StatusOr<Override> AddOverride(const db::WriteKey& key,

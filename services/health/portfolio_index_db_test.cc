@@ -178,5 +178,55 @@ TEST_F(PortfolioIndexDbTest, ASkippedTailRebuildsAndScoreNamesPastTheLimitUseThe
   EXPECT_EQ(indexed_->portfolio_tracker()->stats("name9").builds, 0) << "answered by SQL";
 }
 
+TEST_F(PortfolioIndexDbTest, AWarmBuildServesTheFirstSummaryAndAStoppedOneKeepsNothing) {
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = absl::StrCat("w", i);
+    AddAccount(id, 40);
+    SetScore(id, 30 + i * 10, i < 2 ? "RED" : "GREEN", clock_.Now() - absl::Hours(24 * 3));
+  }
+  PortfolioTracker* tracker = indexed_->portfolio_tracker();
+  ASSERT_OK(tracker->Warm("health"));
+  EXPECT_EQ(tracker->stats("health").builds, 1);
+  EXPECT_EQ(tracker->stats("health").accounts, 6u);
+  ExpectSameAsDatabase("after the warm build");
+  EXPECT_EQ(tracker->stats("health").builds, 1) << "the first summary used the warm index";
+
+  // Shutdown before or during a warm build: nothing is kept, and a summary (which
+  // is not stopped) still builds and answers.
+  HealthService other(repo_.get(), &clock_);
+  other.EnablePortfolioIndex();
+  other.portfolio_tracker()->Stop();
+  EXPECT_TRUE(absl::IsCancelled(other.portfolio_tracker()->Warm("health")));
+  EXPECT_EQ(other.portfolio_tracker()->stats("health").builds, 0);
+  EXPECT_EQ(other.portfolio_tracker()->stats("health").accounts, 0u);
+  absl::StatusOr<PortfolioSummary> answered = other.GetPortfolioSummary("", 30);
+  ASSERT_OK(answered);
+  EXPECT_EQ(answered->overall.accounts, 6);
+}
+
+TEST_F(PortfolioIndexDbTest, AScanEndsWhenItsVisitorSaysStop) {
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = absl::StrCat("s", i);
+    AddAccount(id, 40);
+    SetScore(id, 50, "YELLOW", clock_.Now() - absl::Hours(24 * 2));
+    SetScore(id, 80, "GREEN", clock_.Now() - absl::Hours(1));
+  }
+  int accounts = 0;
+  EXPECT_TRUE(absl::IsCancelled(repo_->ScanPortfolioAccounts(
+      "health", nullptr, [&](PortfolioAccount&&) { return ++accounts < 2; })));
+  EXPECT_EQ(accounts, 2);
+  int points = 0;
+  EXPECT_TRUE(absl::IsCancelled(repo_->ScanBandPoints(
+      "health", nullptr, 0, /*with_earlier=*/true, [&](BandPoint&&) { return ++points < 3; })));
+  EXPECT_EQ(points, 3);
+  // The same scans to the end.
+  accounts = 0;
+  ASSERT_OK(repo_->ScanPortfolioAccounts("health", nullptr, [&](PortfolioAccount&&) {
+    ++accounts;
+    return true;
+  }));
+  EXPECT_EQ(accounts, 5);
+}
+
 }  // namespace
 }  // namespace cs::health

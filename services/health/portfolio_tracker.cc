@@ -40,7 +40,28 @@ void PortfolioTracker::MarkAllDirty() {
   }
 }
 
-absl::Status PortfolioTracker::Build(State& state, const std::string& score_name) {
+absl::StatusOr<PortfolioTracker::State*> PortfolioTracker::StateFor(
+    const std::string& score_name) {
+  std::lock_guard<std::mutex> lock(dirty_mu_);
+  auto it = states_.find(score_name);
+  if (it == states_.end()) {
+    if (states_.size() >= kMaxScoreNames) {
+      return absl::UnimplementedError("too many score names to index");
+    }
+    it = states_.emplace(score_name, std::make_unique<State>()).first;
+  }
+  return it->second.get();
+}
+
+absl::Status PortfolioTracker::Warm(const std::string& score_name) {
+  ASSIGN_OR_RETURN(State * state, StateFor(score_name));
+  std::lock_guard<std::mutex> lock(state->mu);
+  if (state->built) return absl::OkStatus();
+  return Build(*state, score_name, /*stoppable=*/true);
+}
+
+absl::Status PortfolioTracker::Build(State& state, const std::string& score_name,
+                                     bool stoppable) {
   {
     std::lock_guard<std::mutex> lock(dirty_mu_);
     state.dirty.clear();
@@ -54,11 +75,24 @@ absl::Status PortfolioTracker::Build(State& state, const std::string& score_name
                                                   std::numeric_limits<int64_t>::max(), 1));
   state.index.Clear();
   state.window_start_us = absl::ToUnixMicros(clock_->Now() - kWindow);
-  RETURN_IF_ERROR(repository_->ScanPortfolioAccounts(
-      score_name, nullptr, [&](PortfolioAccount&& a) { state.index.Put(a); }));
-  RETURN_IF_ERROR(repository_->ScanBandPoints(score_name, nullptr, state.window_start_us,
-                                              /*with_earlier=*/true,
-                                              [&](BandPoint&& p) { state.index.AddPoint(p); }));
+  const auto go_on = [&] { return !stoppable || !stopping_.load(std::memory_order_relaxed); };
+  if (!go_on()) return absl::CancelledError("the portfolio index build was stopped");
+  absl::Status scanned = repository_->ScanPortfolioAccounts(score_name, nullptr,
+                                                            [&](PortfolioAccount&& a) {
+                                                              state.index.Put(a);
+                                                              return go_on();
+                                                            });
+  if (scanned.ok()) {
+    scanned = repository_->ScanBandPoints(score_name, nullptr, state.window_start_us,
+                                          /*with_earlier=*/true, [&](BandPoint&& p) {
+                                            state.index.AddPoint(p);
+                                            return go_on();
+                                          });
+  }
+  if (!scanned.ok()) {
+    state.index.Clear();  // half a build is not kept; the next summary builds again
+    return scanned;
+  }
   state.history_high = std::max<int64_t>(0, head.max_id - kLookBack);
   state.seen_recent.clear();
   state.built = true;
@@ -99,6 +133,7 @@ absl::Status PortfolioTracker::Refresh(State& state, const std::string& score_na
                                                      [&](PortfolioAccount&& a) {
                                                        found.insert(a.account_id);
                                                        state.index.Put(a);
+                                                       return true;
                                                      }));
   // Accounts the index has history for are read from shortly before their newest
   // row, in groups of similar times; accounts new to it from the window's start,
@@ -116,7 +151,10 @@ absl::Status PortfolioTracker::Refresh(State& state, const std::string& score_na
       fresh.push_back(id);
     }
   }
-  auto add = [&](BandPoint&& p) { state.index.AddPoint(p); };
+  auto add = [&](BandPoint&& p) {
+    state.index.AddPoint(p);
+    return true;
+  };
   if (!fresh.empty()) {
     RETURN_IF_ERROR(repository_->ScanBandPoints(score_name, &fresh, state.window_start_us,
                                                 /*with_earlier=*/true, add));
@@ -137,18 +175,7 @@ absl::Status PortfolioTracker::Refresh(State& state, const std::string& score_na
 
 absl::StatusOr<PortfolioSummary> PortfolioTracker::Summary(const std::string& score_name,
                                                            absl::Time period_start) {
-  State* state = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(dirty_mu_);
-    auto it = states_.find(score_name);
-    if (it == states_.end()) {
-      if (states_.size() >= kMaxScoreNames) {
-        return absl::UnimplementedError("too many score names to index");
-      }
-      it = states_.emplace(score_name, std::make_unique<State>()).first;
-    }
-    state = it->second.get();
-  }
+  ASSIGN_OR_RETURN(State * state, StateFor(score_name));
   std::lock_guard<std::mutex> lock(state->mu);
   const int64_t period_start_us = absl::ToUnixMicros(period_start);
   bool rebuild = false;

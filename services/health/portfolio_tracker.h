@@ -1,6 +1,7 @@
 #ifndef CS_SERVICES_HEALTH_PORTFOLIO_TRACKER_H_
 #define CS_SERVICES_HEALTH_PORTFOLIO_TRACKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +40,14 @@ class PortfolioTracker {
   PortfolioTracker(HealthRepository* repository, const Clock* clock)
       : repository_(repository), clock_(clock) {}
 
+  // Builds the index of `score_name` now, at start-up, so that the first summary
+  // finds it built (at 1M accounts the build reads for about 20 s). A summary asked
+  // for meanwhile waits for it. Stop() ends it early: CANCELLED, nothing kept, and
+  // the next summary builds instead.
+  absl::Status Warm(const std::string& score_name);
+  // Ends a Warm build in progress and refuses later ones; summaries still build.
+  void Stop() { stopping_.store(true); }
+
   void MarkDirty(const std::vector<std::string>& account_ids);
   void MarkAllDirty();
 
@@ -66,7 +75,10 @@ class PortfolioTracker {
     std::set<std::string> dirty;
     bool rebuild = false;
   };
-  absl::Status Build(State& state, const std::string& score_name);
+  // The score name's state, created on first use; UNIMPLEMENTED past kMaxScoreNames.
+  absl::StatusOr<State*> StateFor(const std::string& score_name);
+  // `stoppable`: Stop() ends it (Warm); a summary's build runs to the end.
+  absl::Status Build(State& state, const std::string& score_name, bool stoppable = false);
   // Reads score_history past the high-water mark into the dirty set; false when it
   // found more than kRebuildAbove rows.
   absl::StatusOr<bool> TailHistory(State& state, const std::string& score_name);
@@ -75,6 +87,7 @@ class PortfolioTracker {
 
   HealthRepository* const repository_;
   const Clock* const clock_;
+  std::atomic<bool> stopping_{false};
   std::mutex dirty_mu_;
   std::map<std::string, std::unique_ptr<State>> states_;
 };
