@@ -3,6 +3,7 @@
 
 // Domain types of accounts: plain values, no proto or SQL types.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -68,7 +69,11 @@ struct AccountFilter {
   // The band of the account's computed "health" score; an account without one
   // matches no band.
   std::optional<Band> band;
+  // Only these accounts, when not empty (at most kMaxListedAccountIds).
+  std::vector<std::string> account_ids;
 };
+
+inline constexpr size_t kMaxListedAccountIds = 1000;
 
 struct AccountPage {
   std::vector<Account> accounts;

@@ -63,6 +63,13 @@ absl::StatusOr<AccountPage> AccountService::ListAccounts(const AccountFilter& fi
                                                          const std::string& after_id,
                                                          int page_size) {
   RETURN_IF_ERROR(ValidateId("owner_id", filter.owner_id, /*required=*/false));
+  if (filter.account_ids.size() > kMaxListedAccountIds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("account_ids: at most ", kMaxListedAccountIds, " ids"));
+  }
+  for (size_t i = 0; i < filter.account_ids.size(); ++i) {
+    RETURN_IF_ERROR(ValidateId(absl::StrCat("account_ids[", i, "]"), filter.account_ids[i]));
+  }
   if (page_size < 1 || page_size > 1000) {
     return absl::InvalidArgumentError("page.page_size: must be in 1-1000");
   }

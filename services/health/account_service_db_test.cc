@@ -162,6 +162,33 @@ TEST_F(AccountServiceDbTest, ListFiltersAndPagesInAStableOrder) {
   EXPECT_EQ(page->accounts.size(), 5u);
   EXPECT_THAT(service_->ListAccounts(AccountFilter{}, "", 0),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("page_size")));
+
+  // By id: unknown ids left out, the other filters and paging still apply.
+  AccountFilter by_id;
+  by_id.account_ids = {"s1", "nobody", "e1", "e3", "e1"};
+  page = service_->ListAccounts(by_id, "", 50);
+  ASSERT_OK(page);
+  ids.clear();
+  for (const auto& a : page->accounts) ids.push_back(a.account_id);
+  EXPECT_THAT(ids, ::testing::ElementsAre("e1", "e3", "s1"));
+  by_id.tier = Tier::kEnterprise;
+  page = service_->ListAccounts(by_id, "", 1);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->accounts.size(), 1u);
+  EXPECT_EQ(page->accounts[0].account_id, "e1");
+  EXPECT_EQ(page->next_after_id, "e1");
+  page = service_->ListAccounts(by_id, page->next_after_id, 1);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->accounts.size(), 1u);
+  EXPECT_EQ(page->accounts[0].account_id, "e3");
+
+  AccountFilter bad;
+  bad.account_ids = {"e1", ""};
+  EXPECT_THAT(service_->ListAccounts(bad, "", 50),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("account_ids[1]")));
+  bad.account_ids.assign(kMaxListedAccountIds + 1, "e1");
+  EXPECT_THAT(service_->ListAccounts(bad, "", 50),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("account_ids")));
 }
 
 TEST_F(AccountServiceDbTest, UnknownAccountIsNotFound) {

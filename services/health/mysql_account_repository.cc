@@ -205,7 +205,10 @@ absl::StatusOr<AccountPage> MySqlAccountRepository::List(const AccountFilter& fi
         // The band lives with the score; the account_scores primary key makes
         // this one lookup per candidate account.
         " AND (? = '' OR EXISTS (SELECT 1 FROM account_scores s"
-        "   WHERE s.account_id = accounts.account_id AND s.score_name = ? AND s.band = ?))"
+        "   WHERE s.account_id = accounts.account_id AND s.score_name = ? AND s.band = ?))",
+        filter.account_ids.empty() ? ""
+                                   : absl::StrCat(" AND account_id IN ",
+                                                  db::RowPlaceholders(1, filter.account_ids.size())),
         " ORDER BY account_id LIMIT ?"));
     const std::string tier = filter.tier ? std::string(TierName(*filter.tier)) : "";
     const std::string industry =
@@ -225,7 +228,9 @@ absl::StatusOr<AccountPage> MySqlAccountRepository::List(const AccountFilter& fi
     stmt.setString(10, band);
     stmt.setString(11, kDefaultScoreName);
     stmt.setString(12, band);
-    stmt.setInt(13, limit + 1);  // one more tells whether a next page exists
+    int next = 13;
+    for (const std::string& id : filter.account_ids) stmt.setString(next++, id);
+    stmt.setInt(next, limit + 1);  // one more tells whether a next page exists
     std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
     while (rs->next()) {
       if (static_cast<int>(page.accounts.size()) == limit) {

@@ -98,6 +98,7 @@ absl::StatusOr<AccountFilter> FilterFromProto(const v1::ListAccountsRequest& p) 
     return absl::InvalidArgumentError(absl::StrCat("band: unknown value ", p.band()));
   }
   if (p.band() != v1::BAND_UNSPECIFIED) f.band = static_cast<Band>(p.band());
+  f.account_ids.assign(p.account_ids().begin(), p.account_ids().end());
   return f;
 }
 

@@ -1,10 +1,13 @@
 #include "services/playbooks/grpc_peers.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/server/common_mapping.h"
 #include "common/server/peer_channel.h"
 #include "common/server/proto_util.h"
+#include "common/status.h"
 #include "services/playbooks/proto_mapping.h"
 
 namespace cs::playbooks {
@@ -123,11 +126,66 @@ absl::StatusOr<AccountProfile> GrpcHealthFeed::GetAccount(const std::string& acc
     return s;
   }
   AccountProfile profile = AccountFromProto(response.account());
+  Remember(account_id, profile, now);
+  return profile;
+}
+
+void GrpcHealthFeed::Remember(const std::string& account_id, const AccountProfile& profile,
+                              absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);
   // Bounded: the cache is a burst absorber, not a copy of health's accounts.
   if (cache_.size() > 10000) cache_.clear();
   cache_[account_id] = {profile, now};
-  return profile;
+}
+
+absl::StatusOr<std::map<std::string, AccountProfile>> GrpcHealthFeed::GetAccounts(
+    const std::vector<std::string>& account_ids) {
+  constexpr int kPerCall = 1000;  // ListAccounts' limit on ids and on page size
+  const absl::Time now = clock_->Now();
+  std::map<std::string, AccountProfile> out;
+  std::vector<std::string> missing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& id : account_ids) {
+      auto it = cache_.find(id);
+      if (it != cache_.end() && now - it->second.second < options_.cache_ttl) {
+        out[id] = it->second.first;
+      } else if (!out.count(id)) {
+        missing.push_back(id);
+      }
+    }
+  }
+  std::sort(missing.begin(), missing.end());
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+  for (size_t first = 0; first < missing.size(); first += kPerCall) {
+    const size_t last = std::min(missing.size(), first + kPerCall);
+    const std::vector<std::string> asked(missing.begin() + first, missing.begin() + last);
+    hv1::ListAccountsRequest request;
+    for (const std::string& id : asked) request.add_account_ids(id);
+    request.mutable_page()->set_page_size(kPerCall);
+    hv1::ListAccountsResponse response;
+    auto context = ContextWithDeadline(options_.call_timeout);
+    const absl::Status listed =
+        FromPeerStatus("health", stub_->ListAccounts(context.get(), request, &response));
+    // A health that predates account_ids answers UNIMPLEMENTED (a stand-in) or lists
+    // accounts that were not asked for (it ignored the filter): ask one by one.
+    bool filtered = listed.ok();
+    for (const hv1::Account& a : response.accounts()) {
+      if (!std::binary_search(asked.begin(), asked.end(), a.account_id())) filtered = false;
+    }
+    if (!filtered && (listed.ok() || listed.code() == absl::StatusCode::kUnimplemented)) {
+      ASSIGN_OR_RETURN(auto one_by_one, HealthFeed::GetAccounts(asked));
+      out.merge(one_by_one);
+      continue;
+    }
+    RETURN_IF_ERROR(listed);
+    for (const hv1::Account& a : response.accounts()) {
+      AccountProfile profile = AccountFromProto(a);
+      Remember(a.account_id(), profile, now);
+      out[a.account_id()] = std::move(profile);
+    }
+  }
+  return out;
 }
 
 GrpcExpansionClient::GrpcExpansionClient(const std::string& target, const Clock* clock,

@@ -36,8 +36,13 @@ class GrpcHealthFeed final : public HealthFeed {
 
   absl::StatusOr<HealthEventPage> ListEvents(int64_t after, int limit) override;
   absl::StatusOr<AccountProfile> GetAccount(const std::string& account_id) override;
+  // Cached ones from the cache, the rest with ListAccounts by id, up to 1000 a call.
+  absl::StatusOr<std::map<std::string, AccountProfile>> GetAccounts(
+      const std::vector<std::string>& account_ids) override;
 
  private:
+  void Remember(const std::string& account_id, const AccountProfile& profile, absl::Time now);
+
   std::unique_ptr<cs::health::v1::AccountHealthService::Stub> stub_;
   const Clock* clock_;
   Options options_;

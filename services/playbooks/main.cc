@@ -221,6 +221,10 @@ class HeadTrackingFeed final : public cs::playbooks::HealthFeed {
   absl::StatusOr<cs::playbooks::AccountProfile> GetAccount(const std::string& account_id) override {
     return base_->GetAccount(account_id);
   }
+  absl::StatusOr<std::map<std::string, cs::playbooks::AccountProfile>> GetAccounts(
+      const std::vector<std::string>& account_ids) override {
+    return base_->GetAccounts(account_ids);
+  }
   // -1 until health has answered once.
   int64_t head() const { return head_.load(); }
 

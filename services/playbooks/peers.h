@@ -6,6 +6,7 @@
 // service's opportunities. The gRPC implementations live in grpc_peers.{h,cc}.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +71,22 @@ class HealthFeed {
   virtual absl::StatusOr<HealthEventPage> ListEvents(int64_t after, int limit) = 0;
   // NOT_FOUND for an unknown account; UNAVAILABLE while health is down.
   virtual absl::StatusOr<AccountProfile> GetAccount(const std::string& account_id) = 0;
+  // The accounts among `account_ids` that exist, by id; UNAVAILABLE while health is
+  // down. This one asks GetAccount for each; a feed over the network reads them in
+  // as few calls as it can.
+  virtual absl::StatusOr<std::map<std::string, AccountProfile>> GetAccounts(
+      const std::vector<std::string>& account_ids) {
+    std::map<std::string, AccountProfile> out;
+    for (const std::string& id : account_ids) {
+      absl::StatusOr<AccountProfile> account = GetAccount(id);
+      if (account.ok()) {
+        out[id] = *std::move(account);
+      } else if (account.status().code() != absl::StatusCode::kNotFound) {
+        return account.status();
+      }
+    }
+    return out;
+  }
 };
 
 struct OpportunityRequest {

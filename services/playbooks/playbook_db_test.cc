@@ -61,9 +61,26 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
     return grpc::Status::OK;
   }
 
+  // By id only, as the consumer asks; `old` plays a health that predates the
+  // account_ids filter and lists every account instead.
+  grpc::Status ListAccounts(grpc::ServerContext*, const hv1::ListAccountsRequest* request,
+                            hv1::ListAccountsResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++list_accounts_calls_;
+    if (down_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "health is down");
+    for (const auto& [id, account] : accounts_) {
+      if (old_ || std::find(request->account_ids().begin(), request->account_ids().end(), id) !=
+                      request->account_ids().end()) {
+        *response->add_accounts() = account;
+      }
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetAccount(grpc::ServerContext*, const hv1::GetAccountRequest* request,
                           hv1::GetAccountResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++get_account_calls_;
     if (down_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "health is down");
     auto it = accounts_.find(request->account_id());
     if (it == accounts_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such account");
@@ -137,6 +154,14 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return list_calls_;
   }
+  std::pair<int, int> account_calls() {  // (ListAccounts, GetAccount)
+    std::lock_guard<std::mutex> lock(mu_);
+    return {list_accounts_calls_, get_account_calls_};
+  }
+  void SetOld(bool old) {
+    std::lock_guard<std::mutex> lock(mu_);
+    old_ = old;
+  }
 
  private:
   hv1::Event& Append(hv1::EventKind kind, const std::string& id) {
@@ -153,7 +178,10 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
   std::vector<hv1::Event> events_;
   std::map<std::string, hv1::Account> accounts_;
   bool down_ = false;
+  bool old_ = false;
   int list_calls_ = 0;
+  int list_accounts_calls_ = 0;
+  int get_account_calls_ = 0;
 };
 
 // The expansion service's CreateOpportunity, replaying by request id as it does.
@@ -783,6 +811,38 @@ TEST_F(PlaybookDbTest, GreenExpansionSignalsOpenOneOpportunityEach) {
   ASSERT_OK(service_->Sweep());
   EXPECT_EQ(expansion_server_.opened().size(), 1u);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM expansion_requests WHERE sent_at IS NOT NULL"), 1);
+}
+
+TEST_F(PlaybookDbTest, APageOfEventsReadsItsAccountsInOneCall) {
+  for (int i = 0; i < 30; ++i) {
+    health_.UpsertAccount(absl::StrCat("acct-", i), hv1::TIER_SMB, "csm-ann",
+                          hv1::LIFECYCLE_ADOPTING);
+    health_.Band(absl::StrCat("acct-", i), hv1::BAND_RED);
+  }
+  Consume();
+  EXPECT_EQ(health_.account_calls(), std::make_pair(1, 0)) << "(ListAccounts, GetAccount)";
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_TRUE(RunOf(absl::StrCat("acct-", i), "red-emergency-response").has_value()) << i;
+  }
+
+  // The feed by itself: unknown ids are left out; the cached ones cost no call.
+  GrpcHealthFeed feed(address_, &clock_, GrpcHealthFeed::Options{});
+  absl::StatusOr<std::map<std::string, AccountProfile>> got =
+      feed.GetAccounts({"acct-3", "nobody", "acct-7", "acct-3"});
+  ASSERT_OK(got);
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(got->at("acct-7").tier, "SMB");
+  ASSERT_OK(feed.GetAccounts({"acct-7"}));
+  EXPECT_EQ(health_.account_calls(), std::make_pair(2, 0));
+
+  // A health that ignores the filter (older than it) is asked one account at a time.
+  health_.SetOld(true);
+  GrpcHealthFeed fresh(address_, &clock_, GrpcHealthFeed::Options{});
+  got = fresh.GetAccounts({"acct-1", "nobody"});
+  ASSERT_OK(got);
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->count("acct-1"), 1u);
+  EXPECT_EQ(health_.account_calls(), std::make_pair(3, 2));
 }
 
 TEST_F(PlaybookDbTest, HoldOutAccountsGetNoRunAndLiftComparesArms) {

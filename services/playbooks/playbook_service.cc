@@ -341,18 +341,16 @@ absl::StatusOr<int> PlaybookService::ConsumeHealthEvents(int page_size) {
   ASSIGN_OR_RETURN(int64_t cursor, repository_->Cursor(kHealthConsumer));
   ASSIGN_OR_RETURN(HealthEventPage page, health_->ListEvents(cursor, page_size));
   if (page.events.empty()) return 0;
-  std::map<std::string, AccountProfile> context;
   std::set<std::string> asked;
   for (const HealthEvent& e : page.events) {
-    if (e.account_id.empty() || !asked.insert(e.account_id).second) continue;
-    absl::StatusOr<AccountProfile> account = health_->GetAccount(e.account_id);
-    if (account.ok()) {
-      context[e.account_id] = *std::move(account);
-    } else if (account.status().code() != absl::StatusCode::kNotFound) {
-      // Health is down: leave the cursor where it is and try the page again later.
-      return account.status();
-    }
+    if (!e.account_id.empty()) asked.insert(e.account_id);
   }
+  // The page's accounts in one read (an account health no longer has gets no
+  // context). Health down: the cursor stays and the page is tried again later.
+  absl::StatusOr<std::map<std::string, AccountProfile>> accounts =
+      health_->GetAccounts(std::vector<std::string>(asked.begin(), asked.end()));
+  if (!accounts.ok()) return accounts.status();
+  const std::map<std::string, AccountProfile>& context = *accounts;
   absl::StatusOr<int> applied =
       repository_->ApplyHealthEvents(kHealthConsumer, page.events, context, clock_->Now());
   if (applied.ok() || IsRetryable(applied.status())) return applied;
