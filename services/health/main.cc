@@ -1,12 +1,8 @@
 // The health service: accounts, signals, scores, alerts and the event stream.
-#include <chrono>
 #include <cstdio>
 #include <memory>
-#include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
-#include "common/log.h"
 #include "common/server/flags.h"
 #include "common/server/metrics.h"
 #include "common/server/service_main.h"
@@ -54,12 +50,6 @@ struct HealthWiring : cs::ServiceWiring {
         handler(&accounts, &events, &health) {
     handler.AttachFirstValue(&first_value);
   }
-  ~HealthWiring() override {
-    if (portfolio_warm.joinable()) {
-      health.portfolio_tracker()->Stop();
-      portfolio_warm.join();
-    }
-  }
   cs::health::MySqlAccountRepository repository;
   cs::health::AccountService accounts;
   cs::health::MySqlEventRepository event_repository;
@@ -73,7 +63,6 @@ struct HealthWiring : cs::ServiceWiring {
   std::unique_ptr<cs::QueryGauge> bands;
   std::unique_ptr<cs::PeriodicRefresher> business_metrics;
   std::unique_ptr<cs::PeriodicRefresher> cache_tail;
-  std::thread portfolio_warm;
 };
 
 // Accounts per band of the default score, churned accounts left out: an index range
@@ -141,27 +130,9 @@ int main(int argc, char** argv) {
           // The default score's index is built now, not by the first summary (about
           // 20 s at 1M accounts). Shutdown stops a build in progress; a failed one
           // (the database down) is left to the first summary.
-          wiring->portfolio_warm = std::thread([tracker = wiring->health.portfolio_tracker()] {
-            const auto start = std::chrono::steady_clock::now();
-            const absl::Status built = tracker->Warm(cs::health::kDefaultScoreName);
-            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now() - start)
-                                .count();
-            if (built.ok()) {
-              const auto stats = tracker->stats(cs::health::kDefaultScoreName);
-              cs::log::Info("portfolio index built",
-                            {{"accounts", std::to_string(stats.accounts)},
-                             {"band_points", std::to_string(stats.points)},
-                             {"ms", std::to_string(ms)}});
-            } else if (!absl::IsCancelled(built)) {
-              cs::log::Warn("portfolio index not built at start; the first summary builds it",
-                            {{"error", std::string(built.message())}});
-            }
-          });
-          runtime.AddShutdownHook([w = wiring.get()] {
-            w->health.portfolio_tracker()->Stop();
-            if (w->portfolio_warm.joinable()) w->portfolio_warm.join();
-          });
+          wiring->health.portfolio_tracker()->StartWarm(cs::health::kDefaultScoreName);
+          runtime.AddShutdownHook(
+              [tracker = wiring->health.portfolio_tracker()] { tracker->Stop(); });
         }
         wiring->rescore.Start();
         runtime.AddShutdownHook([rescore = &wiring->rescore] { rescore->Stop(); });

@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "common/log.h"
 #include "common/status.h"
 
 namespace cs::health {
@@ -58,6 +59,30 @@ absl::Status PortfolioTracker::Warm(const std::string& score_name) {
   std::lock_guard<std::mutex> lock(state->mu);
   if (state->built) return absl::OkStatus();
   return Build(*state, score_name, /*stoppable=*/true);
+}
+
+void PortfolioTracker::StartWarm(const std::string& score_name) {
+  if (warm_thread_.joinable()) return;
+  warm_thread_ = std::thread([this, score_name] {
+    const absl::Time start = absl::Now();
+    const absl::Status built = Warm(score_name);
+    if (built.ok()) {
+      const Stats s = stats(score_name);
+      log::Info("portfolio index built",
+                {{"score_name", score_name},
+                 {"accounts", std::to_string(s.accounts)},
+                 {"band_points", std::to_string(s.points)},
+                 {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - start))}});
+    } else if (!absl::IsCancelled(built)) {
+      log::Warn("portfolio index not built at start; the first summary builds it",
+                {{"score_name", score_name}, {"error", std::string(built.message())}});
+    }
+  });
+}
+
+void PortfolioTracker::Stop() {
+  stopping_.store(true);
+  if (warm_thread_.joinable()) warm_thread_.join();
 }
 
 absl::Status PortfolioTracker::Build(State& state, const std::string& score_name,

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,14 +40,20 @@ class PortfolioTracker {
 
   PortfolioTracker(HealthRepository* repository, const Clock* clock)
       : repository_(repository), clock_(clock) {}
+  ~PortfolioTracker() { Stop(); }
+  PortfolioTracker(const PortfolioTracker&) = delete;
+  PortfolioTracker& operator=(const PortfolioTracker&) = delete;
 
   // Builds the index of `score_name` now, at start-up, so that the first summary
   // finds it built (at 1M accounts the build reads for about 20 s). A summary asked
   // for meanwhile waits for it. Stop() ends it early: CANCELLED, nothing kept, and
   // the next summary builds instead.
   absl::Status Warm(const std::string& score_name);
-  // Ends a Warm build in progress and refuses later ones; summaries still build.
-  void Stop() { stopping_.store(true); }
+  // Warm on a thread of its own, logging how it went. A second call does nothing.
+  void StartWarm(const std::string& score_name);
+  // Ends a Warm build in progress (and joins StartWarm's thread) and refuses later
+  // ones; summaries still build. Idempotent.
+  void Stop();
 
   void MarkDirty(const std::vector<std::string>& account_ids);
   void MarkAllDirty();
@@ -88,6 +95,7 @@ class PortfolioTracker {
   HealthRepository* const repository_;
   const Clock* const clock_;
   std::atomic<bool> stopping_{false};
+  std::thread warm_thread_;
   std::mutex dirty_mu_;
   std::map<std::string, std::unique_ptr<State>> states_;
 };

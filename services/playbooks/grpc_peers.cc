@@ -150,8 +150,8 @@ absl::StatusOr<std::map<std::string, AccountProfile>> GrpcHealthFeed::GetAccount
       auto it = cache_.find(id);
       if (it != cache_.end() && now - it->second.second < options_.cache_ttl) {
         out[id] = it->second.first;
-      } else if (!out.count(id)) {
-        missing.push_back(id);
+      } else {
+        missing.push_back(id);  // sorted and deduplicated below
       }
     }
   }
