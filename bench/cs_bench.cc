@@ -445,10 +445,11 @@ PlaybookProbeResult RunPlaybookProbes(hv1::AccountHealthService::Stub& health,
   return result;
 }
 
-// The same rows the service stores, written by one client with multi-row INSERTs of
-// 1000 rows, each statement committed (autocommit), into a scratch schema.
-absl::StatusOr<double> InsertBaseline(const cs::DbConfig& base, const std::string& health_schema,
-                                      int rows) {
+// The same signals written the naive way: one row per signal in a table keyed by
+// (account_id, event_id) with an index on (account_id, occurred_at), the layout the
+// health schema itself used up to migration 010, by one client with multi-row
+// INSERTs of 1000 rows, each statement committed (autocommit), into a scratch schema.
+absl::StatusOr<double> InsertBaseline(const cs::DbConfig& base, int rows) {
   cs::DbConfig config = base;
   config.schema = "cs_bench_baseline";
   config.pool_size = 1;
@@ -457,7 +458,13 @@ absl::StatusOr<double> InsertBaseline(const cs::DbConfig& base, const std::strin
   double seconds = 0;
   absl::Status s = pool.Run([&](cs::db::Connection& conn) -> absl::Status {
     conn.Execute("DROP TABLE IF EXISTS signals");
-    conn.Execute(absl::StrCat("CREATE TABLE signals LIKE ", health_schema, ".signals"));
+    conn.Execute(
+        "CREATE TABLE signals (account_id VARCHAR(128) NOT NULL, event_id VARCHAR(128) NOT NULL,"
+        " kind VARCHAR(32) NOT NULL, occurred_at DATETIME(6) NOT NULL,"
+        " recorded_at DATETIME(6) NOT NULL, value DOUBLE NOT NULL,"
+        " feature VARCHAR(64) NOT NULL DEFAULT '', csat DOUBLE NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (account_id, event_id), KEY signals_time (account_id, occurred_at))"
+        " ENGINE=InnoDB");
     constexpr int kRowsPerStatement = 1000;
     std::string sql = "INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at,"
                       " value, feature, csat) VALUES ";
@@ -555,7 +562,7 @@ bool IngestScenario(const cs::DbConfig& db) {
     Report("freshness.band_to_playbook_run_timeouts", band_to_run.timed_out, "probes");
   }
   absl::StatusOr<double> baseline =
-      InsertBaseline(db, absl::GetFlag(FLAGS_health_schema), absl::GetFlag(FLAGS_baseline_rows));
+      InsertBaseline(db, absl::GetFlag(FLAGS_baseline_rows));
   if (!baseline.ok()) {
     std::fprintf(stderr, "baseline: %s\n", std::string(baseline.status().message()).c_str());
     return false;
@@ -876,10 +883,11 @@ int64_t PeakRssKiB(int pid) {
 // Accounts and 90 days of daily counters written straight into the health schema
 // (the API would take longer to load them than the rescore takes to run): weekly
 // points of logins, feature use, tickets, payments and email opens, varied per
-// account so scores spread over the bands.
+// account so scores spread over the bands, packed per account and month as
+// migration 009 packs them, 50,000 accounts per statement.
 absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
   return pool.Run([&](cs::db::Connection& conn) -> absl::Status {
-    conn.Execute("DELETE FROM signal_daily WHERE account_id LIKE 'bench-rs-%'");
+    conn.Execute("DELETE FROM signal_counters WHERE account_id LIKE 'bench-rs-%'");
     conn.Execute("DELETE FROM account_scores WHERE account_id LIKE 'bench-rs-%'");
     conn.Execute("DELETE FROM accounts WHERE account_id LIKE 'bench-rs-%'");
     const std::string seq = absl::StrCat("seq_1_to_", n);
@@ -889,14 +897,23 @@ absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
         " SELECT CONCAT('bench-rs-', LPAD(seq, 7, '0')), CONCAT('Rescore ', seq),"
         " ELT(1 + seq % 4, 'ENTERPRISE', 'MID_MARKET', 'SMB', 'SOLO'), 50, 'SAAS', 'csm-bench',"
         " 'ADOPTING', 1200000, 'USD', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), 1 FROM ", seq));
-    conn.Execute(absl::StrCat(
-        "INSERT INTO signal_daily (account_id, day, counter, value)"
-        " SELECT CONCAT('bench-rs-', LPAD(a.seq, 7, '0')), UTC_DATE() - INTERVAL (w.seq * 7) DAY,"
-        " c.counter, 1 + (a.seq * 7 + w.seq * 3 + c.k) % c.spread"
-        " FROM ", seq, " a JOIN seq_0_to_12 w JOIN ("
-        "  SELECT 'logins' counter, 1 k, 30 spread UNION ALL SELECT 'feature_uses', 2, 10"
-        "  UNION ALL SELECT CONCAT('feature:f', 1), 3, 4 UNION ALL SELECT 'tickets_opened', 4, 5"
-        "  UNION ALL SELECT 'payments_succeeded', 5, 2 UNION ALL SELECT 'email_opens', 6, 12) c"));
+    constexpr int kChunk = 50000;
+    for (int first = 1; first <= n; first += kChunk) {
+      conn.Execute(absl::StrCat(
+          "INSERT INTO signal_counters (account_id, month, counters)"
+          " SELECT account_id, DATE_FORMAT(day, '%Y-%m-01'),"
+          "  GROUP_CONCAT(DAYOFMONTH(day), '\\t', counter, '\\t', value"
+          "   ORDER BY day, counter SEPARATOR '\\n')"
+          " FROM (SELECT CONCAT('bench-rs-', LPAD(a.seq, 7, '0')) account_id,"
+          "  UTC_DATE() - INTERVAL (w.seq * 7) DAY day, c.counter,"
+          "  1 + (a.seq * 7 + w.seq * 3 + c.k) % c.spread value"
+          "  FROM seq_", first, "_to_", std::min(n, first + kChunk - 1),
+          "  a JOIN seq_0_to_12 w JOIN ("
+          "  SELECT 'logins' counter, 1 k, 30 spread UNION ALL SELECT 'feature_uses', 2, 10"
+          "  UNION ALL SELECT CONCAT('feature:f', 1), 3, 4 UNION ALL SELECT 'tickets_opened', 4, 5"
+          "  UNION ALL SELECT 'payments_succeeded', 5, 2 UNION ALL SELECT 'email_opens', 6, 12) c) d"
+          " GROUP BY account_id, DATE_FORMAT(day, '%Y-%m-01')"));
+    }
     return absl::OkStatus();
   });
 }

@@ -10,6 +10,10 @@
 #include "absl/strings/str_format.h"
 #include "common/db/pool.h"
 
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <gtest/gtest.h>
+
 namespace cs::testing {
 
 bool DatabaseRequired() {
@@ -49,6 +53,18 @@ std::string TestDatabase::uri() const {
   return absl::StrCat("mysql://", config_.user, config_.password.empty() ? "" : ":",
                       config_.password, "@", config_.host, ":", config_.port, "/",
                       config_.schema);
+}
+
+int64_t QueryInt(db::Pool& pool, const std::string& sql) {
+  int64_t n = -1;
+  const absl::Status s = pool.Run([&](db::Connection& conn) -> absl::Status {
+    std::unique_ptr<sql::ResultSet> rs(conn.Prepare(sql).executeQuery());
+    if (rs->next()) n = rs->getInt64(1);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << sql << ": " << s;
+  EXPECT_NE(n, -1) << sql << ": no row";
+  return n;
 }
 
 }  // namespace cs::testing

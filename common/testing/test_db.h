@@ -4,11 +4,13 @@
 // A throwaway schema on the real MariaDB that scripts/test starts (CS_TEST_DB_URI,
 // e.g. mysql://root@127.0.0.1:33306). Dropped when the object goes away.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
 
 #include "common/config.h"
+#include "common/db/pool.h"
 
 namespace cs::testing {
 
@@ -30,6 +32,10 @@ class TestDatabase {
 // True when scripts/test runs the tests (CS_TEST_REQUIRE_DB=1): a missing
 // database is then a failure, not a skip.
 bool DatabaseRequired();
+
+// The first column of the first row of `sql` as an integer; -1 (and a test
+// failure) when the query fails or returns no row.
+int64_t QueryInt(db::Pool& pool, const std::string& sql);
 
 }  // namespace cs::testing
 

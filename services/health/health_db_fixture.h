@@ -14,10 +14,12 @@
 #include <string>
 
 #include "common/db/migrations.h"
+#include "common/status.h"
 #include "common/server/proto_util.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_db.h"
 #include "services/health/account_service.h"
+#include "services/health/packed_rows.h"
 #include "services/health/health_mapping.h"
 #include "services/health/health_service.h"
 #include "services/health/mysql_account_repository.h"
@@ -54,14 +56,31 @@ class HealthDbFixture : public ::testing::Test {
   }
 
   // The first column of the first row of `sql`.
-  int64_t Count(const std::string& sql) {
-    int64_t n = -1;
+  int64_t Count(const std::string& sql) { return cs::testing::QueryInt(*pool_, sql); }
+
+  // What signal_counters holds for `counter`, over every account and day: the sum
+  // and the number of (account, day) entries.
+  struct StoredCounter {
+    double sum = 0;
+    int entries = 0;
+  };
+  StoredCounter Stored(const std::string& counter) {
+    StoredCounter out;
     EXPECT_OK(pool_->Run([&](db::Connection& c) -> absl::Status {
-      std::unique_ptr<sql::ResultSet> rs(c.Prepare(sql).executeQuery());
-      if (rs->next()) n = rs->getInt64(1);
+      std::unique_ptr<sql::ResultSet> rs(
+          c.Prepare("SELECT counters FROM signal_counters").executeQuery());
+      while (rs->next()) {
+        MonthCounters month;
+        RETURN_IF_ERROR(DecodeMonthCounters(std::string(rs->getString(1)), month));
+        for (const auto& [key, value] : month) {
+          if (key.second != counter) continue;
+          out.sum += value;
+          ++out.entries;
+        }
+      }
       return absl::OkStatus();
     }));
-    return n;
+    return out;
   }
 
   std::unique_ptr<cs::testing::TestDatabase> db_;

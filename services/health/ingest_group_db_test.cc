@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -93,7 +94,9 @@ TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
   }
   EXPECT_EQ(calls[4].out->accepted, 10);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 18);
-  EXPECT_EQ(Count("SELECT SUM(value) FROM signal_daily WHERE counter = 'logins'"), 18);
+  EXPECT_EQ(Stored("logins").sum, 18);
+  // The group added its calls' counters into one packed row per account and month.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signal_counters"), 2);
 
   // Every touched account is scored when its call returns.
   absl::StatusOr<HealthView> a1 = health_->GetHealth("a1", "", std::nullopt);
@@ -113,6 +116,45 @@ TEST_F(IngestGroupDbTest, ASingleCallRunsAloneAsBefore) {
   EXPECT_EQ(r->accepted, 4);
   EXPECT_EQ(repo_->group_stats().groups, 1);
   EXPECT_OK(health_->GetHealth("a1", "", std::nullopt));
+}
+
+// Two replicas (each its own repository and pool) adding to the same packed counter
+// rows at once: each merge reads the row locked, so no replica's counts are lost.
+TEST_F(IngestGroupDbTest, TwoReplicasAddingToOneMonthLoseNoCount) {
+  for (const char* id : {"a1", "a2"}) AddAccount(id);
+  db::Pool other_pool(db_->config());
+  MySqlHealthRepository other_repo(&other_pool, &clock_, HealthEncoders());
+  other_repo.SetIngestGroupCommit(100000, absl::Milliseconds(5));
+  repo_->SetIngestGroupCommit(100000, absl::Milliseconds(5));
+  HealthService other(&other_repo, &clock_);
+  constexpr int kCalls = 12;
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted{0};
+  std::atomic<int> failed{0};
+  for (int replica = 0; replica < 2; ++replica) {
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, replica, t] {
+        HealthService& service = replica == 0 ? *health_ : other;
+        for (int i = 0; i < kCalls; ++i) {
+          const std::string prefix = absl::StrCat("r", replica, "t", t, "c", i, "-");
+          std::vector<Signal> batch = Logins("a1", prefix, 0, 4);
+          for (Signal& s : Logins("a2", prefix, 0, 2)) batch.push_back(s);
+          absl::StatusOr<IngestResult> r =
+              service.RecordSignals({"RecordSignals", "", ""}, codec_, batch, {}, false);
+          if (r.ok()) {
+            accepted += r->accepted;
+          } else {
+            ++failed;
+          }
+        }
+      });
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(accepted.load(), 2 * 2 * kCalls * 8);
+  EXPECT_EQ(Stored("logins").sum, accepted.load());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signal_counters"), 2);
 }
 
 }  // namespace

@@ -224,47 +224,72 @@ absl::StatusOr<Override> ReadOverride(sql::ResultSet& rs) {
   return o;
 }
 
-// "day, counter, value" from column `first` on.
-// Counter rows select kCounterDay: the day as a number, not text, because rescoring
-// reads millions of them and parsing the text was a tenth of its client time.
-constexpr char kCounterDay[] = "TO_DAYS(day) - 719528";  // days since 1970-01-01
+// Packed counter rows (packed_rows.h) select kCounterMonth, "<month>, counters": the
+// month's first day as a number of days since 1970-01-01, not text, because
+// rescoring reads a million of them.
+constexpr char kCounterMonth[] = "TO_DAYS(month) - 719528, counters";
 
-absl::StatusOr<CounterRow> ReadCounterRow(sql::ResultSet& rs, int first) {
-  CounterRow row;
-  row.day = absl::CivilDay(1970, 1, 1) + rs.getInt64(first);
-  row.counter = Str(rs, first + 1);
-  row.value = rs.getDouble(first + 2);
-  return row;
+std::string MonthText(absl::CivilMonth month) { return DayText(absl::CivilDay(month)); }
+
+// Packed rows are large: a multi-row statement of them stays under this many bytes
+// of row text (the server's max_allowed_packet is 16 MiB by default).
+constexpr size_t kPackedBytesPerStatement = 4 << 20;
+
+// db::ForEachChunk over rows of these sizes, in runs of at most
+// kPackedBytesPerStatement (a larger row goes alone).
+void ForEachPackedChunk(const std::vector<size_t>& sizes,
+                        const std::function<void(size_t offset, size_t count)>& fn) {
+  size_t start = 0;
+  while (start < sizes.size()) {
+    size_t end = start;
+    size_t bytes = 0;
+    while (end < sizes.size() && (end == start || bytes + sizes[end] <= kPackedBytesPerStatement)) {
+      bytes += sizes[end++];
+    }
+    db::ForEachChunk(end - start, [&](size_t offset, size_t count) { fn(start + offset, count); });
+    start = end;
+  }
+}
+
+// Appends the counter rows from..to of the packed row whose kCounterMonth columns
+// start at `first`.
+absl::Status ReadPackedCounters(sql::ResultSet& rs, int first, absl::CivilDay from,
+                                absl::CivilDay to, std::vector<CounterRow>& out) {
+  const absl::CivilMonth month(absl::CivilDay(1970, 1, 1) + rs.getInt64(first));
+  return AppendCounterRows(month, Str(rs, first + 1), from, to, out);
 }
 
 // One account's daily counters from..to (inclusive).
 absl::StatusOr<CounterWindow> ReadCounters(db::Connection& conn, const std::string& account_id,
                                            absl::CivilDay from, absl::CivilDay to) {
-  auto& stmt = conn.Prepare(
-      absl::StrCat("SELECT ", kCounterDay, ", counter, value FROM signal_daily"
-                   " WHERE account_id = ? AND day >= ? AND day <= ?"));
+  auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kCounterMonth, " FROM signal_counters"
+                                         " WHERE account_id = ? AND month >= ? AND month <= ?"));
   stmt.setString(1, account_id);
-  stmt.setString(2, DayText(from));
-  stmt.setString(3, DayText(to));
+  stmt.setString(2, MonthText(absl::CivilMonth(from)));
+  stmt.setString(3, MonthText(absl::CivilMonth(to)));
   ResultSetPtr rs(stmt.executeQuery());
   std::vector<CounterRow> rows;
-  while (rs->next()) {
-    ASSIGN_OR_RETURN(CounterRow row, ReadCounterRow(*rs, 1));
-    rows.push_back(std::move(row));
-  }
+  while (rs->next()) RETURN_IF_ERROR(ReadPackedCounters(*rs, 1, from, to, rows));
   return CounterWindow(rows);
 }
 
-// The first day the account has any signal; the primary key (account_id, day, ...)
-// answers it with one index lookup.
+// The first day the account has any signal: the earliest day of its first packed
+// month, one index lookup.
 absl::StatusOr<std::optional<absl::CivilDay>> FirstSignalDay(db::Connection& conn,
                                                              const std::string& account_id) {
-  auto& stmt = conn.Prepare("SELECT MIN(day) FROM signal_daily WHERE account_id = ?");
+  auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kCounterMonth, " FROM signal_counters"
+                                         " WHERE account_id = ? ORDER BY month LIMIT 1"));
   stmt.setString(1, account_id);
   ResultSetPtr rs(stmt.executeQuery());
-  if (!rs->next() || rs->isNull(1)) return std::optional<absl::CivilDay>();
-  ASSIGN_OR_RETURN(absl::CivilDay day, ReadDay(*rs, 1));
-  return std::optional<absl::CivilDay>(day);
+  if (!rs->next()) return std::optional<absl::CivilDay>();
+  std::vector<CounterRow> rows;
+  RETURN_IF_ERROR(ReadPackedCounters(*rs, 1, absl::CivilDay(1970, 1, 1),
+                                     absl::CivilDay(9999, 12, 31), rows));
+  std::optional<absl::CivilDay> first;
+  for (const CounterRow& r : rows) {
+    if (!first.has_value() || r.day < *first) first = r.day;
+  }
+  return first;
 }
 
 constexpr char kChurnModelColumns[] =
@@ -307,34 +332,27 @@ std::set<std::string> ExistingAccounts(db::Connection& conn, const std::vector<s
   return out;
 }
 
-// Appends the signals with multi-row statements and returns the keys among them
-// that were stored already. A stored key's row is left as it is (the no-op update),
-// so a chunk that inserted every row (affected rows = its size) had none; otherwise
-// the chunk's keys whose row another ingest group wrote are the ones stored before.
-// Without this, every key cost a primary-key read before its insert (1.3 s of a
-// 6.5 s run of 89,000 signals). A concurrent transaction holding the same new key
-// makes the insert wait for it: if it commits, the key counts as stored before.
-std::set<SignalKey> AppendSignals(db::Connection& conn, const std::vector<const Signal*>& signals,
-                                  absl::Time now, uint64_t group) {
+// Stores the signals' keys with multi-row statements and returns the keys among
+// them that were stored already. A stored key's row is left as it is (the no-op
+// update), so a chunk that inserted every row (affected rows = its size) had none;
+// otherwise the chunk's keys whose row another ingest group wrote are the ones
+// stored before. Without this, every key cost a primary-key read before its insert
+// (1.3 s of a 6.5 s run of 89,000 signals). A concurrent transaction holding the
+// same new key makes the insert wait for it: if it commits, the key counts as
+// stored before. The signals themselves go to signal_log (AppendSignalLog).
+std::set<SignalKey> AppendSignalKeys(db::Connection& conn,
+                                     const std::vector<const Signal*>& signals, uint64_t group) {
   std::set<SignalKey> stored;
-  const std::string recorded_at = db::ToSqlDatetime(now);
   db::ForEachChunk(signals.size(), [&](size_t offset, size_t count) {
     auto& stmt = conn.Prepare(absl::StrCat(
-        "INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at, value,"
-        " feature, csat, ingest_group) VALUES ",
-        db::RowPlaceholders(count, 9), " ON DUPLICATE KEY UPDATE ingest_group = ingest_group"));
+        "INSERT INTO signals (account_id, event_id, ingest_group) VALUES ",
+        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE ingest_group = ingest_group"));
     for (size_t i = 0; i < count; ++i) {
       const Signal& s = *signals[offset + i];
-      const int p = static_cast<int>(i * 9);
+      const int p = static_cast<int>(i * 3);
       stmt.setString(p + 1, s.account_id);
       stmt.setString(p + 2, s.event_id);
-      stmt.setString(p + 3, std::string(SignalKindName(s.kind)));
-      stmt.setString(p + 4, db::ToSqlDatetime(s.occurred_at));
-      stmt.setString(p + 5, recorded_at);
-      stmt.setDouble(p + 6, s.value);
-      stmt.setString(p + 7, s.feature);
-      stmt.setDouble(p + 8, s.csat);
-      stmt.setUInt64(p + 9, group);
+      stmt.setUInt64(p + 3, group);
     }
     if (stmt.executeUpdate() == static_cast<int>(count)) return;
     auto& check = conn.Prepare(
@@ -352,26 +370,117 @@ std::set<SignalKey> AppendSignals(db::Connection& conn, const std::vector<const 
   return stored;
 }
 
-// Adds the batch's per-day counter increments, summed per row first.
-void AddCounters(db::Connection& conn,
-                 const std::map<std::tuple<std::string, std::string, std::string>, double>& sums) {
-  std::vector<const std::pair<const std::tuple<std::string, std::string, std::string>, double>*> rows;
-  for (const auto& row : sums) rows.push_back(&row);
-  db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "INSERT INTO signal_daily (account_id, day, counter, value) VALUES ",
-        db::RowPlaceholders(count, 4), " ON DUPLICATE KEY UPDATE value = value + VALUES(value)"));
+}  // namespace
+
+// Writes the accepted signals to signal_log: one row per account and month (a new
+// row after every kSignalsPerLogRow signals), each under a sequence number of its
+// own. Rows go in statements of at most kPackedBytesPerStatement.
+void MySqlHealthRepository::AppendSignalLog(db::Connection& conn,
+                                            const std::vector<const Signal*>& signals,
+                                            absl::Time now) {
+  constexpr int kSignalsPerLogRow = 1000;
+  struct LogRow {
+    const std::string* account_id;
+    absl::CivilMonth month;
+    uint64_t seq;
+    int lines = 0;
+    std::string text;
+  };
+  std::map<std::pair<std::string, absl::CivilMonth>, std::vector<LogRow>> by_month;
+  for (const Signal* s : signals) {
+    const absl::CivilMonth month(DayOf(s->occurred_at));
+    std::vector<LogRow>& rows = by_month[{s->account_id, month}];
+    if (rows.empty() || rows.back().lines == kSignalsPerLogRow) {
+      rows.push_back(LogRow{&s->account_id, month, next_ingest_group_.fetch_add(1)});
+    }
+    AppendSignalLine(*s, rows.back().text);
+    ++rows.back().lines;
+  }
+  std::vector<const LogRow*> rows;
+  std::vector<size_t> sizes;
+  for (const auto& [key, list] : by_month) {
+    for (const LogRow& row : list) {
+      rows.push_back(&row);
+      sizes.push_back(row.text.size());
+    }
+  }
+  const std::string recorded_at = db::ToSqlDatetime(now);
+  ForEachPackedChunk(sizes, [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(
+        absl::StrCat("INSERT INTO signal_log (account_id, month, seq, recorded_at, signals) VALUES ",
+                     db::RowPlaceholders(count, 5)));
     for (size_t i = 0; i < count; ++i) {
-      const auto& [key, amount] = *rows[offset + i];
-      const int p = static_cast<int>(i * 4);
-      stmt.setString(p + 1, std::get<0>(key));
-      stmt.setString(p + 2, std::get<1>(key));
-      stmt.setString(p + 3, std::get<2>(key));
-      stmt.setDouble(p + 4, amount);
+      const LogRow& row = *rows[offset + i];
+      const int p = static_cast<int>(i * 5);
+      stmt.setString(p + 1, *row.account_id);
+      stmt.setString(p + 2, MonthText(row.month));
+      stmt.setUInt64(p + 3, row.seq);
+      stmt.setString(p + 4, recorded_at);
+      stmt.setString(p + 5, row.text);
     }
     stmt.executeUpdate();
   });
 }
+
+// Adds the increments into the packed month rows: the rows are read locked
+// (FOR UPDATE, in key order), merged in memory and written back whole. One ingest
+// group runs at a time per replica, and groups of two replicas touching the same
+// row take it in turn.
+absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
+                                               const CounterAdditions& increments) {
+  std::vector<const CounterAdditions::value_type*> rows;
+  rows.reserve(increments.size());
+  for (const auto& row : increments) rows.push_back(&row);
+  std::map<CounterAdditions::key_type, std::string> stored;
+  db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT account_id, TO_DAYS(month) - 719528, counters FROM signal_counters"
+        " FORCE INDEX (PRIMARY) WHERE (account_id, month) IN (",
+        db::RowPlaceholders(count, 2), ") ORDER BY account_id, month FOR UPDATE"));
+    for (size_t i = 0; i < count; ++i) {
+      const auto& [account_id, month] = rows[offset + i]->first;
+      stmt.setString(static_cast<int>(2 * i + 1), account_id);
+      stmt.setString(static_cast<int>(2 * i + 2), MonthText(month));
+    }
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      const absl::CivilMonth month(absl::CivilDay(1970, 1, 1) + rs->getInt64(2));
+      stored.emplace(CounterAdditions::key_type(Str(*rs, 1), month), Str(*rs, 3));
+    }
+  });
+  std::vector<std::string> packed(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    MonthCounters merged = rows[i]->second;
+    auto it = stored.find(rows[i]->first);
+    if (it != stored.end()) {
+      if (absl::Status s = DecodeMonthCounters(it->second, merged); !s.ok()) {
+        // Never overwrite a row that cannot be read: the ingest fails instead.
+        return absl::DataLossError(absl::StrCat("signal_counters of ", rows[i]->first.first,
+                                                ", ", MonthText(rows[i]->first.second), ": ",
+                                                s.message()));
+      }
+    }
+    packed[i] = EncodeMonthCounters(merged);
+  }
+  std::vector<size_t> sizes;
+  for (const std::string& text : packed) sizes.push_back(text.size());
+  ForEachPackedChunk(sizes, [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
+        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = VALUES(counters)"));
+    for (size_t i = 0; i < count; ++i) {
+      const auto& [account_id, month] = rows[offset + i]->first;
+      const int p = static_cast<int>(i * 3);
+      stmt.setString(p + 1, account_id);
+      stmt.setString(p + 2, MonthText(month));
+      stmt.setString(p + 3, packed[offset + i]);
+    }
+    stmt.executeUpdate();
+  });
+  return absl::OkStatus();
+}
+
+namespace {
 
 }  // namespace
 
@@ -381,6 +490,10 @@ struct MySqlHealthRepository::StagedIngest {
   std::set<std::string> touched;
   std::vector<const Signal*> expansion;
   std::vector<AcceptedSignal> first_value_candidates;
+  // Logged and added by the group (AppendSignalLog, AddCounters), once for all
+  // its requests.
+  std::vector<const Signal*> accepted;
+  CounterAdditions counters;
 };
 
 // One request waiting in the group-commit queue.
@@ -446,12 +559,11 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
   appended.reserve(fresh.size());
   for (const IngestRecord* r : fresh) appended.push_back(&*r->signal);
   const std::set<SignalKey> stored =
-      AppendSignals(conn, appended, now, next_ingest_group_.fetch_add(1));
+      AppendSignalKeys(conn, appended, next_ingest_group_.fetch_add(1));
 
   std::set<std::string>& touched = staged.touched;
   std::vector<const Signal*>& expansion = staged.expansion;
   std::vector<AcceptedSignal>& first_value_candidates = staged.first_value_candidates;
-  std::map<std::tuple<std::string, std::string, std::string>, double> counters;
   for (const IngestRecord* r : fresh) {
     RecordAck& ack = result.acks[r->index];
     const Signal& s = *r->signal;
@@ -462,15 +574,16 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
     }
     ack.outcome = RecordOutcome::kAccepted;
     ++result.accepted;
+    staged.accepted.push_back(&s);
     touched.insert(s.account_id);
     if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
     first_value_candidates.push_back({&s, r->event_name});
-    const std::string day = DayText(DayOf(s.occurred_at));
+    const absl::CivilDay day = DayOf(s.occurred_at);
+    MonthCounters& month = staged.counters[{s.account_id, absl::CivilMonth(day)}];
     for (const auto& [counter, amount] : CounterIncrements(s)) {
-      counters[{s.account_id, day, counter}] += amount;
+      month[{static_cast<int>(day.day()), counter}] += amount;
     }
   }
-  AddCounters(conn, counters);
   return staged;
 }
 
@@ -487,6 +600,8 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::IngestAlone(
   return db::RunIdempotent<IngestResult>(
       *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<IngestResult> {
         ASSIGN_OR_RETURN(StagedIngest staged, StageIngest(conn, batch, now));
+        AppendSignalLog(conn, staged.accepted, now);
+        RETURN_IF_ERROR(AddCounters(conn, staged.counters));
         RETURN_IF_ERROR(RescoreInTransaction(
             conn, std::vector<std::string>(staged.touched.begin(), staged.touched.end()), now));
         RETURN_IF_ERROR(FinishIngest(conn, staged, now));
@@ -567,6 +682,8 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
   // of them is a duplicate in the later one, as if they had run one by one.
   const absl::Status status = pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
     std::set<std::string> touched;
+    std::vector<const Signal*> accepted;
+    CounterAdditions counters;
     for (size_t i = 0; i < group.size(); ++i) {
       const PendingIngest& p = *group[i];
       staged[i].reset();
@@ -597,9 +714,16 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
         db::StoreResponse(conn, *p.key, p.codec->encode(s->result), clock_->Now());
       }
       touched.insert(s->touched.begin(), s->touched.end());
+      accepted.insert(accepted.end(), s->accepted.begin(), s->accepted.end());
+      for (const auto& [key, month] : s->counters) {
+        MonthCounters& sum = counters[key];
+        for (const auto& [day_counter, amount] : month) sum[day_counter] += amount;
+      }
       outs[i] = s->result;
       staged[i] = *std::move(s);
     }
+    AppendSignalLog(conn, accepted, now);
+    RETURN_IF_ERROR(AddCounters(conn, counters));
     RETURN_IF_ERROR(
         RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
     for (size_t i = 0; i < group.size(); ++i) {
@@ -861,15 +985,16 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     // Through the end of time: a signal dated up to a day ahead counts once its day comes.
     std::map<std::string, std::vector<CounterRow>> counter_rows;
     {
-      auto& stmt = conn.Prepare(absl::StrCat(
-          "SELECT account_id, ", kCounterDay, ", counter, value FROM signal_daily",
-          " WHERE account_id IN ", in_list, " AND day >= ?"));
+      auto& stmt = conn.Prepare(absl::StrCat("SELECT account_id, ", kCounterMonth,
+                                             " FROM signal_counters WHERE account_id IN ",
+                                             in_list, " AND month >= ?"));
       bind_ids(stmt, 1);
-      stmt.setString(static_cast<int>(present.size()) + 1, DayText(first_day));
+      stmt.setString(static_cast<int>(present.size()) + 1,
+                     MonthText(absl::CivilMonth(first_day)));
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
-        ASSIGN_OR_RETURN(CounterRow row, ReadCounterRow(*rs, 2));
-        counter_rows[Str(*rs, 1)].push_back(std::move(row));
+        RETURN_IF_ERROR(ReadPackedCounters(*rs, 2, first_day, absl::CivilDay(9999, 12, 31),
+                                           counter_rows[Str(*rs, 1)]));
       }
     }
     std::map<std::string, std::map<std::string, StoredScore>> current;
@@ -1500,16 +1625,22 @@ absl::StatusOr<std::vector<std::pair<SignalKind, int64_t>>> MySqlHealthRepositor
   std::vector<std::pair<SignalKind, int64_t>> out;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
     auto& stmt = conn.Prepare(
-        "SELECT kind, COUNT(*) FROM signals WHERE account_id = ? AND occurred_at >= ?"
-        " AND occurred_at <= ? GROUP BY kind ORDER BY kind");
+        "SELECT signals FROM signal_log WHERE account_id = ? AND month >= ? AND month <= ?");
     stmt.setString(1, account_id);
-    stmt.setString(2, db::ToSqlDatetime(from));
-    stmt.setString(3, db::ToSqlDatetime(to));
+    stmt.setString(2, MonthText(absl::CivilMonth(DayOf(from))));
+    stmt.setString(3, MonthText(absl::CivilMonth(DayOf(to))));
     ResultSetPtr rs(stmt.executeQuery());
+    std::map<SignalKind, int64_t> counts;
     while (rs->next()) {
-      std::optional<SignalKind> kind = SignalKindFromName(Str(*rs, 1));
-      if (kind) out.emplace_back(*kind, rs->getInt64(2));
+      RETURN_IF_ERROR(ForEachLoggedSignal(Str(*rs, 1), [&](const Signal& s) {
+        if (s.occurred_at >= from && s.occurred_at <= to) ++counts[s.kind];
+      }));
     }
+    out.assign(counts.begin(), counts.end());
+    // By kind name, as the explanation lists them.
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return SignalKindName(a.first) < SignalKindName(b.first);
+    });
     return absl::OkStatus();
   }));
   return out;
@@ -1931,16 +2062,15 @@ absl::Status MySqlHealthRepository::ForEachAccountHistory(
       std::map<std::string, std::vector<CounterRow>> rows;
       {
         auto& stmt = conn.Prepare(absl::StrCat(
-            "SELECT account_id, ", kCounterDay, ", counter, value FROM signal_daily",
-            " WHERE account_id >= ? AND account_id <= ? AND day >= ? AND day <= ?"));
+            "SELECT account_id, ", kCounterMonth, " FROM signal_counters",
+            " WHERE account_id >= ? AND account_id <= ? AND month >= ? AND month <= ?"));
         stmt.setString(1, accounts.front().account_id);
         stmt.setString(2, accounts.back().account_id);
-        stmt.setString(3, DayText(from));
-        stmt.setString(4, DayText(to));
+        stmt.setString(3, MonthText(absl::CivilMonth(from)));
+        stmt.setString(4, MonthText(absl::CivilMonth(to)));
         ResultSetPtr rs(stmt.executeQuery());
         while (rs->next()) {
-          ASSIGN_OR_RETURN(CounterRow row, ReadCounterRow(*rs, 2));
-          rows[Str(*rs, 1)].push_back(std::move(row));
+          RETURN_IF_ERROR(ReadPackedCounters(*rs, 2, from, to, rows[Str(*rs, 1)]));
         }
       }
       for (Account& a : accounts) {

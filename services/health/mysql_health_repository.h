@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/db/pool.h"
+#include "services/health/packed_rows.h"
 #include "services/health/health_repository.h"
 
 namespace cs::health {
@@ -127,8 +128,9 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::StatusOr<std::vector<Scorecard>> CurrentScorecards(db::Connection& conn);
   struct StagedIngest;
   struct PendingIngest;
-  // The writes of one request before the rescore: acks, rejected records, signals,
-  // counters. A request-level failure (atomic batch, unknown account) writes nothing.
+  // The writes of one request before the rescore: acks, rejected records, signals;
+  // its counter increments are returned for the group to add. A request-level
+  // failure (atomic batch, unknown account) writes nothing.
   absl::StatusOr<StagedIngest> StageIngest(db::Connection& conn, const IngestBatch& batch,
                                            absl::Time now);
   // The events that carry the new score (expansion signals) and first value.
@@ -138,6 +140,11 @@ class MySqlHealthRepository final : public HealthRepository {
                                            const db::ResultCodec<IngestResult>& codec,
                                            const IngestBatch& batch, absl::Time now);
   void RunIngestGroup(const std::vector<PendingIngest*>& group);
+  // Writes an ingest's accepted signals to signal_log.
+  void AppendSignalLog(db::Connection& conn, const std::vector<const Signal*>& signals,
+                       absl::Time now);
+  // Adds an ingest's counter increments into the packed month rows.
+  static absl::Status AddCounters(db::Connection& conn, const CounterAdditions& increments);
 
   // Rescores an open slice in its own transaction; nullopt when none is free.
   absl::StatusOr<std::optional<int>> WorkOpenSlice(absl::Time now);

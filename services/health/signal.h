@@ -65,7 +65,8 @@ bool IsExpansionSignal(SignalKind kind);
 // occurred_at may be late but not more than a day after `now`.
 absl::Status ValidateSignal(absl::string_view field, const Signal& s, absl::Time now);
 
-// Counter names (stored in signal_daily). Per-feature use is counted under
+// Counter names (packed per account and month in signal_counters, packed_rows.h).
+// Per-feature use is counted under
 // kFeaturePrefix + feature name.
 namespace counter {
 inline constexpr char kLogins[] = "logins";

@@ -65,18 +65,23 @@ absl::Status ApplyOutcomeEvent(db::Connection& conn, const HealthEvent& e, absl:
     case HealthEventKind::kScoreChanged:
     case HealthEventKind::kBandChanged: {
       if (e.band.empty() || e.band == "UNSPECIFIED") return absl::OkStatus();
-      EnsureStanding(conn, e.account_id, now);
-      // green_since survives GREEN -> GREEN score moves and resets on any other band.
+      // One statement, not EnsureStanding and an UPDATE: every score change of every
+      // account comes this way. green_since survives GREEN -> GREEN score moves and
+      // resets on any other band.
       auto& stmt = conn.Prepare(
-          "UPDATE account_standing SET score = ?, band = ?,"
-          " green_since = IF(? = 'GREEN', COALESCE(green_since, ?), NULL), updated_at = ?"
-          " WHERE account_id = ?");
-      stmt.setDouble(1, e.score);
-      stmt.setString(2, e.band);
+          "INSERT INTO account_standing (account_id, score, band, green_since, arr_currency,"
+          " updated_at) VALUES (?, ?, ?, IF(? = 'GREEN', ?, NULL), '', ?)"
+          " ON DUPLICATE KEY UPDATE score = VALUES(score), band = VALUES(band),"
+          " green_since = IF(VALUES(band) = 'GREEN', COALESCE(green_since, ?), NULL),"
+          " updated_at = VALUES(updated_at)");
+      const std::string occurred_at = db::ToSqlDatetime(e.occurred_at);
+      stmt.setString(1, e.account_id);
+      stmt.setDouble(2, e.score);
       stmt.setString(3, e.band);
-      stmt.setString(4, db::ToSqlDatetime(e.occurred_at));
-      stmt.setString(5, db::ToSqlDatetime(now));
-      stmt.setString(6, e.account_id);
+      stmt.setString(4, e.band);
+      stmt.setString(5, occurred_at);
+      stmt.setString(6, db::ToSqlDatetime(now));
+      stmt.setString(7, occurred_at);
       stmt.executeUpdate();
       return absl::OkStatus();
     }

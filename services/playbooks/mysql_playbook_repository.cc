@@ -282,6 +282,7 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
     return std::make_pair(row, true);
   }
   AccountRow row = *std::move(existing);
+  const AccountProfile existing_profile = row.profile;
   const std::string previous_owner = row.profile.owner_id;
   auto keep = [](std::string& field, const std::string& value) {
     if (!value.empty()) field = value;
@@ -292,6 +293,8 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
   keep(row.profile.lifecycle, p.lifecycle);
   if (p.contract_start.has_value()) row.profile.contract_start = p.contract_start;
   if (p.renewal_date.has_value()) row.profile.renewal_date = p.renewal_date;
+  // Most events (score changes) carry the profile the row already has: no write.
+  if (row.profile == existing_profile) return std::make_pair(row, false);
   auto& update = tx.conn.Prepare(
       "UPDATE accounts SET tier = ?, industry = ?, owner_id = ?, lifecycle = ?,"
       " contract_start = ?, renewal_date = ?, updated_at = ? WHERE account_id = ?");

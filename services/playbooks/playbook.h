@@ -131,6 +131,8 @@ struct AccountProfile {
   std::string lifecycle;  // ONBOARDING, ADOPTING, RENEWING, CHURNED
   std::optional<absl::CivilDay> contract_start;
   std::optional<absl::CivilDay> renewal_date;
+
+  bool operator==(const AccountProfile&) const = default;
 };
 
 // Does the playbook cover an account of this tier and industry?

@@ -265,15 +265,7 @@ class PlaybookDbTest : public ::testing::Test {
     FAIL() << "consumer never caught up";
   }
 
-  int64_t Count(const std::string& sql) {
-    int64_t n = -1;
-    EXPECT_OK(pool_->Run([&](db::Connection& conn) -> absl::Status {
-      std::unique_ptr<sql::ResultSet> rs(conn.Prepare(sql).executeQuery());
-      if (rs->next()) n = rs->getInt64(1);
-      return absl::OkStatus();
-    }));
-    return n;
-  }
+  int64_t Count(const std::string& sql) { return cs::testing::QueryInt(*pool_, sql); }
 
   void Execute(const std::string& sql) {
     ASSERT_OK(pool_->Run([&](db::Connection& conn) -> absl::Status {

@@ -227,15 +227,7 @@ class SuccessPlanDbTest : public ::testing::Test {
     return out;
   }
 
-  int64_t Count(const std::string& sql) {
-    int64_t n = -1;
-    EXPECT_OK(pool_->Run([&](db::Connection& conn) -> absl::Status {
-      std::unique_ptr<sql::ResultSet> rs(conn.Prepare(sql).executeQuery());
-      if (rs->next()) n = rs->getInt64(1);
-      return absl::OkStatus();
-    }));
-    return n;
-  }
+  int64_t Count(const std::string& sql) { return cs::testing::QueryInt(*pool_, sql); }
 
   const Criterion& CriterionOf(const SuccessPlan& p, const std::string& id) {
     for (const Objective& o : p.objectives) {

@@ -1,0 +1,25 @@
+-- Daily counters packed per account and month (services/health/packed_rows.h):
+-- scoring reads a 90-day window as about four rows per account instead of one row
+-- per day and counter, and an ingest group rewrites one row per account and month
+-- it touches. The text is "<day of month>\t<counter>\t<value>" lines joined by
+-- '\n', with '\\', tab and newline in counter names escaped.
+CREATE TABLE signal_counters (
+  account_id VARCHAR(128) NOT NULL,
+  month DATE NOT NULL,
+  counters MEDIUMBLOB NOT NULL,
+  PRIMARY KEY (account_id, month)
+) ENGINE=InnoDB;
+
+-- Long enough for any account and month (the default is 1 MiB). It stays set on
+-- the migrating connection, where nothing else reads GROUP_CONCAT.
+SET SESSION group_concat_max_len = 16777216;
+
+INSERT INTO signal_counters (account_id, month, counters)
+SELECT account_id, DATE_FORMAT(day, '%Y-%m-01'),
+       GROUP_CONCAT(DAYOFMONTH(day), '\t',
+                    REPLACE(REPLACE(REPLACE(counter, '\\', '\\\\'), '\t', '\\t'), '\n', '\\n'),
+                    '\t', value ORDER BY day, counter SEPARATOR '\n')
+FROM signal_daily
+GROUP BY account_id, DATE_FORMAT(day, '%Y-%m-01');
+
+DROP TABLE signal_daily;

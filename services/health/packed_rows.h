@@ -1,0 +1,66 @@
+#ifndef CS_SERVICES_HEALTH_PACKED_ROWS_H_
+#define CS_SERVICES_HEALTH_PACKED_ROWS_H_
+
+// Rows that hold many values: the daily counters of an account and month, and the
+// signals an ingest stored for an account and month. Both are plain text, lines
+// joined by '\n' and fields by '\t', with '\\', tab and newline in free-text
+// fields escaped as "\\\\", "\\t" and "\\n", so that the migrations that
+// packed the rows of the old tables could build them in SQL (GROUP_CONCAT).
+//
+// Counters: the daily counters of one account and month, packed into one row of
+// signal_counters. Scoring reads 90 days of counters per account; one row per
+// account, day and counter made that 700 rows for an account active every day
+// and one written row per counter an ingest touches. Packed per month it is four
+// rows read and one row rewritten per account and month an ingest group touches.
+//
+// The text is one line per day and counter, "<day of month>\t<counter>\t<value>",
+// lines joined by '\n'; in the counter name '\\', '\t' and '\n' are escaped as
+// "\\\\", "\\t" and "\\n"; the value is the shortest text that reads back as the
+// same double. Migration 009 builds the same text in SQL (GROUP_CONCAT), so the
+// format is plain text on purpose.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "services/health/measures.h"
+#include "services/health/signal.h"
+
+namespace cs::health {
+
+// (day of month, counter) -> value.
+using MonthCounters = std::map<std::pair<int, std::string>, double>;
+// (account_id, month) -> what an ingest adds to that packed row.
+using CounterAdditions = std::map<std::pair<std::string, absl::CivilMonth>, MonthCounters>;
+
+std::string EncodeMonthCounters(const MonthCounters& counters);
+
+// Adds the packed text's values into `out` (a counter listed twice adds up).
+// Malformed text is DATA_LOSS naming the line.
+absl::Status DecodeMonthCounters(absl::string_view text, MonthCounters& out);
+
+// The rows of a packed month whose day lies in from..to (inclusive), appended.
+absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,
+                               absl::CivilDay from, absl::CivilDay to,
+                               std::vector<CounterRow>& out);
+
+// Signals: the signals of one account and month that one ingest group stored, one
+// row of signal_log (whether a signal is new is decided by its key in `signals`).
+// A line is "<event_id>\t<kind name>\t<occurred_at, Unix microseconds>\t<value>\t
+// <csat>\t<feature>"; only the feature is escaped (ids are printable ASCII).
+void AppendSignalLine(const Signal& s, std::string& out);
+
+// Calls visit(signal) for each line; the signals carry no account_id (the row's).
+// Malformed text is DATA_LOSS naming the line.
+absl::Status ForEachLoggedSignal(absl::string_view text,
+                                 const std::function<void(const Signal&)>& visit);
+
+}  // namespace cs::health
+
+#endif  // CS_SERVICES_HEALTH_PACKED_ROWS_H_

@@ -1,0 +1,127 @@
+#include "services/health/packed_rows.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "absl/status/status.h"
+#include "common/testing/status_matchers.h"
+
+namespace cs::health {
+namespace {
+
+TEST(CounterPackTest, RoundTripsEveryValueAndAwkwardName) {
+  MonthCounters in;
+  in[{1, "logins"}] = 3;
+  in[{31, "session_minutes"}] = 0.1 + 0.2;  // 0.30000000000000004
+  in[{15, "feature:tab\there"}] = 1e20;
+  in[{15, "feature:line\nbreak"}] = 1e-7;
+  in[{15, "feature:back\\slash\\t"}] = std::numeric_limits<double>::max();
+  in[{2, "nps_count"}] = 0;
+  const std::string text = EncodeMonthCounters(in);
+  MonthCounters out;
+  ASSERT_OK(DecodeMonthCounters(text, out));
+  EXPECT_EQ(out, in);
+  // One line per entry: the escapes keep tabs and newlines out of the names.
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), static_cast<long>(in.size() - 1));
+}
+
+TEST(CounterPackTest, DecodingAddsIntoWhatIsThere) {
+  MonthCounters sum;
+  sum[{4, "logins"}] = 2;
+  ASSERT_OK(DecodeMonthCounters("4\tlogins\t3\n5\tlogins\t1\n4\tlogins\t0.5", sum));
+  EXPECT_EQ(sum.size(), 2u);
+  EXPECT_DOUBLE_EQ((sum[{4, "logins"}]), 5.5);
+  EXPECT_DOUBLE_EQ((sum[{5, "logins"}]), 1);
+}
+
+// The text migration 009 builds in SQL: MariaDB's shortest double text, no
+// trailing newline.
+TEST(CounterPackTest, ReadsTheTextTheMigrationWrites) {
+  std::vector<CounterRow> rows;
+  ASSERT_OK(AppendCounterRows(absl::CivilMonth(2026, 2), "3\tlogins\t2\n28\tfeature:a\\tb\t1e20",
+                              absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 12, 31), rows));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].day, absl::CivilDay(2026, 2, 3));
+  EXPECT_EQ(rows[0].counter, "logins");
+  EXPECT_EQ(rows[0].value, 2);
+  EXPECT_EQ(rows[1].day, absl::CivilDay(2026, 2, 28));
+  EXPECT_EQ(rows[1].counter, "feature:a\tb");
+  EXPECT_EQ(rows[1].value, 1e20);
+}
+
+TEST(CounterPackTest, KeepsOnlyTheDaysAsked) {
+  MonthCounters in;
+  for (int day = 1; day <= 30; ++day) in[{day, "logins"}] = day;
+  std::vector<CounterRow> rows;
+  ASSERT_OK(AppendCounterRows(absl::CivilMonth(2026, 11), EncodeMonthCounters(in),
+                              absl::CivilDay(2026, 11, 10), absl::CivilDay(2026, 11, 12), rows));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows.front().day, absl::CivilDay(2026, 11, 10));
+  EXPECT_EQ(rows.back().value, 12);
+}
+
+TEST(CounterPackTest, MalformedTextIsDataLossNamingTheLine) {
+  const char* bad[] = {"1\tlogins",          "x\tlogins\t1",       "0\tlogins\t1",
+                       "32\tlogins\t1",      "1\t\t1",             "1\tlog\\xins\t1",
+                       "1\tlogins\tmany",    "1\tlogins\t1\n2\tlogins"};
+  for (const char* text : bad) {
+    MonthCounters out;
+    absl::Status s = DecodeMonthCounters(text, out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_NE(s.message().find("line"), std::string::npos) << text;
+  }
+  // The 31st of a 30-day month.
+  std::vector<CounterRow> rows;
+  EXPECT_EQ(AppendCounterRows(absl::CivilMonth(2026, 11), "31\tlogins\t1",
+                              absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 12, 31), rows)
+                .code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(SignalLogTest, RoundTripsEveryField) {
+  std::vector<Signal> in(3);
+  in[0].event_id = "evt-1";
+  in[0].kind = SignalKind::kFeatureUsed;
+  in[0].occurred_at = absl::FromUnixMicros(1'795'000'000'123'456);
+  in[0].value = 1;
+  in[0].feature = "report\tbuilder\\x\nnew";
+  in[1].event_id = "evt-2";
+  in[1].kind = SignalKind::kSessionMinutes;
+  in[1].occurred_at = absl::FromUnixMicros(946'684'800'000'000);  // 2000-01-01
+  in[1].value = 0.1 + 0.2;
+  in[2].event_id = "evt-3";
+  in[2].kind = SignalKind::kTicketResolved;
+  in[2].occurred_at = absl::FromUnixMicros(1'795'000'000'000'001);
+  in[2].value = 1;
+  in[2].csat = 4.5;
+  in[2].feature = "unicode \xc3\xa9";
+  std::string text;
+  for (const Signal& s : in) AppendSignalLine(s, text);
+  std::vector<Signal> out;
+  ASSERT_OK(ForEachLoggedSignal(text, [&](const Signal& s) { out.push_back(s); }));
+  ASSERT_EQ(out.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].event_id, in[i].event_id);
+    EXPECT_EQ(out[i].kind, in[i].kind);
+    EXPECT_EQ(out[i].occurred_at, in[i].occurred_at);
+    EXPECT_EQ(out[i].value, in[i].value);
+    EXPECT_EQ(out[i].csat, in[i].csat);
+    EXPECT_EQ(out[i].feature, in[i].feature);
+  }
+}
+
+TEST(SignalLogTest, MalformedLinesAreDataLossNamingTheLine) {
+  const char* bad[] = {"e1\tLOGIN\t1\t1\t0",           "e1\tNOT_A_KIND\t1\t1\t0\t",
+                       "\tLOGIN\t1\t1\t0\t",            "e1\tLOGIN\tsoon\t1\t0\t",
+                       "e1\tLOGIN\t1\tone\t0\t",        "e1\tLOGIN\t1\t1\t0\tbad\\q",
+                       "e1\tLOGIN\t1\t1\t0\t\ne2\tLOGIN"};
+  for (const char* text : bad) {
+    absl::Status s = ForEachLoggedSignal(text, [](const Signal&) {});
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_NE(s.message().find("line"), std::string::npos) << text;
+  }
+}
+
+}  // namespace
+}  // namespace cs::health
