@@ -141,11 +141,9 @@ grpc::Status AccountHealthHandler::WatchEvents(
 grpc::Status AccountHealthHandler::RecordSignals(grpc::ServerContext*,
                                                  const v1::RecordSignalsRequest* request,
                                                  v1::RecordSignalsResponse* response) {
-  std::vector<std::string> record_json;
-  const std::vector<Signal> signals = SignalsFromProto(*request, &record_json);
   absl::StatusOr<IngestResult> result = health_->RecordSignals(
-      WriteKeyOf("RecordSignals", *request, request->request_id()), ingest_codec_, signals,
-      record_json, request->atomic());
+      WriteKeyOf("RecordSignals", *request, request->request_id()), ingest_codec_,
+      SignalsFromProto(*request), SignalPrinter(*request), request->atomic());
   if (!result.ok()) return ToGrpcStatus(result.status());
   RecordSignalsResultToProto(*result, response);
   return grpc::Status::OK;
@@ -156,7 +154,8 @@ grpc::Status AccountHealthHandler::TrackEvents(grpc::ServerContext*,
                                                v1::TrackEventsResponse* response) {
   absl::StatusOr<IngestResult> result =
       health_->TrackEvents(WriteKeyOf("TrackEvents", *request, request->request_id()),
-                           ingest_codec_, TrackEventsFromProto(*request), request->atomic());
+                           ingest_codec_, TrackEventsFromProto(*request), request->atomic(),
+                           TrackEventPrinter(*request));
   if (!result.ok()) return ToGrpcStatus(result.status());
   TrackEventsResultToProto(*result, response);
   return grpc::Status::OK;

@@ -5,6 +5,7 @@
 // views: plain structs, no proto or SQL types.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,9 +41,13 @@ struct IngestResult {
   int rejected = 0;
 };
 
+// Record i of a batch as received (JSON), for the dead-letter list. Called only
+// for a rejected record: printing every record cost the ingest more than a third
+// of its CPU.
+using RecordPrinter = std::function<std::string(int index)>;
+
 // One record of a batch as the repository gets it: either a valid signal, or the
-// reason it was refused. record_json is the record as received, for the
-// dead-letter list.
+// reason it was refused.
 struct IngestRecord {
   int index = 0;
   std::optional<Signal> signal;
@@ -51,12 +56,12 @@ struct IngestRecord {
   std::string rejection;  // set when !signal
   // TrackEvents: the analytics event name the signal was mapped from.
   std::string event_name;
-  std::string record_json;
 };
 
 struct IngestBatch {
   std::string source;  // "RecordSignals" or "TrackEvents"
   std::vector<IngestRecord> records;
+  RecordPrinter record_json;  // may be empty: rejected records are kept without it
   // One bad record (including an unknown account) refuses the whole batch.
   bool atomic = false;
 };
@@ -79,7 +84,6 @@ struct TrackEvent {
   std::string group_id;
   absl::Time timestamp;
   std::map<std::string, PropertyValue> properties;
-  std::string record_json;
 };
 
 struct RejectedRecord {

@@ -110,17 +110,19 @@ Signal SignalFromProto(const v1::Signal& p) {
   return s;
 }
 
-std::vector<Signal> SignalsFromProto(const v1::RecordSignalsRequest& p,
-                                     std::vector<std::string>* record_json) {
+std::vector<Signal> SignalsFromProto(const v1::RecordSignalsRequest& p) {
   std::vector<Signal> signals;
   signals.reserve(p.signals_size());
-  record_json->clear();
-  record_json->reserve(p.signals_size());
-  for (const v1::Signal& s : p.signals()) {
-    signals.push_back(SignalFromProto(s));
-    record_json->push_back(JsonOf(s));
-  }
+  for (const v1::Signal& s : p.signals()) signals.push_back(SignalFromProto(s));
   return signals;
+}
+
+RecordPrinter SignalPrinter(const v1::RecordSignalsRequest& p) {
+  return [&p](int i) { return i >= 0 && i < p.signals_size() ? JsonOf(p.signals(i)) : ""; };
+}
+
+RecordPrinter TrackEventPrinter(const v1::TrackEventsRequest& p) {
+  return [&p](int i) { return i >= 0 && i < p.events_size() ? JsonOf(p.events(i)) : ""; };
 }
 
 TrackEvent TrackEventFromProto(const v1::TrackEvent& p) {
@@ -145,7 +147,6 @@ TrackEvent TrackEventFromProto(const v1::TrackEvent& p) {
         break;
     }
   }
-  e.record_json = JsonOf(p);
   return e;
 }
 

@@ -26,12 +26,14 @@ absl::StatusOr<absl::Time> RequiredTimeFromProto(absl::string_view field, bool p
 std::optional<absl::Time> OptionalTimeFromProto(bool present,
                                                 const google::protobuf::Timestamp& ts);
 
-// Ingest. Every record also gets its JSON form, for the dead-letter list. A signal
-// kind this build does not know is passed on as its number: the service rejects
-// that record on its own ("signals[3].kind: ..."), so one bad record does not
-// refuse a batch that is not atomic.
-std::vector<Signal> SignalsFromProto(const cs::health::v1::RecordSignalsRequest& p,
-                                     std::vector<std::string>* record_json);
+// Ingest. A signal kind this build does not know is passed on as its number: the
+// service rejects that record on its own ("signals[3].kind: ..."), so one bad
+// record does not refuse a batch that is not atomic.
+std::vector<Signal> SignalsFromProto(const cs::health::v1::RecordSignalsRequest& p);
+// Record i of the request as JSON, for the dead-letter list; the request must
+// outlive the printer.
+RecordPrinter SignalPrinter(const cs::health::v1::RecordSignalsRequest& p);
+RecordPrinter TrackEventPrinter(const cs::health::v1::TrackEventsRequest& p);
 Signal SignalFromProto(const cs::health::v1::Signal& p);
 // Struct properties: numbers, strings and booleans; nulls, lists and structs are skipped.
 TrackEvent TrackEventFromProto(const cs::health::v1::TrackEvent& p);

@@ -52,19 +52,19 @@ std::optional<double> NumberOf(const PropertyValue& v) {
 
 absl::StatusOr<IngestResult> HealthService::RecordSignals(
     const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec,
-    const std::vector<Signal>& signals, const std::vector<std::string>& record_json, bool atomic) {
+    const std::vector<Signal>& signals, const RecordPrinter& record_json, bool atomic) {
   RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
   RETURN_IF_ERROR(ValidateBatchSize("signals", signals.size()));
   const absl::Time now = clock_->Now();
   IngestBatch batch;
   batch.source = "RecordSignals";
   batch.atomic = atomic;
+  batch.record_json = record_json;
   for (size_t i = 0; i < signals.size(); ++i) {
     IngestRecord r;
     r.index = static_cast<int>(i);
     r.event_id = signals[i].event_id;
     r.account_id = signals[i].account_id;
-    if (i < record_json.size()) r.record_json = record_json[i];
     absl::Status valid = ValidateSignal(absl::StrCat("signals[", i, "]"), signals[i], now);
     if (valid.ok()) {
       r.signal = signals[i];
@@ -83,7 +83,8 @@ absl::StatusOr<IngestResult> HealthService::RecordSignals(
 absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
                                                         const db::ResultCodec<IngestResult>& codec,
                                                         const std::vector<TrackEvent>& events,
-                                                        bool atomic) {
+                                                        bool atomic,
+                                                        const RecordPrinter& record_json) {
   RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
   RETURN_IF_ERROR(ValidateBatchSize("events", events.size()));
   ASSIGN_OR_RETURN(std::vector<EventMapping> mappings, repository_->ListEventMappings());
@@ -93,6 +94,7 @@ absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
   IngestBatch batch;
   batch.source = "TrackEvents";
   batch.atomic = atomic;
+  batch.record_json = record_json;
   for (size_t i = 0; i < events.size(); ++i) {
     const TrackEvent& e = events[i];
     const std::string field = absl::StrCat("events[", i, "]");
@@ -100,7 +102,6 @@ absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
     r.index = static_cast<int>(i);
     r.event_id = e.message_id;
     r.account_id = e.group_id;
-    r.record_json = e.record_json;
     r.event_name = e.event;
     absl::StatusOr<Signal> signal = [&]() -> absl::StatusOr<Signal> {
       RETURN_IF_ERROR(ValidateId(field + ".message_id", e.message_id));

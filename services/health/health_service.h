@@ -31,18 +31,18 @@ class HealthService {
 
   // Signals validated one by one: a bad one is rejected (dead-letter list) and the
   // rest land, unless `atomic`, when the first bad one is INVALID_ARGUMENT naming
-  // it ("signals[3].occurred_at: ...") and nothing is written. record_json[i] is
-  // signal i as received (may be empty).
+  // it ("signals[3].occurred_at: ...") and nothing is written. record_json prints
+  // signal i as received for the dead-letter list (may be empty).
   absl::StatusOr<IngestResult> RecordSignals(const db::WriteKey& key,
                                              const db::ResultCodec<IngestResult>& codec,
                                              const std::vector<Signal>& signals,
-                                             const std::vector<std::string>& record_json,
-                                             bool atomic);
+                                             const RecordPrinter& record_json, bool atomic);
   // Track events mapped to signals through the event map; an event without a
   // mapping is rejected with that reason.
   absl::StatusOr<IngestResult> TrackEvents(const db::WriteKey& key,
                                            const db::ResultCodec<IngestResult>& codec,
-                                           const std::vector<TrackEvent>& events, bool atomic);
+                                           const std::vector<TrackEvent>& events, bool atomic,
+                                           const RecordPrinter& record_json = {});
   absl::StatusOr<EventMapping> SetEventMapping(const db::WriteKey& key,
                                                const db::ResultCodec<EventMapping>& codec,
                                                const EventMapping& mapping);

@@ -141,8 +141,18 @@ TEST_F(HealthServiceDbTest, BadRecordsAreRejectedOneByOneAndKeptAsDeadLetters) {
   std::vector<Signal> batch = Many("a1", SignalKind::kLogin, 3, 1);
   batch[1].occurred_at = clock_.Now() + absl::Hours(48);
   batch[2].account_id = "nobody";
-  absl::StatusOr<IngestResult> r = Record(batch);
+  // The record's JSON is printed for the two rejected ones only, whichever stage
+  // (validation, the account check) rejects it.
+  std::vector<int> printed;
+  absl::StatusOr<IngestResult> r = health_->RecordSignals(
+      {"RecordSignals", "", ""}, codec_, batch,
+      [&](int i) {
+        printed.push_back(i);
+        return absl::StrCat("{\"record\":", i, "}");
+      },
+      false);
   ASSERT_OK(r);
+  EXPECT_THAT(printed, ::testing::UnorderedElementsAre(1, 2));
   EXPECT_EQ(r->accepted, 1);
   EXPECT_EQ(r->rejected, 2);
   EXPECT_EQ(r->acks[1].outcome, RecordOutcome::kRejected);
@@ -153,6 +163,8 @@ TEST_F(HealthServiceDbTest, BadRecordsAreRejectedOneByOneAndKeptAsDeadLetters) {
   ASSERT_OK(dead);
   ASSERT_EQ(dead->records.size(), 2u);
   EXPECT_EQ(dead->records[0].source, "RecordSignals");
+  EXPECT_EQ(dead->records[0].record_json, "{\"record\":2}");  // newest first
+  EXPECT_EQ(dead->records[1].record_json, "{\"record\":1}");
 }
 
 TEST_F(HealthServiceDbTest, AnAtomicBatchWithABadRecordWritesNothing) {

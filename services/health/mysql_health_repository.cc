@@ -158,16 +158,17 @@ absl::StatusOr<AlertSettings> LoadSettings(db::Connection& conn) {
   return s;
 }
 
-void InsertRejected(db::Connection& conn, const std::string& source, const IngestRecord& r,
+void InsertRejected(db::Connection& conn, const IngestBatch& batch, const IngestRecord& r,
                     const std::string& reason, absl::Time now) {
+  const std::string record_json = batch.record_json ? batch.record_json(r.index) : "";
   auto& stmt = conn.Prepare(
       "INSERT INTO rejected_records (source, event_id, account_id, reason, record_json,"
       " received_at) VALUES (?, ?, ?, ?, ?, ?)");
-  stmt.setString(1, source);
+  stmt.setString(1, batch.source);
   stmt.setString(2, r.event_id.substr(0, 255));
   stmt.setString(3, r.account_id.substr(0, 255));
   stmt.setString(4, reason.substr(0, 1000));
-  stmt.setString(5, r.record_json.substr(0, 1 << 20));
+  stmt.setString(5, record_json.substr(0, 1 << 20));
   stmt.setString(6, db::ToSqlDatetime(now));
   stmt.executeUpdate();
 }
@@ -543,7 +544,7 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
     if (!rejection.empty()) {
       ack.outcome = RecordOutcome::kRejected;
       ack.reason = rejection;
-      InsertRejected(conn, batch.source, *r, rejection, now);
+      InsertRejected(conn, batch, *r, rejection, now);
       ++result.rejected;
       continue;
     }
