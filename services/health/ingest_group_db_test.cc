@@ -4,10 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "common/db/event_log.h"
 #include "services/health/health_db_fixture.h"
 
 namespace cs::health {
@@ -116,6 +120,57 @@ TEST_F(IngestGroupDbTest, ASingleCallRunsAloneAsBefore) {
   EXPECT_EQ(r->accepted, 4);
   EXPECT_EQ(repo_->group_stats().groups, 1);
   EXPECT_OK(health_->GetHealth("a1", "", std::nullopt));
+}
+
+// The group publishes its calls' expansion and NPS events in one pass: every
+// accepted interest signal and NPS answer of every call gets its event, and each
+// account's expansion events are together.
+TEST_F(IngestGroupDbTest, EveryCallsExpansionAndNpsEventsArePublishedOnce) {
+  for (const char* id : {"a1", "a2"}) AddAccount(id);
+  const int64_t seen = *db::LastSequence(*pool_);
+  auto call = [&](const std::string& account, const std::string& prefix) {
+    std::vector<Signal> batch = Logins(account, prefix + "l", 0, 2);
+    Signal upsell = batch[0];
+    upsell.event_id = prefix + "u";
+    upsell.kind = SignalKind::kUpsellInterest;
+    upsell.value = 1;
+    Signal nps = batch[0];
+    nps.event_id = prefix + "n";
+    nps.kind = SignalKind::kNpsResponse;
+    nps.value = 9;
+    batch.insert(batch.begin() + 1, {upsell, nps});
+    return batch;
+  };
+  const std::vector<std::vector<Signal>> calls = {call("a2", "p"), call("a1", "q"),
+                                                  call("a2", "r")};
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted{0};
+  for (const std::vector<Signal>& batch : calls) {
+    threads.emplace_back([&, b = &batch] {
+      absl::StatusOr<IngestResult> r =
+          health_->RecordSignals({"RecordSignals", "", ""}, codec_, *b, {}, false);
+      if (r.ok()) accepted += r->accepted;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 15);
+  EXPECT_LT(repo_->group_stats().groups, 3) << "the calls did not share a transaction";
+  absl::StatusOr<std::vector<db::LoggedEvent>> events = db::ReadEvents(*pool_, seen, 1000);
+  ASSERT_OK(events);
+  std::vector<std::string> expansion_accounts;
+  std::map<std::string, int> nps;
+  for (const db::LoggedEvent& e : *events) {
+    if (e.kind == "EXPANSION_SIGNAL") expansion_accounts.push_back(e.subject_id);
+    if (e.kind == "NPS_RECORDED") ++nps[e.subject_id];
+  }
+  std::vector<std::string> sorted = expansion_accounts;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, (std::vector<std::string>{"a1", "a2", "a2"}));
+  // a2's two events are next to each other, whichever call came first.
+  EXPECT_TRUE(expansion_accounts[0] == expansion_accounts[1] ||
+              expansion_accounts[1] == expansion_accounts[2]);
+  EXPECT_EQ(nps["a1"], 1);
+  EXPECT_EQ(nps["a2"], 2);
 }
 
 // Two replicas (each its own repository and pool) adding to the same packed counter

@@ -727,10 +727,20 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
     RETURN_IF_ERROR(AddCounters(conn, counters));
     RETURN_IF_ERROR(
         RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
-    for (size_t i = 0; i < group.size(); ++i) {
-      if (staged[i].has_value()) RETURN_IF_ERROR(FinishIngest(conn, *staged[i], group[i]->now));
+    // The group's expansion events and first values in one pass, not one per call:
+    // each pass reads the first-value definitions and the accounts it needs.
+    StagedIngest finish;
+    for (const std::optional<StagedIngest>& s : staged) {
+      if (!s.has_value()) continue;
+      finish.expansion.insert(finish.expansion.end(), s->expansion.begin(), s->expansion.end());
+      finish.first_value_candidates.insert(finish.first_value_candidates.end(),
+                                           s->first_value_candidates.begin(),
+                                           s->first_value_candidates.end());
     }
-    return absl::OkStatus();
+    // Grouped by account, as one call's are, each account's in the order sent.
+    std::stable_sort(finish.expansion.begin(), finish.expansion.end(),
+                     [](const Signal* a, const Signal* b) { return a->account_id < b->account_id; });
+    return FinishIngest(conn, finish, now);
   });
   if (status.ok()) {
     for (size_t i = 0; i < group.size(); ++i) group[i]->out = std::move(outs[i]);
