@@ -38,6 +38,13 @@ absl::CivilDay DayOf(absl::Time t) { return absl::ToCivilDay(t, absl::UTCTimeZon
 // Accounts that must never be scheduled again (churned).
 const absl::Time kNever = absl::FromCivil(absl::CivilDay(9999, 12, 31), absl::UTCTimeZone());
 
+struct AccountRow {
+  AccountProfile profile;
+  std::string band;
+  std::optional<absl::Time> churned_at;
+  absl::Time first_seen_at;
+};
+
 // Everything a write transaction needs, and the outbox events it produced; the
 // events are appended last, so the outbox head is locked for the shortest time.
 struct Tx {
@@ -53,6 +60,10 @@ struct Tx {
   // Current playbooks by trigger kind, read once per transaction (a page of events
   // fires the same few playbooks over and over).
   std::map<TriggerKind, std::vector<Playbook>> by_trigger;
+  // A page of health events reads its accounts' rows locked in one statement
+  // (ReadAccountsForPage); each is used by the first event of its account and
+  // dropped, so later events of the account read what the earlier ones wrote.
+  std::map<std::string, std::optional<AccountRow>> prefetched;
 };
 
 void Publish(Tx& tx) {
@@ -222,34 +233,62 @@ absl::StatusOr<const EscalationChain*> CachedChain(Tx& tx, std::string chain_id)
 // ---------------------------------------------------------------------------
 // Accounts
 
-struct AccountRow {
-  AccountProfile profile;
-  std::string band;
-  std::optional<absl::Time> churned_at;
-  absl::Time first_seen_at;
-};
+constexpr char kAccountColumns[] =
+    "tier, industry, owner_id, lifecycle, contract_start, renewal_date, band, churned_at,"
+    " first_seen_at";
+
+// kAccountColumns from column `first` on.
+absl::StatusOr<AccountRow> ParseAccount(sql::ResultSet& rs, int first, const std::string& id) {
+  AccountRow a;
+  a.profile.account_id = id;
+  a.profile.tier = db::GetString(rs, first);
+  a.profile.industry = db::GetString(rs, first + 1);
+  a.profile.owner_id = db::GetString(rs, first + 2);
+  a.profile.lifecycle = db::GetString(rs, first + 3);
+  ASSIGN_OR_RETURN(a.profile.contract_start, db::GetOptionalDate(rs, first + 4));
+  ASSIGN_OR_RETURN(a.profile.renewal_date, db::GetOptionalDate(rs, first + 5));
+  a.band = db::GetString(rs, first + 6);
+  ASSIGN_OR_RETURN(a.churned_at, db::GetOptionalTime(rs, first + 7));
+  ASSIGN_OR_RETURN(a.first_seen_at, db::GetTime(rs, first + 8));
+  return a;
+}
 
 absl::StatusOr<std::optional<AccountRow>> ReadAccount(db::Connection& conn, const std::string& id,
                                                       bool for_update) {
-  auto& stmt = conn.Prepare(absl::StrCat(
-      "SELECT tier, industry, owner_id, lifecycle, contract_start, renewal_date, band, churned_at,"
-      " first_seen_at FROM accounts WHERE account_id = ?",
-      for_update ? " FOR UPDATE" : ""));
+  auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kAccountColumns,
+                                         " FROM accounts WHERE account_id = ?",
+                                         for_update ? " FOR UPDATE" : ""));
   stmt.setString(1, id);
   ResultSetPtr rs(stmt.executeQuery());
   if (!rs->next()) return std::optional<AccountRow>();
-  AccountRow a;
-  a.profile.account_id = id;
-  a.profile.tier = db::GetString(*rs, 1);
-  a.profile.industry = db::GetString(*rs, 2);
-  a.profile.owner_id = db::GetString(*rs, 3);
-  a.profile.lifecycle = db::GetString(*rs, 4);
-  ASSIGN_OR_RETURN(a.profile.contract_start, db::GetOptionalDate(*rs, 5));
-  ASSIGN_OR_RETURN(a.profile.renewal_date, db::GetOptionalDate(*rs, 6));
-  a.band = db::GetString(*rs, 7);
-  ASSIGN_OR_RETURN(a.churned_at, db::GetOptionalTime(*rs, 8));
-  ASSIGN_OR_RETURN(a.first_seen_at, db::GetTime(*rs, 9));
+  ASSIGN_OR_RETURN(AccountRow a, ParseAccount(*rs, 1, id));
   return std::optional<AccountRow>(std::move(a));
+}
+
+// The rows of `ids` (sorted, distinct) locked, in key order, into tx.prefetched; an
+// id without a row is remembered as such.
+absl::Status ReadAccountsForPage(Tx& tx, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) tx.prefetched[id] = std::nullopt;
+  absl::Status status;
+  db::ForEachChunk(ids.size(), [&](size_t offset, size_t count) {
+    if (!status.ok()) return;
+    auto& stmt = tx.conn.Prepare(absl::StrCat("SELECT account_id, ", kAccountColumns,
+                                              " FROM accounts WHERE account_id IN ",
+                                              db::RowPlaceholders(1, count),
+                                              " ORDER BY account_id FOR UPDATE"));
+    for (size_t i = 0; i < count; ++i) stmt.setString(static_cast<int>(i + 1), ids[offset + i]);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next() && status.ok()) {
+      const std::string id = db::GetString(*rs, 1);
+      absl::StatusOr<AccountRow> row = ParseAccount(*rs, 2, id);
+      if (!row.ok()) {
+        status = row.status();
+        return;
+      }
+      tx.prefetched[id] = *std::move(row);
+    }
+  });
+  return status;
 }
 
 absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& from,
@@ -259,7 +298,13 @@ absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& 
 // Returns the row as stored and whether it was created.
 absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountProfile& p,
                                                           absl::Time seen_at) {
-  ASSIGN_OR_RETURN(std::optional<AccountRow> existing, ReadAccount(tx.conn, p.account_id, true));
+  std::optional<AccountRow> existing;
+  if (auto it = tx.prefetched.find(p.account_id); it != tx.prefetched.end()) {
+    existing = std::move(it->second);
+    tx.prefetched.erase(it);
+  } else {
+    ASSIGN_OR_RETURN(existing, ReadAccount(tx.conn, p.account_id, true));
+  }
   if (!existing.has_value()) {
     auto& insert = tx.conn.Prepare(
         "INSERT INTO accounts (account_id, tier, industry, owner_id, lifecycle, contract_start,"
@@ -1300,6 +1345,12 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     ResultSetPtr rs(claim.executeQuery());
     if (!rs->next()) return 0;
     int64_t cursor = rs->getInt64(1);
+    std::set<std::string> accounts;
+    for (const HealthEvent& e : events) {
+      if (e.sequence > cursor && !e.account_id.empty()) accounts.insert(e.account_id);
+    }
+    RETURN_IF_ERROR(
+        ReadAccountsForPage(tx, std::vector<std::string>(accounts.begin(), accounts.end())));
     int applied = 0;
     for (const HealthEvent& e : events) {
       if (e.sequence <= cursor) continue;
