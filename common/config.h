@@ -68,6 +68,8 @@ struct ServerConfig {
   absl::Duration health_check_interval = absl::Seconds(1);
   bool migrate_on_start = true;
   bool migrate_only = false;
+  // Statement timeout of the migrating connection (--migration_io_timeout).
+  absl::Duration migration_io_timeout = absl::Hours(6);
   bool reflection = true;
   // How long answers of write RPCs are kept for replay by request_id; 0 keeps them.
   absl::Duration idempotency_retention = absl::Hours(24 * 7);

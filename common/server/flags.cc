@@ -34,6 +34,9 @@ ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(1),
           "How often the database is checked for grpc.health.v1");
 ABSL_FLAG(bool, migrate_on_start, true, "Apply pending schema migrations at start");
 ABSL_FLAG(bool, migrate_only, false, "Apply pending schema migrations and exit");
+ABSL_FLAG(absl::Duration, migration_io_timeout, absl::Hours(6),
+          "Read/write timeout of one migration statement (a migration that copies a "
+          "table of signals runs for minutes per hundred million rows)");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection");
 ABSL_FLAG(absl::Duration, idempotency_retention, absl::Hours(24 * 7),
           "How long write answers are kept for replay by request_id (0 keeps them)");
@@ -145,6 +148,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   config.health_check_interval = absl::GetFlag(FLAGS_health_check_interval);
   config.migrate_on_start = absl::GetFlag(FLAGS_migrate_on_start);
   config.migrate_only = absl::GetFlag(FLAGS_migrate_only);
+  config.migration_io_timeout = absl::GetFlag(FLAGS_migration_io_timeout);
   config.reflection = absl::GetFlag(FLAGS_reflection);
   config.idempotency_retention = absl::GetFlag(FLAGS_idempotency_retention);
   if (!log::ParseLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {

@@ -28,9 +28,15 @@ int RunServiceMain(const ServerConfig& config, const std::vector<db::MigrationSe
   db::Pool pool(config.db);
 
   if (config.migrate_on_start || config.migrate_only) {
+    // Its own connection, with a statement timeout long enough for a migration that
+    // copies a large table (the serving pool's would cut it off and roll it back).
+    DbConfig migration_db = config.db;
+    migration_db.pool_size = 1;
+    migration_db.io_timeout = std::max(config.db.io_timeout, config.migration_io_timeout);
+    db::Pool migration_pool(migration_db);
     absl::Duration backoff = absl::Milliseconds(250);
     while (true) {
-      absl::Status s = db::ApplyMigrations(pool, migrations);
+      absl::Status s = db::ApplyMigrations(migration_pool, migrations);
       if (s.ok()) break;
       if (s.code() != absl::StatusCode::kUnavailable) {
         log::Error("migrations failed", {{"error", std::string(s.message())}});

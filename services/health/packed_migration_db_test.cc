@@ -206,5 +206,44 @@ TEST_F(PackedMigrationDbTest, MovesEverySignalToTheLogAndKeepsItsKey) {
   EXPECT_EQ(r->accepted, 0);
 }
 
+// A run stopped after creating the new tables and writing part of them (a killed
+// Job) runs again from the start: the copies replace what it wrote.
+TEST_F(PackedMigrationDbTest, AStoppedRunCanRunAgain) {
+  ASSERT_OK(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    conn.Execute("INSERT INTO signal_daily (account_id, day, counter, value) VALUES"
+                 " ('m1', '2026-02-03', 'logins', 4), ('m1', '2026-02-04', 'logins', 1)");
+    conn.Execute("INSERT INTO signals (account_id, event_id, kind, occurred_at, recorded_at,"
+                 " value) VALUES ('m1', 'e1', 'LOGIN', '2026-02-03 10:00:00',"
+                 " '2026-02-03 10:00:01', 1)");
+    // What the stopped run left: both tables, each with a row of the wrong content.
+    conn.Execute("CREATE TABLE signal_counters (account_id VARCHAR(128) NOT NULL,"
+                 " month DATE NOT NULL, counters MEDIUMBLOB NOT NULL,"
+                 " PRIMARY KEY (account_id, month)) ENGINE=InnoDB");
+    conn.Execute("INSERT INTO signal_counters VALUES ('m1', '2026-02-01', '3\\tlogins\\t99')");
+    conn.Execute("CREATE TABLE signal_log (account_id VARCHAR(128) NOT NULL,"
+                 " month DATE NOT NULL, seq BIGINT UNSIGNED NOT NULL,"
+                 " recorded_at DATETIME(6) NOT NULL, signals MEDIUMBLOB NOT NULL,"
+                 " PRIMARY KEY (account_id, month, seq)) ENGINE=InnoDB");
+    conn.Execute("INSERT INTO signal_log VALUES ('m1', '2026-02-01', 1, NOW(6), 'partial')");
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(MigrateToLatest());
+  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
+  std::map<std::string, AccountHistory> seen;
+  ASSERT_OK(repo.ForEachAccountHistory(absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 12, 31),
+                                       [&](const AccountHistory& h) -> absl::Status {
+                                         seen[h.account.account_id] = h;
+                                         return absl::OkStatus();
+                                       }));
+  EXPECT_EQ(seen["m1"].counters.Sum("logins", absl::CivilDay(2026, 2, 1),
+                                    absl::CivilDay(2026, 2, 28)),
+            5);
+  absl::StatusOr<std::vector<std::pair<SignalKind, int64_t>>> counts =
+      repo.CountSignals("m1", absl::FromUnixSeconds(0), clock_.Now());
+  ASSERT_OK(counts);
+  EXPECT_EQ(*counts, (std::vector<std::pair<SignalKind, int64_t>>{{SignalKind::kLogin, 1}}));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signal_log"), 1);
+}
+
 }  // namespace
 }  // namespace cs::health

@@ -3,7 +3,11 @@
 -- key, which is what makes a re-sent signal a duplicate. An ingest writes one key
 -- row per signal and one log row per account and month it touched, instead of one
 -- wide row with a second index per signal.
-CREATE TABLE signal_log (
+--
+-- As in 009, the copy and the ALTER run under LOCK TABLES, so a signal written by a
+-- replica of the previous version lands before the copy or fails and is retried;
+-- a run stopped before the ALTER can run again (the copy replaces its rows).
+CREATE TABLE IF NOT EXISTS signal_log (
   account_id VARCHAR(128) NOT NULL,
   month DATE NOT NULL,
   seq BIGINT UNSIGNED NOT NULL,
@@ -11,6 +15,8 @@ CREATE TABLE signal_log (
   signals MEDIUMBLOB NOT NULL,
   PRIMARY KEY (account_id, month, seq)
 ) ENGINE=InnoDB;
+
+LOCK TABLES signals WRITE, signal_log WRITE;
 
 -- Signals stored before: one row per account, month and recording time, at most
 -- 1,000 signals per row, numbered 1, 2, ... within the account and month.
@@ -30,7 +36,10 @@ FROM (
                      REPLACE(REPLACE(REPLACE(feature, '\\', '\\\\'), '\t', '\\t'), '\n', '\\n'))
              AS line
     FROM signals) AS numbered
-  GROUP BY account_id, month, recorded_at, part) AS packed;
+  GROUP BY account_id, month, recorded_at, part) AS packed
+ON DUPLICATE KEY UPDATE recorded_at = VALUES(recorded_at), signals = VALUES(signals);
 
 ALTER TABLE signals DROP INDEX signals_time, DROP COLUMN kind, DROP COLUMN occurred_at,
   DROP COLUMN recorded_at, DROP COLUMN value, DROP COLUMN feature, DROP COLUMN csat;
+
+UNLOCK TABLES;
