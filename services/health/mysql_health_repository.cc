@@ -254,10 +254,13 @@ void ForEachPackedChunk(const std::vector<size_t>& sizes,
 
 // Appends the counter rows from..to of the packed row whose kCounterMonth columns
 // start at `first`.
+absl::CivilMonth PackedMonth(sql::ResultSet& rs, int first) {
+  return absl::CivilMonth(absl::CivilDay(1970, 1, 1) + rs.getInt64(first));
+}
+
 absl::Status ReadPackedCounters(sql::ResultSet& rs, int first, absl::CivilDay from,
                                 absl::CivilDay to, std::vector<CounterRow>& out) {
-  const absl::CivilMonth month(absl::CivilDay(1970, 1, 1) + rs.getInt64(first));
-  return AppendCounterRows(month, Str(rs, first + 1), from, to, out);
+  return AppendCounterRows(PackedMonth(rs, first), Str(rs, first + 1), from, to, out);
 }
 
 // One account's daily counters from..to (inclusive).
@@ -381,9 +384,9 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn,
                                             absl::Time now) {
   constexpr int kSignalsPerLogRow = 1000;
   struct LogRow {
-    const std::string* account_id;
+    const std::string* account_id = nullptr;
     absl::CivilMonth month;
-    uint64_t seq;
+    uint64_t seq = 0;
     int lines = 0;
     std::string text;
   };
@@ -392,7 +395,10 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn,
     const absl::CivilMonth month(DayOf(s->occurred_at));
     std::vector<LogRow>& rows = by_month[{s->account_id, month}];
     if (rows.empty() || rows.back().lines == kSignalsPerLogRow) {
-      rows.push_back(LogRow{&s->account_id, month, next_ingest_group_.fetch_add(1)});
+      LogRow& row = rows.emplace_back();
+      row.account_id = &s->account_id;
+      row.month = month;
+      row.seq = next_ingest_group_.fetch_add(1);
     }
     AppendSignalLine(*s, rows.back().text);
     ++rows.back().lines;
@@ -435,7 +441,7 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
   std::map<CounterAdditions::key_type, std::string> stored;
   db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
     auto& stmt = conn.Prepare(absl::StrCat(
-        "SELECT account_id, TO_DAYS(month) - 719528, counters FROM signal_counters"
+        "SELECT account_id, ", kCounterMonth, " FROM signal_counters"
         " FORCE INDEX (PRIMARY) WHERE (account_id, month) IN (",
         db::RowPlaceholders(count, 2), ") ORDER BY account_id, month FOR UPDATE"));
     for (size_t i = 0; i < count; ++i) {
@@ -445,8 +451,7 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
     }
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
-      const absl::CivilMonth month(absl::CivilDay(1970, 1, 1) + rs->getInt64(2));
-      stored.emplace(CounterAdditions::key_type(Str(*rs, 1), month), Str(*rs, 3));
+      stored.emplace(CounterAdditions::key_type(Str(*rs, 1), PackedMonth(*rs, 2)), Str(*rs, 3));
     }
   });
   std::vector<std::string> packed(rows.size());
@@ -481,18 +486,13 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
   return absl::OkStatus();
 }
 
-namespace {
-
-}  // namespace
-
 // What one request's ingest wrote before the rescore, and what it publishes after.
 struct MySqlHealthRepository::StagedIngest {
   IngestResult result;
   std::set<std::string> touched;
   std::vector<const Signal*> expansion;
   std::vector<AcceptedSignal> first_value_candidates;
-  // Logged and added by the group (AppendSignalLog, AddCounters), once for all
-  // its requests.
+  // Logged and added by CommitStaged, once for all the calls of a group.
   std::vector<const Signal*> accepted;
   CounterAdditions counters;
 };
@@ -588,11 +588,37 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
   return staged;
 }
 
-absl::Status MySqlHealthRepository::FinishIngest(db::Connection& conn, const StagedIngest& staged,
+absl::Status MySqlHealthRepository::CommitStaged(db::Connection& conn,
+                                                 const std::vector<const StagedIngest*>& staged,
                                                  absl::Time now) {
-  // After the rescore, so each event carries the score its signal produced.
-  RETURN_IF_ERROR(PublishExpansionSignals(conn, staged.expansion, now));
-  return RecordFirstValueAndNps(conn, staged.first_value_candidates, encoders_.first_value, now);
+  // One pass for all the calls of a group: each step reads what it needs once
+  // (month rows, accounts, first-value definitions).
+  std::set<std::string> touched;
+  std::vector<const Signal*> accepted;
+  CounterAdditions counters;
+  std::vector<const Signal*> expansion;
+  std::vector<AcceptedSignal> first_value_candidates;
+  for (const StagedIngest* s : staged) {
+    touched.insert(s->touched.begin(), s->touched.end());
+    accepted.insert(accepted.end(), s->accepted.begin(), s->accepted.end());
+    for (const auto& [key, month] : s->counters) {
+      MonthCounters& sum = counters[key];
+      for (const auto& [day_counter, amount] : month) sum[day_counter] += amount;
+    }
+    expansion.insert(expansion.end(), s->expansion.begin(), s->expansion.end());
+    first_value_candidates.insert(first_value_candidates.end(), s->first_value_candidates.begin(),
+                                  s->first_value_candidates.end());
+  }
+  AppendSignalLog(conn, accepted, now);
+  RETURN_IF_ERROR(AddCounters(conn, counters));
+  RETURN_IF_ERROR(
+      RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
+  // After the rescore, so each event carries the score its signal produced; grouped
+  // by account, as one call's are, each account's in the order sent.
+  std::stable_sort(expansion.begin(), expansion.end(),
+                   [](const Signal* a, const Signal* b) { return a->account_id < b->account_id; });
+  RETURN_IF_ERROR(PublishExpansionSignals(conn, expansion, now));
+  return RecordFirstValueAndNps(conn, first_value_candidates, encoders_.first_value, now);
 }
 
 absl::StatusOr<IngestResult> MySqlHealthRepository::IngestAlone(
@@ -601,11 +627,7 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::IngestAlone(
   return db::RunIdempotent<IngestResult>(
       *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<IngestResult> {
         ASSIGN_OR_RETURN(StagedIngest staged, StageIngest(conn, batch, now));
-        AppendSignalLog(conn, staged.accepted, now);
-        RETURN_IF_ERROR(AddCounters(conn, staged.counters));
-        RETURN_IF_ERROR(RescoreInTransaction(
-            conn, std::vector<std::string>(staged.touched.begin(), staged.touched.end()), now));
-        RETURN_IF_ERROR(FinishIngest(conn, staged, now));
+        RETURN_IF_ERROR(CommitStaged(conn, {&staged}, now));
         return std::move(staged.result);
       });
 }
@@ -682,9 +704,6 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
   // later in the group see the earlier ones' signals, so a signal sent in two
   // of them is a duplicate in the later one, as if they had run one by one.
   const absl::Status status = pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
-    std::set<std::string> touched;
-    std::vector<const Signal*> accepted;
-    CounterAdditions counters;
     for (size_t i = 0; i < group.size(); ++i) {
       const PendingIngest& p = *group[i];
       staged[i].reset();
@@ -714,33 +733,14 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
       if (!p.key->request_id.empty()) {
         db::StoreResponse(conn, *p.key, p.codec->encode(s->result), clock_->Now());
       }
-      touched.insert(s->touched.begin(), s->touched.end());
-      accepted.insert(accepted.end(), s->accepted.begin(), s->accepted.end());
-      for (const auto& [key, month] : s->counters) {
-        MonthCounters& sum = counters[key];
-        for (const auto& [day_counter, amount] : month) sum[day_counter] += amount;
-      }
       outs[i] = s->result;
       staged[i] = *std::move(s);
     }
-    AppendSignalLog(conn, accepted, now);
-    RETURN_IF_ERROR(AddCounters(conn, counters));
-    RETURN_IF_ERROR(
-        RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
-    // The group's expansion events and first values in one pass, not one per call:
-    // each pass reads the first-value definitions and the accounts it needs.
-    StagedIngest finish;
+    std::vector<const StagedIngest*> committed;
     for (const std::optional<StagedIngest>& s : staged) {
-      if (!s.has_value()) continue;
-      finish.expansion.insert(finish.expansion.end(), s->expansion.begin(), s->expansion.end());
-      finish.first_value_candidates.insert(finish.first_value_candidates.end(),
-                                           s->first_value_candidates.begin(),
-                                           s->first_value_candidates.end());
+      if (s.has_value()) committed.push_back(&*s);
     }
-    // Grouped by account, as one call's are, each account's in the order sent.
-    std::stable_sort(finish.expansion.begin(), finish.expansion.end(),
-                     [](const Signal* a, const Signal* b) { return a->account_id < b->account_id; });
-    return FinishIngest(conn, finish, now);
+    return CommitStaged(conn, committed, now);
   });
   if (status.ok()) {
     for (size_t i = 0; i < group.size(); ++i) group[i]->out = std::move(outs[i]);

@@ -133,8 +133,11 @@ class MySqlHealthRepository final : public HealthRepository {
   // failure (atomic batch, unknown account) writes nothing.
   absl::StatusOr<StagedIngest> StageIngest(db::Connection& conn, const IngestBatch& batch,
                                            absl::Time now);
-  // The events that carry the new score (expansion signals) and first value.
-  absl::Status FinishIngest(db::Connection& conn, const StagedIngest& staged, absl::Time now);
+  // What follows the staging of one call or a group's calls, in one pass over all
+  // of them: the signal log, the counters, the rescore of every touched account,
+  // then the events that carry the new score (expansion signals) and first values.
+  absl::Status CommitStaged(db::Connection& conn, const std::vector<const StagedIngest*>& staged,
+                            absl::Time now);
   // One request, one transaction.
   absl::StatusOr<IngestResult> IngestAlone(const db::WriteKey& key,
                                            const db::ResultCodec<IngestResult>& codec,

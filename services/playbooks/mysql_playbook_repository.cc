@@ -278,7 +278,7 @@ absl::Status ReadAccountsForPage(Tx& tx, const std::vector<std::string>& ids) {
                                               " ORDER BY account_id FOR UPDATE"));
     for (size_t i = 0; i < count; ++i) stmt.setString(static_cast<int>(i + 1), ids[offset + i]);
     ResultSetPtr rs(stmt.executeQuery());
-    while (rs->next() && status.ok()) {
+    while (rs->next()) {
       const std::string id = db::GetString(*rs, 1);
       absl::StatusOr<AccountRow> row = ParseAccount(*rs, 2, id);
       if (!row.ok()) {
