@@ -61,8 +61,9 @@ struct Tx {
   // fires the same few playbooks over and over).
   std::map<TriggerKind, std::vector<Playbook>> by_trigger;
   // A page of health events reads its accounts' rows locked in one statement
-  // (ReadAccountsForPage); each is used by the first event of its account and
-  // dropped, so later events of the account read what the earlier ones wrote.
+  // (ReadAccountsForPage). Every write of an account's row in the transaction keeps
+  // its entry current (UpsertAccount, ApplyBand, ApplyChurn), so later events of the
+  // account use it too; an entry of nullopt means no row.
   std::map<std::string, std::optional<AccountRow>> prefetched;
 };
 
@@ -300,11 +301,12 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
                                                           absl::Time seen_at) {
   std::optional<AccountRow> existing;
   if (auto it = tx.prefetched.find(p.account_id); it != tx.prefetched.end()) {
-    existing = std::move(it->second);
-    tx.prefetched.erase(it);
+    existing = it->second;
   } else {
     ASSIGN_OR_RETURN(existing, ReadAccount(tx.conn, p.account_id, true));
   }
+  // The row stays locked until commit, so later events of the page use it as written.
+  auto remember = [&](const AccountRow& row) { tx.prefetched[p.account_id] = row; };
   if (!existing.has_value()) {
     auto& insert = tx.conn.Prepare(
         "INSERT INTO accounts (account_id, tier, industry, owner_id, lifecycle, contract_start,"
@@ -324,6 +326,7 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
     AccountRow row;
     row.profile = p;
     row.first_seen_at = seen_at;
+    remember(row);
     return std::make_pair(row, true);
   }
   AccountRow row = *std::move(existing);
@@ -339,7 +342,10 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
   if (p.contract_start.has_value()) row.profile.contract_start = p.contract_start;
   if (p.renewal_date.has_value()) row.profile.renewal_date = p.renewal_date;
   // Most events (score changes) carry the profile the row already has: no write.
-  if (row.profile == existing_profile) return std::make_pair(row, false);
+  if (row.profile == existing_profile) {
+    remember(row);
+    return std::make_pair(row, false);
+  }
   auto& update = tx.conn.Prepare(
       "UPDATE accounts SET tier = ?, industry = ?, owner_id = ?, lifecycle = ?,"
       " contract_start = ?, renewal_date = ?, updated_at = ? WHERE account_id = ?");
@@ -352,6 +358,7 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
   update.setString(7, db::ToSqlDatetime(tx.now));
   update.setString(8, row.profile.account_id);
   update.executeUpdate();
+  remember(row);
   if (!previous_owner.empty() && row.profile.owner_id != previous_owner) {
     RETURN_IF_ERROR(HandOver(tx, row.profile.account_id, previous_owner, row.profile.owner_id));
   }
@@ -754,6 +761,10 @@ absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
   mark.setString(2, db::ToSqlDatetime(kNever));
   mark.setString(3, account_id);
   mark.executeUpdate();
+  if (auto it = tx.prefetched.find(account_id); it != tx.prefetched.end() && it->second) {
+    it->second->churned_at = at;
+    it->second->profile.lifecycle = "CHURNED";
+  }
   auto& active = tx.conn.Prepare(absl::StrCat(
       "SELECT ", kRunColumns, ", fail_on_churn FROM runs WHERE account_id = ? AND active_flag = 1"
       " ORDER BY run_id FOR UPDATE"));
@@ -784,6 +795,9 @@ absl::Status ApplyBand(Tx& tx, const std::string& account_id, const std::string&
   set.setString(1, band);
   set.setString(2, account_id);
   set.executeUpdate();
+  if (auto it = tx.prefetched.find(account_id); it != tx.prefetched.end() && it->second) {
+    it->second->band = band;
+  }
   if (band == "GREEN") {
     auto& green = tx.conn.Prepare(
         "UPDATE runs SET green_since = ? WHERE account_id = ? AND active_flag = 1"

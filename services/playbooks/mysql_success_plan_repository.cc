@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/db/event_log.h"
@@ -557,15 +559,25 @@ absl::StatusOr<int> MySqlSuccessPlanRepository::ApplyScoreEvents(
       ++consumed;
       const bool score = e.kind == HealthEventKind::kScoreChanged ||
                          e.kind == HealthEventKind::kBandChanged;
-      if (!score || !nudged.insert(e.account_id).second) continue;
-      auto& nudge = conn.Prepare(
-          "UPDATE success_plan_criteria SET check_at = ? WHERE account_id = ? AND check_at > ?");
-      nudge.setString(1, db::ToSqlDatetime(now));
-      nudge.setString(2, e.account_id);
-      nudge.setString(3, db::ToSqlDatetime(now));
-      nudge.executeUpdate();
+      if (score) nudged.insert(e.account_id);
     }
     if (consumed == 0) return 0;
+    // One statement per chunk of the page's accounts, in key order.
+    const std::vector<std::string> accounts(nudged.begin(), nudged.end());
+    const std::string at = db::ToSqlDatetime(now);
+    db::ForEachChunk(accounts.size(), [&](size_t offset, size_t count) {
+      auto& nudge = conn.Prepare(
+          absl::StrCat("UPDATE success_plan_criteria FORCE INDEX (success_plan_criteria_account)"
+                       " SET check_at = ? WHERE check_at > ?"
+                       " AND account_id IN ",
+                       db::RowPlaceholders(1, count)));
+      nudge.setString(1, at);
+      nudge.setString(2, at);
+      for (size_t i = 0; i < count; ++i) {
+        nudge.setString(static_cast<int>(i + 3), accounts[offset + i]);
+      }
+      nudge.executeUpdate();
+    });
     auto& advance = conn.Prepare(
         "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");
     advance.setInt64(1, cursor);

@@ -837,6 +837,42 @@ TEST_F(PlaybookDbTest, APageOfEventsReadsItsAccountsInOneCall) {
   EXPECT_EQ(health_.account_calls(), std::make_pair(3, 2));
 }
 
+// Later events of an account in one page see what the earlier ones wrote (the row
+// read for the page is kept current, not read again).
+TEST_F(PlaybookDbTest, LaterEventsOfAnAccountInAPageSeeEarlierWrites) {
+  // A repeated band is no new entry: one trigger, not two.
+  health_.UpsertAccount("same", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.Band("same", hv1::BAND_RED);
+  health_.Band("same", hv1::BAND_RED);
+  // Churned earlier in the page: a later RED starts nothing.
+  health_.UpsertAccount("gone", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.Churn("gone");
+  health_.Band("gone", hv1::BAND_RED);
+  // A new owner, then RED: the run goes to the new owner.
+  health_.UpsertAccount("moved", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.UpsertAccount("moved", hv1::TIER_SMB, "csm-bo", hv1::LIFECYCLE_ADOPTING);
+  health_.Band("moved", hv1::BAND_RED);
+  health_.Band("moved", hv1::BAND_GREEN);
+  Consume();
+
+  std::optional<playbooks::Run> same = RunOf("same", "red-emergency-response");
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->trigger_count, 1);
+  EXPECT_FALSE(RunOf("gone", "red-emergency-response").has_value());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts WHERE account_id = 'gone'"
+                  " AND churned_at IS NOT NULL AND lifecycle = 'CHURNED'"),
+            1);
+  std::optional<playbooks::Run> moved = RunOf("moved", "red-emergency-response");
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->owner_id, "csm-bo");
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts WHERE account_id = 'moved' AND band = 'GREEN'"
+                  " AND owner_id = 'csm-bo'"),
+            1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE account_id = 'moved' AND active_flag = 1"
+                  " AND green_since IS NULL"),
+            0);
+}
+
 TEST_F(PlaybookDbTest, HoldOutAccountsGetNoRunAndLiftComparesArms) {
   Playbook p = DefaultPlaybooks()[1];  // YELLOW recovery
   p.playbook_id = "yellow-holdout";
