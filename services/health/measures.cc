@@ -15,16 +15,45 @@ std::optional<double> Ratio(double numerator, double denominator) {
 
 }  // namespace
 
+namespace {
+
+bool DayBefore(const std::pair<absl::CivilDay, double>& a,
+               const std::pair<absl::CivilDay, double>& b) {
+  return a.first < b.first;
+}
+
+}  // namespace
+
 CounterWindow::CounterWindow(const std::vector<CounterRow>& rows) {
-  for (const CounterRow& r : rows) by_counter_[r.counter][r.day] += r.value;
+  for (const CounterRow& r : rows) {
+    auto it = by_counter_.find(r.counter);
+    if (it == by_counter_.end()) it = by_counter_.emplace(r.counter, Days()).first;
+    it->second.emplace_back(r.day, r.value);
+  }
+  // Rows arrive mostly in day order (packed months are); a day listed twice adds up.
+  for (auto& entry : by_counter_) {
+    Days& days = entry.second;
+    std::stable_sort(days.begin(), days.end(), DayBefore);
+    size_t kept = 0;
+    for (size_t i = 0; i < days.size(); ++i) {
+      if (kept > 0 && days[kept - 1].first == days[i].first) {
+        days[kept - 1].second += days[i].second;
+      } else {
+        days[kept++] = days[i];
+      }
+    }
+    days.resize(kept);
+  }
 }
 
 double CounterWindow::Sum(absl::string_view counter, absl::CivilDay from,
                           absl::CivilDay to) const {
   auto it = by_counter_.find(counter);
   if (it == by_counter_.end()) return 0;
+  const Days& days = it->second;
   double sum = 0;
-  for (auto d = it->second.lower_bound(from); d != it->second.end() && d->first <= to; ++d) {
+  for (auto d = std::lower_bound(days.begin(), days.end(), std::make_pair(from, 0.0), DayBefore);
+       d != days.end() && d->first <= to; ++d) {
     sum += d->second;
   }
   return sum;
@@ -45,7 +74,9 @@ std::optional<absl::CivilDay> CounterWindow::LastDayWith(absl::string_view count
                                                          absl::CivilDay to) const {
   auto it = by_counter_.find(counter);
   if (it == by_counter_.end()) return std::nullopt;
-  for (auto d = it->second.upper_bound(to); d != it->second.begin();) {
+  const Days& days = it->second;
+  for (auto d = std::upper_bound(days.begin(), days.end(), std::make_pair(to, 0.0), DayBefore);
+       d != days.begin();) {
     --d;
     if (d->second != 0) return d->first;
   }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -36,7 +37,9 @@ class CounterWindow {
   bool empty() const { return by_counter_.empty(); }
 
  private:
-  std::map<std::string, std::map<absl::CivilDay, double>, std::less<>> by_counter_;
+  // Each counter's days in order, one entry per day.
+  using Days = std::vector<std::pair<absl::CivilDay, double>>;
+  std::map<std::string, Days, std::less<>> by_counter_;
 };
 
 // Every measure name the service knows, in a fixed order.

@@ -7,7 +7,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/status.h"
 
 namespace cs::health {
@@ -25,6 +24,11 @@ void AppendEscaped(absl::string_view name, std::string& out) {
 }
 
 bool Unescape(absl::string_view text, std::string& out) {
+  // Most names hold no escape: one copy.
+  if (text.find('\\') == absl::string_view::npos) {
+    out.assign(text.data(), text.size());
+    return true;
+  }
   out.clear();
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
@@ -54,17 +58,55 @@ void AppendNumber(double value, std::string& out) {
   out.append(number, r.ptr);
 }
 
-// Calls fn(fields, line) with each non-empty line's tab-separated fields.
+// The most fields a packed line has.
+constexpr size_t kMaxFields = 6;
+
+// A line's tab-separated fields, without allocating; `count` past kMaxFields means
+// the line has more fields than any packed line.
+struct Fields {
+  absl::string_view field[kMaxFields];
+  size_t count = 0;
+  size_t size() const { return count; }
+  absl::string_view operator[](size_t i) const { return field[i]; }
+};
+
+// Calls fn(fields, line) with each non-empty line's tab-separated fields. Counters
+// are read for every account a rescore scores, so this walks the text once.
 template <typename Fn>
 absl::Status ForEachRow(absl::string_view text, Fn fn) {
   int line = 0;
-  for (absl::string_view row : absl::StrSplit(text, '\n')) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == absl::string_view::npos) end = text.size();
     ++line;
+    const absl::string_view row = text.substr(start, end - start);
+    start = end + 1;
     if (row.empty()) continue;
-    const std::vector<absl::string_view> fields = absl::StrSplit(row, '\t');
+    Fields fields;
+    size_t from = 0;
+    while (true) {
+      const size_t tab = row.find('\t', from);
+      const size_t stop = tab == absl::string_view::npos ? row.size() : tab;
+      if (fields.count < kMaxFields) fields.field[fields.count] = row.substr(from, stop - from);
+      ++fields.count;
+      if (tab == absl::string_view::npos) break;
+      from = tab + 1;
+    }
     RETURN_IF_ERROR(fn(fields, line));
   }
   return absl::OkStatus();
+}
+
+// A day of month, 1-31, written as plain digits.
+bool ParseDay(absl::string_view text, int& day) {
+  if (text.empty() || text.size() > 2) return false;
+  day = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    day = day * 10 + (c - '0');
+  }
+  return day >= 1 && day <= 31;
 }
 
 // Calls visit(day, counter, value) for each line; visit returns false for a day the
@@ -72,11 +114,11 @@ absl::Status ForEachRow(absl::string_view text, Fn fn) {
 template <typename Visit>
 absl::Status ForEachCounter(absl::string_view text, Visit visit) {
   std::string counter;
-  return ForEachRow(text, [&](const std::vector<absl::string_view>& f, int line) -> absl::Status {
+  return ForEachRow(text, [&](const Fields& f, int line) -> absl::Status {
     if (f.size() != 3) return Malformed("counters", line, "not three fields");
     int day = 0;
     double value = 0;
-    if (!absl::SimpleAtoi(f[0], &day) || day < 1 || day > 31) {
+    if (!ParseDay(f[0], day)) {
       return Malformed("counters", line, "day of month not 1-31");
     }
     if (!Unescape(f[1], counter) || counter.empty()) {
@@ -136,7 +178,7 @@ void AppendSignalLine(const Signal& s, std::string& out) {
 absl::Status ForEachLoggedSignal(absl::string_view text,
                                  const std::function<void(const Signal&)>& visit) {
   Signal s;
-  return ForEachRow(text, [&](const std::vector<absl::string_view>& f, int line) -> absl::Status {
+  return ForEachRow(text, [&](const Fields& f, int line) -> absl::Status {
     if (f.size() != 6) return Malformed("signals", line, "not six fields");
     s.event_id = std::string(f[0]);
     std::optional<SignalKind> kind = SignalKindFromName(f[1]);

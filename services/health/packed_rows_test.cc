@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <set>
+#include <string>
 
 #include "absl/status/status.h"
 #include "common/testing/status_matchers.h"
+#include "services/health/measures.h"
 
 namespace cs::health {
 namespace {
@@ -64,7 +67,9 @@ TEST(CounterPackTest, KeepsOnlyTheDaysAsked) {
 TEST(CounterPackTest, MalformedTextIsDataLossNamingTheLine) {
   const char* bad[] = {"1\tlogins",          "x\tlogins\t1",       "0\tlogins\t1",
                        "32\tlogins\t1",      "1\t\t1",             "1\tlog\\xins\t1",
-                       "1\tlogins\tmany",    "1\tlogins\t1\n2\tlogins"};
+                       "1\tlogins\tmany",    "1\tlogins\t1\n2\tlogins",
+                       "1\tlogins\t1\t2",     "1\ta\tb\tc\td\te\tf\tg", "123\tlogins\t1",
+                       "-1\tlogins\t1"};
   for (const char* text : bad) {
     MonthCounters out;
     absl::Status s = DecodeMonthCounters(text, out);
@@ -77,6 +82,36 @@ TEST(CounterPackTest, MalformedTextIsDataLossNamingTheLine) {
                               absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 12, 31), rows)
                 .code(),
             absl::StatusCode::kDataLoss);
+}
+
+TEST(CounterPackTest, EmptyLinesAndTrailingBreaksAreSkipped) {
+  MonthCounters out;
+  ASSERT_OK(DecodeMonthCounters("\n1\tlogins\t2\n\n3\tlogins\t4\n", out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ((out[{1, "logins"}]), 2);
+  EXPECT_EQ((out[{3, "logins"}]), 4);
+  MonthCounters none;
+  ASSERT_OK(DecodeMonthCounters("", none));
+  EXPECT_TRUE(none.empty());
+}
+
+// Rows in any order, a day listed twice: the window sums per day and answers by range.
+TEST(CounterWindowTest, SumsDaysInAnyOrderAndFindsTheLastNonZeroDay) {
+  const absl::CivilDay d(2026, 11, 1);
+  const CounterWindow w({{d + 5, "logins", 2},
+                         {d, "logins", 1},
+                         {d + 5, "logins", 3},
+                         {d + 9, "logins", 0},
+                         {d + 2, "feature:a", 1},
+                         {d + 20, "feature:b", 0}});
+  EXPECT_EQ(w.Sum("logins", d, d + 30), 6);
+  EXPECT_EQ(w.Sum("logins", d + 1, d + 5), 5);
+  EXPECT_EQ(w.Sum("logins", d + 6, d + 30), 0);
+  EXPECT_EQ(w.Sum("nothing", d, d + 30), 0);
+  EXPECT_EQ(w.LastDayWith("logins", d + 30), d + 5);
+  EXPECT_EQ(w.LastDayWith("logins", d + 4), d);
+  EXPECT_FALSE(w.LastDayWith("logins", d - 1).has_value());
+  EXPECT_EQ(w.FeaturesUsed(d, d + 30), std::set<std::string>{"a"});
 }
 
 TEST(SignalLogTest, RoundTripsEveryField) {
