@@ -154,10 +154,13 @@ class AuditInterceptor : public grpc::experimental::Interceptor {
       }
     }
     // Lists are reads too: the regulated accounts a unary answer carries count as read.
-    if (!write_ && unary_ &&
-        methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+    if (!write_ && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
       if (const void* m = methods->GetSendMessage(); m != nullptr) {
-        CollectIds(*static_cast<const Message*>(m), &response_);
+        if (unary_) {
+          CollectIds(*static_cast<const Message*>(m), &response_);
+        } else {
+          RecordStreamedMessage(*static_cast<const Message*>(m));
+        }
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
@@ -170,6 +173,27 @@ class AuditInterceptor : public grpc::experimental::Interceptor {
   }
 
  private:
+  // A stream may run for hours: each regulated account a message carries (beyond
+  // those the request names, recorded with the final status) is recorded once per
+  // stream, before the first message carrying it is sent. When that cannot be
+  // written the stream is cancelled rather than sent unrecorded.
+  void RecordStreamedMessage(const Message& m) {
+    MessageIds ids;
+    CollectIds(m, &ids);
+    std::vector<std::string> fresh;
+    for (const std::string& a : ids.accounts) {
+      if (!request_.accounts.count(a) && !streamed_.count(a)) fresh.push_back(a);
+    }
+    if (fresh.empty()) return;
+    if (!factory_->RecordStreamed(info_, principal_, request_, fresh)) {
+      info_->server_context()->TryCancel();
+      return;
+    }
+    // Bounded: past the limit the set starts again, and an account is recorded anew.
+    if (streamed_.size() + fresh.size() > kMaxAccounts) streamed_.clear();
+    streamed_.insert(fresh.begin(), fresh.end());
+  }
+
   grpc::experimental::ServerRpcInfo* info_;
   AuditInterceptorFactory* factory_;
   const bool unary_;
@@ -177,6 +201,7 @@ class AuditInterceptor : public grpc::experimental::Interceptor {
   std::string principal_ = "anonymous";
   MessageIds request_;
   MessageIds response_;
+  std::set<std::string> streamed_;
 };
 
 // grpc.health.v1 (served from raw bytes, not messages) and reflection are not part
@@ -238,40 +263,32 @@ std::string AuditInterceptorFactory::TakePrincipal(
   return principal;
 }
 
-grpc::Status AuditInterceptorFactory::Record(grpc::experimental::ServerRpcInfo* info,
-                                             bool write, const std::string& principal,
-                                             const MessageIds& request,
-                                             const MessageIds& response,
-                                             const grpc::Status& status) {
-  const std::string method = info->method();
-  std::vector<std::string> accounts(request.accounts.begin(), request.accounts.end());
-  if (!write) {
-    for (const std::string& a : response.accounts) {
-      if (!request.accounts.count(a)) accounts.push_back(a);
-    }
-    if (regulated_ == nullptr || accounts.empty()) return status;
-    absl::StatusOr<std::set<std::string>> regulated = regulated_(accounts);
-    if (regulated.ok()) {
-      accounts.assign(regulated->begin(), regulated->end());
-      if (accounts.empty()) return status;
-    } else {
-      // Unknown industries: record every account rather than risk missing one; the
-      // write below most likely fails the same way and says so.
-      log::Warn("audit: regulated accounts unknown; recording every account read",
-                {{"method", method}, {"error", std::string(regulated.status().message())}});
-    }
-  } else if (accounts.empty()) {
-    accounts.push_back("");
-  }
+// The regulated ones of `accounts` read by `method`; every account when that is
+// unknown (rather than risk missing one: the write that follows most likely fails
+// the same way and says so).
+std::vector<std::string> AuditInterceptorFactory::RegulatedOf(const std::string& method,
+                                                              std::vector<std::string> accounts) {
+  if (regulated_ == nullptr || accounts.empty()) return {};
+  absl::StatusOr<std::set<std::string>> regulated = regulated_(accounts);
+  if (regulated.ok()) return {regulated->begin(), regulated->end()};
+  log::Warn("audit: regulated accounts unknown; recording every account read",
+            {{"method", method}, {"error", std::string(regulated.status().message())}});
+  return accounts;
+}
 
+absl::Status AuditInterceptorFactory::Append(grpc::experimental::ServerRpcInfo* info, bool write,
+                                             const std::string& principal,
+                                             const MessageIds& request,
+                                             std::vector<std::string> accounts,
+                                             grpc::StatusCode code) {
   grpc::ServerContextBase* context = info->server_context();
   db::AuditRecord base;
   base.occurred_at = clock_->Now();
-  base.method = method;
+  base.method = info->method();
   base.access = write ? db::AuditAccess::kWrite : db::AuditAccess::kRead;
   base.resource_type = request.resource_type;
   base.resource_id = request.resource_id;
-  base.status_code = static_cast<int>(status.error_code());
+  base.status_code = static_cast<int>(code);
   base.request_id = request.request_id.empty() ? RequestIdOf(*context) : request.request_id;
   base.peer = context->peer();
   base.principal = principal;
@@ -289,17 +306,49 @@ grpc::Status AuditInterceptorFactory::Record(grpc::experimental::ServerRpcInfo* 
     rows.back().account_id = std::move(account);
   }
   const absl::Status written = log_->Append(rows);
-  if (written.ok()) return status;
+  if (written.ok()) return written;
   failures_->Increment();
   log::Error("audit: event not recorded",
-             {{"method", method},
+             {{"method", base.method},
               {"principal", base.principal},
               {"request_id", base.request_id},
               {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(base.status_code))},
               {"error", std::string(written.message())}});
+  return written;
+}
+
+grpc::Status AuditInterceptorFactory::Record(grpc::experimental::ServerRpcInfo* info,
+                                             bool write, const std::string& principal,
+                                             const MessageIds& request,
+                                             const MessageIds& response,
+                                             const grpc::Status& status) {
+  std::vector<std::string> accounts(request.accounts.begin(), request.accounts.end());
+  if (!write) {
+    for (const std::string& a : response.accounts) {
+      if (!request.accounts.count(a)) accounts.push_back(a);
+    }
+    accounts = RegulatedOf(info->method(), std::move(accounts));
+    if (accounts.empty()) return status;
+  } else if (accounts.empty()) {
+    accounts.push_back("");
+  }
+  if (Append(info, write, principal, request, std::move(accounts), status.error_code()).ok()) {
+    return status;
+  }
   if (!status.ok()) return status;
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                       "the audit trail cannot be written; retry with the same request_id");
+}
+
+bool AuditInterceptorFactory::RecordStreamed(grpc::experimental::ServerRpcInfo* info,
+                                             const std::string& principal,
+                                             const MessageIds& request,
+                                             std::vector<std::string> accounts) {
+  accounts = RegulatedOf(info->method(), std::move(accounts));
+  if (accounts.empty()) return true;
+  return Append(info, /*write=*/false, principal, request, std::move(accounts),
+                grpc::StatusCode::OK)
+      .ok();
 }
 
 grpc::Status ServeListAuditEvents(

@@ -7,8 +7,11 @@
 //    account the request names (a batch of signals for three accounts: three rows),
 //    one row when it names none;
 //  - every read RPC that touches an account in a regulated industry: the accounts
-//    named by the request, and for unary reads those in the response too (a list),
-//    checked with the service's RegulatedAccountsFn; one row per regulated account.
+//    named by the request, and those in the response too (a list), checked with
+//    the service's RegulatedAccountsFn; one row per regulated account. A streamed
+//    answer (WatchEvents, WatchTasks) records each regulated account its messages
+//    carry once per stream, with status OK, before the first message carrying it
+//    is sent; when that row cannot be written the stream is cancelled instead.
 // A row says who (principal, "anonymous" without authentication), what (method,
 // account, the request's other id, the status code, request_id), when, and from where
 // (peer address, client certificate subject under mutual TLS). It is written
@@ -27,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/db/audit_log.h"
@@ -74,11 +78,21 @@ class AuditInterceptorFactory : public grpc::experimental::ServerInterceptorFact
                       const std::string& principal,
                       const MessageIds& request, const MessageIds& response,
                       const grpc::Status& status);
+  // Records the regulated ones of `accounts` as read (status OK) by a stream that is
+  // about to send a message carrying them; false when that could not be written.
+  bool RecordStreamed(grpc::experimental::ServerRpcInfo* info, const std::string& principal,
+                      const MessageIds& request, std::vector<std::string> accounts);
   // Reads and removes the "authorization" header; the principal ("anonymous" without
   // authentication, "unknown" for a token that vanished in a rotation meanwhile).
   std::string TakePrincipal(grpc::experimental::InterceptorBatchMethods* methods);
 
  private:
+  std::vector<std::string> RegulatedOf(const std::string& method,
+                                       std::vector<std::string> accounts);
+  absl::Status Append(grpc::experimental::ServerRpcInfo* info, bool write,
+                      const std::string& principal, const MessageIds& request,
+                      std::vector<std::string> accounts, grpc::StatusCode code);
+
   db::AuditLog* log_;
   RegulatedAccountsFn regulated_;
   PrincipalFn principal_of_;

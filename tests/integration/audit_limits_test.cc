@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <future>
@@ -154,6 +155,7 @@ class SecuredService {
     return {response.events().begin(), response.events().end()};
   }
 
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::string Metrics() { return HttpGet("127.0.0.1", metrics_port_, "/metrics"); }
   std::string Log() { return ReadFile(dir_ + "/service.log"); }
 
@@ -192,6 +194,17 @@ class HealthAuditTest : public ::testing::Test {
     return service_->Call(absl::StrCat(kHealthService, "GetAccount"), token, req, &resp);
   }
 
+  // WatchEvents from the start of the log with the reader's token.
+  std::unique_ptr<grpc::ClientReader<hv1::WatchEventsResponse>> Watch(
+      grpc::ClientContext& context) {
+    stub_ = hv1::AccountHealthService::NewStub(service_->channel());
+    context.AddMetadata("authorization", "Bearer reader");
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    hv1::WatchEventsRequest request;
+    request.mutable_heartbeat_interval()->set_seconds(1);
+    return stub_->WatchEvents(&context, request);
+  }
+
   static cs::common::v1::AuditEventFilter ForAccount(const std::string& account_id) {
     cs::common::v1::AuditEventFilter f;
     f.set_account_id(account_id);
@@ -200,6 +213,7 @@ class HealthAuditTest : public ::testing::Test {
 
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<SecuredService> service_;
+  std::unique_ptr<hv1::AccountHealthService::Stub> stub_;
 };
 
 TEST_F(HealthAuditTest, AWriteIsRecordedWithWhoWhatWhenAndWhere) {
@@ -267,6 +281,82 @@ TEST_F(HealthAuditTest, ReadsOfRegulatedAccountsAreRecordedAndOthersAreNot) {
   for (const AuditEvent& e : events) accounts.push_back(e.account_id());
   std::sort(accounts.begin(), accounts.end());
   EXPECT_EQ(accounts, (std::vector<std::string>{"acct-fin", "acct-hc"}));
+}
+
+// A stream is a read of every regulated account its messages carry: one row per
+// account and stream, written before the first message carrying it is sent.
+TEST_F(HealthAuditTest, AStreamRecordsEachRegulatedAccountItCarriesOnce) {
+  ASSERT_TRUE(Upsert("acct-hc", hv1::INDUSTRY_HEALTHCARE).ok());
+  ASSERT_TRUE(Upsert("acct-fin", hv1::INDUSTRY_FINANCIAL_SERVICES).ok());
+  ASSERT_TRUE(Upsert("acct-shop", hv1::INDUSTRY_ECOMMERCE).ok());
+  // A second event of a regulated account in the same stream adds no row.
+  hv1::UpsertAccountRequest rename;
+  rename.set_request_id("rename-acct-hc");
+  rename.mutable_account()->set_account_id("acct-hc");
+  rename.mutable_account()->set_name("Initech Health");
+  rename.mutable_account()->set_employee_count(40);
+  rename.mutable_account()->set_industry(hv1::INDUSTRY_HEALTHCARE);
+  hv1::UpsertAccountResponse renamed;
+  ASSERT_TRUE(service_->Call(absl::StrCat(kHealthService, "UpsertAccount"), "writer", rename,
+                             &renamed)
+                  .ok());
+
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<hv1::WatchEventsResponse>> stream = Watch(context);
+  std::vector<std::string> seen;
+  hv1::WatchEventsResponse item;
+  while (seen.size() < 4 && stream->Read(&item)) {
+    if (item.has_event()) seen.push_back(item.event().account_id());
+  }
+  ASSERT_EQ(seen.size(), 4u);
+
+  cs::common::v1::AuditEventFilter reads;
+  reads.set_method(absl::StrCat(kHealthService, "WatchEvents"));
+  std::vector<AuditEvent> events = service_->AuditOf(kHealthService, reads);
+  std::vector<std::string> accounts;
+  for (const AuditEvent& e : events) {
+    accounts.push_back(e.account_id());
+    EXPECT_EQ(e.principal(), "dashboards");
+    EXPECT_EQ(e.access(), cs::common::v1::AUDIT_ACCESS_READ);
+    EXPECT_EQ(e.status_code(), "OK");
+  }
+  std::sort(accounts.begin(), accounts.end());
+  EXPECT_EQ(accounts, (std::vector<std::string>{"acct-fin", "acct-hc"}));
+  context.TryCancel();
+}
+
+// A read of a regulated account whose row cannot be written is not served: a unary
+// call gets UNAVAILABLE, and a stream is cancelled before the message is sent.
+TEST_F(HealthAuditTest, AReadThatCannotBeRecordedIsNotServed) {
+  ASSERT_TRUE(Upsert("acct-hc", hv1::INDUSTRY_HEALTHCARE).ok());
+  ASSERT_TRUE(Upsert("acct-shop", hv1::INDUSTRY_ECOMMERCE).ok());
+  db::Pool pool(db_->config());
+  auto execute = [&pool](const std::string& sql) {
+    ASSERT_TRUE(pool.Run([&](db::Connection& c) -> absl::Status {
+                      c.Execute(sql);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  };
+  execute("RENAME TABLE audit_events TO audit_events_away");
+
+  EXPECT_EQ(GetAccount("acct-hc", "reader").error_code(), grpc::StatusCode::UNAVAILABLE);
+  // An account outside the regulated industries needs no row.
+  EXPECT_TRUE(GetAccount("acct-shop", "reader").ok());
+
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<hv1::WatchEventsResponse>> stream = Watch(context);
+  hv1::WatchEventsResponse item;
+  std::vector<std::string> seen;
+  while (stream->Read(&item)) {
+    if (item.has_event()) seen.push_back(item.event().account_id());
+  }
+  const grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::CANCELLED) << ended.error_message();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "acct-hc"), 0);
+
+  execute("RENAME TABLE audit_events_away TO audit_events");
+  EXPECT_GE(SeriesValue(service_->Metrics(), "cs_audit_write_failures_total"), 2);
 }
 
 TEST_F(HealthAuditTest, OnlyAdministratorsReadTheTrailAndItPages) {
