@@ -143,6 +143,9 @@ class NoExpansion final : public ExpansionClient {
   absl::StatusOr<std::string> CreateOpportunity(const OpportunityRequest&) override {
     return absl::UnavailableError("not in this test");
   }
+  absl::StatusOr<bool> IsOpen(const std::string&) override {
+    return absl::UnavailableError("not in this test");
+  }
 };
 
 const absl::Time kT0 = absl::FromCivil(absl::CivilSecond(2027, 3, 1, 9, 0, 0), absl::UTCTimeZone());

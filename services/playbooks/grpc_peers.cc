@@ -220,4 +220,17 @@ absl::StatusOr<std::string> GrpcExpansionClient::CreateOpportunity(
   return response.opportunity().opportunity_id();
 }
 
+absl::StatusOr<bool> GrpcExpansionClient::IsOpen(const std::string& opportunity_id) {
+  ev1::GetOpportunityRequest request;
+  request.set_opportunity_id(opportunity_id);
+  ev1::GetOpportunityResponse response;
+  auto context = ContextWithDeadline(options_.call_timeout);
+  absl::Status s =
+      FromPeerStatus("expansion", stub_->GetOpportunity(context.get(), request, &response));
+  if (s.code() == absl::StatusCode::kNotFound) return false;
+  if (!s.ok()) return s;
+  const ev1::Stage stage = response.opportunity().stage();
+  return stage != ev1::STAGE_CLOSED_WON && stage != ev1::STAGE_CLOSED_LOST;
+}
+
 }  // namespace cs::playbooks

@@ -65,6 +65,7 @@ class GrpcExpansionClient final : public ExpansionClient {
   GrpcExpansionClient(const std::string& target, const Clock* clock, Options options);
 
   absl::StatusOr<std::string> CreateOpportunity(const OpportunityRequest& request) override;
+  absl::StatusOr<bool> IsOpen(const std::string& opportunity_id) override;
 
  private:
   std::unique_ptr<cs::expansion::v1::ExpansionService::Stub> stub_;

@@ -1599,6 +1599,17 @@ absl::StatusOr<std::vector<OpportunityRequest>> MySqlPlaybookRepository::ClaimEx
             out.push_back({db::GetString(*rs, 1), db::GetString(*rs, 2), db::GetString(*rs, 3), db::GetString(*rs, 4), db::GetString(*rs, 5)});
           }
         }
+        auto& earlier = conn.Prepare(
+            "SELECT opportunity_id FROM expansion_requests WHERE account_id = ?"
+            " AND signal_kind = ? AND feature = ? AND sent_at IS NOT NULL"
+            " AND opportunity_id <> '' ORDER BY sent_at DESC LIMIT 1");
+        for (OpportunityRequest& r : out) {
+          earlier.setString(1, r.account_id);
+          earlier.setString(2, r.signal_kind);
+          earlier.setString(3, r.feature);
+          ResultSetPtr rs(earlier.executeQuery());
+          if (rs->next()) r.earlier_opportunity_id = db::GetString(*rs, 1);
+        }
         auto& lease_stmt = conn.Prepare(
             "UPDATE expansion_requests SET next_attempt_at = ?, attempts = attempts + 1"
             " WHERE request_id = ?");

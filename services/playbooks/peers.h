@@ -96,6 +96,10 @@ struct OpportunityRequest {
   std::string signal_kind;
   std::string feature;
   std::string tier;
+  // The opportunity opened for the latest earlier request of the same account,
+  // signal kind and feature; empty when none was. While it is open, later signals
+  // of that interest join it instead of opening another.
+  std::string earlier_opportunity_id;
 };
 
 class ExpansionClient {
@@ -103,6 +107,8 @@ class ExpansionClient {
   virtual ~ExpansionClient() = default;
   // The opportunity's id.
   virtual absl::StatusOr<std::string> CreateOpportunity(const OpportunityRequest& request) = 0;
+  // Whether the opportunity exists and is neither won nor lost.
+  virtual absl::StatusOr<bool> IsOpen(const std::string& opportunity_id) = 0;
 };
 
 }  // namespace cs::playbooks

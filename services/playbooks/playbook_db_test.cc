@@ -131,13 +131,14 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
     *e.mutable_account() = a;
   }
 
-  void ExpansionSignal(const std::string& id, const std::string& event_id, hv1::Band band) {
+  void ExpansionSignal(const std::string& id, const std::string& event_id, hv1::Band band,
+                       const std::string& feature = "salesforce") {
     std::lock_guard<std::mutex> lock(mu_);
     hv1::Event& e = Append(hv1::EVENT_KIND_EXPANSION_SIGNAL, id);
     hv1::ExpansionSignal* s = e.mutable_expansion_signal();
     s->set_signal_kind(hv1::SIGNAL_KIND_INTEGRATION_REQUEST);
     s->set_event_id(event_id);
-    s->set_feature("salesforce");
+    s->set_feature(feature);
     s->set_band(band);
     s->set_tier(accounts_[id].tier());
   }
@@ -196,14 +197,36 @@ class FakeExpansion final : public ev1::ExpansionService::Service {
     *response->mutable_opportunity() = it->second;
     return grpc::Status::OK;
   }
+  grpc::Status GetOpportunity(grpc::ServerContext*, const ev1::GetOpportunityRequest* request,
+                              ev1::GetOpportunityResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (down_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "expansion is down");
+    for (const auto& [id, o] : by_request_) {
+      if (o.opportunity_id() != request->opportunity_id()) continue;
+      *response->mutable_opportunity() = o;
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such opportunity");
+  }
   std::map<std::string, ev1::Opportunity> opened() {
     std::lock_guard<std::mutex> lock(mu_);
     return by_request_;
+  }
+  void SetStage(const std::string& opportunity_id, ev1::Stage stage) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, o] : by_request_) {
+      if (o.opportunity_id() == opportunity_id) o.set_stage(stage);
+    }
+  }
+  void SetDown(bool down) {
+    std::lock_guard<std::mutex> lock(mu_);
+    down_ = down;
   }
 
  private:
   std::mutex mu_;
   int calls_ = 0;
+  bool down_ = false;
   std::map<std::string, ev1::Opportunity> by_request_;
 };
 
@@ -803,6 +826,51 @@ TEST_F(PlaybookDbTest, GreenExpansionSignalsOpenOneOpportunityEach) {
   ASSERT_OK(service_->Sweep());
   EXPECT_EQ(expansion_server_.opened().size(), 1u);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM expansion_requests WHERE sent_at IS NOT NULL"), 1);
+}
+
+// One open opportunity per interest (account, signal kind, feature): later signals
+// join it, in the same sweep or a later one; once it is won or lost, the next
+// signal opens a new one.
+TEST_F(PlaybookDbTest, RepeatedSignalsOfAnInterestJoinItsOpenOpportunity) {
+  health_.UpsertAccount("acme", hv1::TIER_ENTERPRISE, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.ExpansionSignal("acme", "sig-1", hv1::BAND_GREEN);
+  health_.ExpansionSignal("acme", "sig-2", hv1::BAND_GREEN);
+  health_.ExpansionSignal("acme", "sig-3", hv1::BAND_GREEN, "hubspot");
+  Consume();
+  ASSERT_OK(service_->Sweep());
+  ASSERT_EQ(expansion_server_.opened().size(), 2u) << "salesforce and hubspot";
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT opportunity_id) FROM expansion_requests"
+                  " WHERE sent_at IS NOT NULL AND feature = 'salesforce'"),
+            1);
+  std::string salesforce;
+  for (const auto& [request_id, o] : expansion_server_.opened()) {
+    if (o.title() == "Expansion interest: salesforce") salesforce = o.opportunity_id();
+  }
+  ASSERT_FALSE(salesforce.empty());
+
+  // A later sweep: joins while open; expansion down means retry, not a second one.
+  health_.ExpansionSignal("acme", "sig-4", hv1::BAND_GREEN);
+  Consume();
+  expansion_server_.SetDown(true);
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM expansion_requests WHERE sent_at IS NULL"), 1);
+  expansion_server_.SetDown(false);
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(expansion_server_.opened().size(), 2u);
+  EXPECT_EQ(Count(absl::StrCat("SELECT COUNT(*) FROM expansion_requests WHERE opportunity_id = '",
+                               salesforce, "'")),
+            3);
+
+  // Won: the next signal opens a new opportunity.
+  expansion_server_.SetStage(salesforce, ev1::STAGE_CLOSED_WON);
+  health_.ExpansionSignal("acme", "sig-5", hv1::BAND_GREEN);
+  Consume();
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(expansion_server_.opened().size(), 3u);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM expansion_requests WHERE sent_at IS NULL"), 0);
 }
 
 TEST_F(PlaybookDbTest, APageOfEventsReadsItsAccountsInOneCall) {

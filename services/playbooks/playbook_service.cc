@@ -1,6 +1,9 @@
 #include "services/playbooks/playbook_service.h"
 
+#include <map>
 #include <set>
+#include <string>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -389,8 +392,14 @@ absl::StatusOr<int> PlaybookService::Sweep() {
   if (expansion_ != nullptr) {
     ASSIGN_OR_RETURN(std::vector<OpportunityRequest> pending,
                      repository_->ClaimExpansionRequests(now, absl::Minutes(1), 20));
+    // Interests this sweep opened: a second signal of one in the same claim joins it.
+    std::map<std::tuple<std::string, std::string, std::string>, std::string> opened_now;
     for (const OpportunityRequest& r : pending) {
-      absl::StatusOr<std::string> opened = expansion_->CreateOpportunity(r);
+      const auto interest = std::make_tuple(r.account_id, r.signal_kind, r.feature);
+      auto same = opened_now.find(interest);
+      absl::StatusOr<std::string> opened =
+          same != opened_now.end() ? absl::StatusOr<std::string>(same->second) : OpenOrJoin(r);
+      if (opened.ok()) opened_now[interest] = *opened;
       // A refusal that a retry cannot fix is recorded and not retried for a day.
       const absl::Duration retry =
           !opened.ok() && opened.status().code() == absl::StatusCode::kUnavailable
@@ -402,6 +411,16 @@ absl::StatusOr<int> PlaybookService::Sweep() {
     }
   }
   return work;
+}
+
+absl::StatusOr<std::string> PlaybookService::OpenOrJoin(const OpportunityRequest& r) {
+  // An interest already in the pipeline is not opened twice: the signal joins the
+  // open opportunity. Once that one is won or lost, the next signal opens a new one.
+  if (!r.earlier_opportunity_id.empty()) {
+    ASSIGN_OR_RETURN(bool open, expansion_->IsOpen(r.earlier_opportunity_id));
+    if (open) return r.earlier_opportunity_id;
+  }
+  return expansion_->CreateOpportunity(r);
 }
 
 }  // namespace cs::playbooks

@@ -129,6 +129,9 @@ class PlaybookService {
   absl::StatusOr<int> Sweep();
 
  private:
+  // Opens the opportunity of an expansion request, or names the open one it joins.
+  absl::StatusOr<std::string> OpenOrJoin(const OpportunityRequest& r);
+
   PlaybookRepository* repository_;
   HealthFeed* health_;
   ExpansionClient* expansion_;
