@@ -86,6 +86,8 @@ class FakeExpansion final : public pb::ExpansionClient {
   absl::StatusOr<std::string> CreateOpportunity(const pb::OpportunityRequest& request) override {
     return absl::StrCat("opp-", cs::Fingerprint64Hex(request.request_id));
   }
+  // Every opportunity stays open: later signals of an interest join the first.
+  absl::StatusOr<bool> IsOpen(const std::string&) override { return true; }
 };
 
 // The run StartPlaybook creates for (playbook, account, request id), and its tasks

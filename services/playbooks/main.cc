@@ -27,6 +27,8 @@ ABSL_FLAG(absl::Duration, peer_timeout, absl::Seconds(5),
           "deadline of one call to health or expansion (retries included)");
 ABSL_FLAG(absl::Duration, consume_interval, absl::Milliseconds(500),
           "how often the health event consumer polls once caught up (or after a failure)");
+ABSL_FLAG(int, consume_page_size, 500,
+          "health events the consumers read and apply per transaction (1-1000)");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(10),
           "how often SLA escalation, run exits, cadences and renewals are checked when idle");
 ABSL_FLAG(absl::Duration, cadence_horizon, absl::Hours(24 * 14),
@@ -48,6 +50,7 @@ struct PlaybooksSettings {
   std::string expansion_addr;
   absl::Duration peer_timeout;
   absl::Duration consume_interval;
+  int consume_page_size;
   absl::Duration sweep_interval;
   absl::Duration cadence_horizon;
   int64_t expansion_amount;
@@ -75,6 +78,11 @@ absl::StatusOr<PlaybooksSettings> LoadSettings() {
     return absl::InvalidArgumentError(
         "--peer_timeout, --consume_interval, --sweep_interval (CS_PEER_TIMEOUT, "
         "CS_CONSUME_INTERVAL, CS_SWEEP_INTERVAL): must be positive");
+  }
+  s.consume_page_size = absl::GetFlag(FLAGS_consume_page_size);
+  if (s.consume_page_size < 1 || s.consume_page_size > 1000) {
+    return absl::InvalidArgumentError(
+        "--consume_page_size (CS_CONSUME_PAGE_SIZE): must be 1 to 1000");
   }
   s.cadence_horizon = absl::GetFlag(FLAGS_cadence_horizon);
   if (s.cadence_horizon < absl::ZeroDuration() || s.cadence_horizon > absl::Hours(24 * 366)) {
@@ -105,6 +113,7 @@ absl::StatusOr<PlaybooksSettings> LoadSettings() {
 cs::playbooks::PlaybookService::Options ServiceOptions(const PlaybooksSettings& s) {
   cs::playbooks::PlaybookService::Options o;
   o.cadence_horizon = s.cadence_horizon;
+  o.consume_page_size = s.consume_page_size;
   return o;
 }
 
@@ -118,6 +127,7 @@ cs::playbooks::GrpcHealthFeed::Options HealthOptions(const PlaybooksSettings& s)
 cs::playbooks::SuccessPlanService::Options PlanOptions(const PlaybooksSettings& s) {
   cs::playbooks::SuccessPlanService::Options o;
   o.check_interval = s.criteria_check_interval;
+  o.consume_page_size = s.consume_page_size;
   return o;
 }
 

@@ -37,6 +37,7 @@ namespace {
 namespace hv1 = ::cs::health::v1;
 namespace ev1 = ::cs::expansion::v1;
 namespace v1 = ::cs::playbooks::v1;
+using ::cs::testing::IsOkAndHolds;
 using ::cs::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -267,14 +268,15 @@ class PlaybookDbTest : public ::testing::Test {
     std::unique_ptr<GrpcExpansionClient> expansion;
     std::unique_ptr<PlaybookService> service;
   };
-  std::unique_ptr<PlaybookService> MakeService(db::Pool* pool) {
+  std::unique_ptr<PlaybookService> MakeService(db::Pool* pool,
+                                               PlaybookService::Options options = {}) {
     Replica& r = replicas_.emplace_back();
     r.repository = std::make_unique<MySqlPlaybookRepository>(pool, &clock_, TaskEventCodecForOutbox());
     r.feed = std::make_unique<GrpcHealthFeed>(address_, &clock_, GrpcHealthFeed::Options{});
     r.expansion = std::make_unique<GrpcExpansionClient>(address_, &clock_,
                                                         GrpcExpansionClient::Options{});
     return std::make_unique<PlaybookService>(r.repository.get(), r.feed.get(), r.expansion.get(),
-                                             &clock_, PlaybookService::Options{});
+                                             &clock_, options);
   }
 
   // Applies everything health has published.
@@ -871,6 +873,23 @@ TEST_F(PlaybookDbTest, RepeatedSignalsOfAnInterestJoinItsOpenOpportunity) {
   ASSERT_OK(service_->Sweep());
   EXPECT_EQ(expansion_server_.opened().size(), 3u);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM expansion_requests WHERE sent_at IS NULL"), 0);
+}
+
+// A call applies at most the configured page of events (the default: 500).
+TEST_F(PlaybookDbTest, AConsumerCallAppliesOnePageOfTheConfiguredSize) {
+  for (int i = 0; i < 7; ++i) {
+    health_.UpsertAccount(absl::StrCat("acct-", i), hv1::TIER_SMB, "csm-ann",
+                          hv1::LIFECYCLE_ADOPTING);
+  }
+  PlaybookService::Options small;
+  small.consume_page_size = 3;
+  std::unique_ptr<PlaybookService> paged = MakeService(pool_.get(), small);
+  EXPECT_THAT(paged->ConsumeHealthEvents(), IsOkAndHolds(3));
+  EXPECT_THAT(paged->ConsumeHealthEvents(), IsOkAndHolds(3));
+  EXPECT_THAT(paged->ConsumeHealthEvents(), IsOkAndHolds(1));
+  for (int i = 0; i < 600; ++i) health_.Band("acct-1", i % 2 ? hv1::BAND_RED : hv1::BAND_YELLOW);
+  EXPECT_THAT(service_->ConsumeHealthEvents(), IsOkAndHolds(500));
+  EXPECT_THAT(service_->ConsumeHealthEvents(), IsOkAndHolds(100));
 }
 
 TEST_F(PlaybookDbTest, APageOfEventsReadsItsAccountsInOneCall) {

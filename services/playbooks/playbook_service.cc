@@ -341,6 +341,7 @@ absl::StatusOr<PlaybookLift> PlaybookService::GetPlaybookLift(const std::string&
 }
 
 absl::StatusOr<int> PlaybookService::ConsumeHealthEvents(int page_size) {
+  if (page_size <= 0) page_size = options_.consume_page_size;
   ASSIGN_OR_RETURN(int64_t cursor, repository_->Cursor(kHealthConsumer));
   ASSIGN_OR_RETURN(HealthEventPage page, health_->ListEvents(cursor, page_size));
   if (page.events.empty()) return 0;

@@ -60,6 +60,8 @@ class PlaybookService {
     absl::Duration poll_interval = absl::Milliseconds(100);
     absl::Duration default_heartbeat = absl::Seconds(5);
     absl::Duration min_heartbeat = absl::Milliseconds(100);
+    // Health events read and applied per transaction by ConsumeHealthEvents.
+    int consume_page_size = 500;
   };
 
   PlaybookService(PlaybookRepository* repository, HealthFeed* health, ExpansionClient* expansion,
@@ -123,7 +125,8 @@ class PlaybookService {
   // One round of the health stream consumer: reads the page after the cursor,
   // fetches account context and applies it. Returns the events applied (0 when
   // caught up or another replica holds the claim).
-  absl::StatusOr<int> ConsumeHealthEvents(int page_size = 100);
+  // One page of at most `page_size` events (0: Options::consume_page_size).
+  absl::StatusOr<int> ConsumeHealthEvents(int page_size = 0);
   // One round of the sweeper: SLA escalations, recovered runs, cadence and renewal
   // scheduling, opportunities for the expansion service. Returns the work done.
   absl::StatusOr<int> Sweep();

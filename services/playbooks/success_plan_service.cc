@@ -125,6 +125,7 @@ absl::StatusOr<std::optional<std::string>> SuccessPlanService::PlanReviewedBy(co
 }
 
 absl::StatusOr<int> SuccessPlanService::ConsumeHealthEvents(int page_size) {
+  if (page_size <= 0) page_size = options_.consume_page_size;
   ASSIGN_OR_RETURN(int64_t cursor, repository_->Cursor(kConsumer));
   ASSIGN_OR_RETURN(HealthEventPage page, feed_->ListEvents(cursor, page_size));
   if (page.events.empty()) return 0;

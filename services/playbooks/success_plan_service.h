@@ -35,6 +35,8 @@ class SuccessPlanService {
     // How long a claimed check is left to the replica that claimed it.
     absl::Duration check_lease = absl::Minutes(1);
     int batch = 200;
+    // Health events read per call of ConsumeHealthEvents.
+    int consume_page_size = 500;
   };
 
   SuccessPlanService(SuccessPlanRepository* repository, HealthFeed* feed, HealthReader* reader,
@@ -71,7 +73,8 @@ class SuccessPlanService {
   absl::Time Now() const { return clock_->Now(); }
 
   // One round of the success-plan consumer of health's stream. Returns the events consumed.
-  absl::StatusOr<int> ConsumeHealthEvents(int page_size = 100);
+  // One page of at most `page_size` events (0: Options::consume_page_size).
+  absl::StatusOr<int> ConsumeHealthEvents(int page_size = 0);
   // One round of the sweeper: overdue milestone alerts, then due criteria checks.
   // Returns the work done.
   absl::StatusOr<int> Sweep();
