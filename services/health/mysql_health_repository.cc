@@ -439,6 +439,24 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
   rows.reserve(increments.size());
   for (const auto& row : increments) rows.push_back(&row);
   std::map<CounterAdditions::key_type, std::string> stored;
+  // Under READ COMMITTED a locking read of a row that does not exist locks nothing:
+  // two replicas creating one month row would each write only their own counts,
+  // and the second write would replace the first. So every row is made to exist
+  // first, locked by this statement (an empty row, or the stored one untouched);
+  // a second replica waits here until the first commits.
+  db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
+        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = counters"));
+    for (size_t i = 0; i < count; ++i) {
+      const auto& [account_id, month] = rows[offset + i]->first;
+      const int p = static_cast<int>(i * 3);
+      stmt.setString(p + 1, account_id);
+      stmt.setString(p + 2, MonthText(month));
+      stmt.setString(p + 3, "");
+    }
+    stmt.executeUpdate();
+  });
   db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
     auto& stmt = conn.Prepare(absl::StrCat(
         "SELECT account_id, ", kCounterMonth, " FROM signal_counters"
