@@ -438,30 +438,39 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
   std::vector<const CounterAdditions::value_type*> rows;
   rows.reserve(increments.size());
   for (const auto& row : increments) rows.push_back(&row);
-  std::map<CounterAdditions::key_type, std::string> stored;
+  // Writes `texts[i]` as rows[i]'s month row; a stored one is replaced, or with
+  // `keep` left as it is (and locked).
+  auto write_rows = [&](const std::vector<std::string>& texts, bool keep) {
+    std::vector<size_t> sizes;
+    for (const std::string& text : texts) sizes.push_back(text.size());
+    ForEachPackedChunk(sizes, [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(absl::StrCat(
+          "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
+          db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = ",
+          keep ? "counters" : "VALUES(counters)"));
+      for (size_t i = 0; i < count; ++i) {
+        const auto& [account_id, month] = rows[offset + i]->first;
+        const int p = static_cast<int>(i * 3);
+        stmt.setString(p + 1, account_id);
+        stmt.setString(p + 2, MonthText(month));
+        stmt.setString(p + 3, texts[offset + i]);
+      }
+      stmt.executeUpdate();
+    });
+  };
   // Under READ COMMITTED a locking read of a row that does not exist locks nothing:
   // two replicas creating one month row would each write only their own counts,
   // and the second write would replace the first. So every row is made to exist
-  // first, locked by this statement (an empty row, or the stored one untouched);
-  // a second replica waits here until the first commits.
-  db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
-        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = counters"));
-    for (size_t i = 0; i < count; ++i) {
-      const auto& [account_id, month] = rows[offset + i]->first;
-      const int p = static_cast<int>(i * 3);
-      stmt.setString(p + 1, account_id);
-      stmt.setString(p + 2, MonthText(month));
-      stmt.setString(p + 3, "");
-    }
-    stmt.executeUpdate();
-  });
+  // first, in key order (an empty row, or the stored one untouched), and this
+  // statement holds its lock until commit; a second replica waits here until the
+  // first commits. The read below then sees the latest committed text.
+  write_rows(std::vector<std::string>(rows.size()), /*keep=*/true);
+  std::map<CounterAdditions::key_type, std::string> stored;
   db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
     auto& stmt = conn.Prepare(absl::StrCat(
         "SELECT account_id, ", kCounterMonth, " FROM signal_counters"
         " FORCE INDEX (PRIMARY) WHERE (account_id, month) IN (",
-        db::RowPlaceholders(count, 2), ") ORDER BY account_id, month FOR UPDATE"));
+        db::RowPlaceholders(count, 2), ")"));
     for (size_t i = 0; i < count; ++i) {
       const auto& [account_id, month] = rows[offset + i]->first;
       stmt.setString(static_cast<int>(2 * i + 1), account_id);
@@ -486,21 +495,7 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
     }
     packed[i] = EncodeMonthCounters(merged);
   }
-  std::vector<size_t> sizes;
-  for (const std::string& text : packed) sizes.push_back(text.size());
-  ForEachPackedChunk(sizes, [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
-        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = VALUES(counters)"));
-    for (size_t i = 0; i < count; ++i) {
-      const auto& [account_id, month] = rows[offset + i]->first;
-      const int p = static_cast<int>(i * 3);
-      stmt.setString(p + 1, account_id);
-      stmt.setString(p + 2, MonthText(month));
-      stmt.setString(p + 3, packed[offset + i]);
-    }
-    stmt.executeUpdate();
-  });
+  write_rows(packed, /*keep=*/false);
   return absl::OkStatus();
 }
 

@@ -295,6 +295,14 @@ absl::Status ReadAccountsForPage(Tx& tx, const std::vector<std::string>& ids) {
 absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& from,
                       const std::string& to);
 
+// The transaction's copy of an account row, for a write to keep it current; null
+// when the transaction holds none.
+AccountRow* KeptRow(Tx& tx, const std::string& account_id) {
+  auto it = tx.prefetched.find(account_id);
+  if (it == tx.prefetched.end() || !it->second.has_value()) return nullptr;
+  return &*it->second;
+}
+
 // Creates or updates the account from `p` (empty fields keep what is stored).
 // Returns the row as stored and whether it was created.
 absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountProfile& p,
@@ -761,9 +769,9 @@ absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
   mark.setString(2, db::ToSqlDatetime(kNever));
   mark.setString(3, account_id);
   mark.executeUpdate();
-  if (auto it = tx.prefetched.find(account_id); it != tx.prefetched.end() && it->second) {
-    it->second->churned_at = at;
-    it->second->profile.lifecycle = "CHURNED";
+  if (AccountRow* kept = KeptRow(tx, account_id)) {
+    kept->churned_at = at;
+    kept->profile.lifecycle = "CHURNED";
   }
   auto& active = tx.conn.Prepare(absl::StrCat(
       "SELECT ", kRunColumns, ", fail_on_churn FROM runs WHERE account_id = ? AND active_flag = 1"
@@ -795,9 +803,7 @@ absl::Status ApplyBand(Tx& tx, const std::string& account_id, const std::string&
   set.setString(1, band);
   set.setString(2, account_id);
   set.executeUpdate();
-  if (auto it = tx.prefetched.find(account_id); it != tx.prefetched.end() && it->second) {
-    it->second->band = band;
-  }
+  if (AccountRow* kept = KeptRow(tx, account_id)) kept->band = band;
   if (band == "GREEN") {
     auto& green = tx.conn.Prepare(
         "UPDATE runs SET green_since = ? WHERE account_id = ? AND active_flag = 1"
