@@ -31,6 +31,7 @@
 #include "services/health/mysql_event_repository.h"
 #include "services/health/mysql_health_repository.h"
 #include "services/health/proto_mapping.h"
+#include "services/health/logged_signals_sql.h"
 
 namespace {
 
@@ -184,7 +185,7 @@ std::string BatchRows(cs::db::Connection& conn, const cs::fuzz::Call& call) {
     return "";
   }
   std::string out;
-  sql::PreparedStatement& count = conn.Prepare("SELECT COUNT(*) FROM signals WHERE account_id = ?");
+  sql::PreparedStatement& count = conn.Prepare(cs::health::CountLoggedSignalsSql("account_id = ?"));
   for (const std::string& account : accounts) {
     count.setString(1, account);
     std::unique_ptr<sql::ResultSet> rs(count.executeQuery());

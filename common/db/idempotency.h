@@ -45,12 +45,16 @@ void StoreResponse(Connection& conn, const WriteKey& key, const std::string& res
 // replicas at once. A retry arriving after its answer expired is treated as new.
 absl::StatusOr<int64_t> PurgeStoredResponses(Pool& pool, absl::Time cutoff, int batch = 1000);
 
-// Runs `write` in a transaction at most once per key.
+// Runs `write` in a transaction at most once per key. `each_attempt`, when set, is
+// called as every attempt of the transaction begins (a retry, or one that finds the
+// stored answer, must not trust what an attempt before it left behind).
 template <typename T>
 absl::StatusOr<T> RunIdempotent(Pool& pool, const Clock& clock, const WriteKey& key,
                                 const ResultCodec<T>& codec,
-                                const std::function<absl::StatusOr<T>(Connection&)>& write) {
+                                const std::function<absl::StatusOr<T>(Connection&)>& write,
+                                const std::function<void()>& each_attempt = nullptr) {
   return pool.Transact<T>([&](Connection& conn) -> absl::StatusOr<T> {
+    if (each_attempt) each_attempt();
     if (!key.request_id.empty()) {
       absl::StatusOr<std::optional<std::string>> stored = FindStoredResponse(conn, key);
       if (!stored.ok()) return stored.status();

@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <map>
 #include <memory>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "cs/health/v1/health.pb.h"
 #include "common/server/common_mapping.h"
 #include "services/health/health_db_fixture.h"
+#include "services/health/logged_signals_sql.h"
 
 namespace cs::health {
 namespace {
@@ -92,13 +95,15 @@ TEST_F(HealthServiceDbTest, AResentEventIdIsADuplicateAndCountsOnce) {
   EXPECT_EQ(again->duplicates, 5);
   EXPECT_EQ(again->acks[2].outcome, RecordOutcome::kDuplicate);
   EXPECT_EQ(health_->GetHealth("a1", "", std::nullopt)->score, before);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 5);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 5);
   EXPECT_EQ(Stored("logins").sum, 5);
 }
 
-// New and stored keys in one chunk, and a key another transaction holds uncommitted:
-// the append waits for it and, once it commits, counts it as stored before.
-TEST_F(HealthServiceDbTest, TheAppendTellsStoredKeysFromNewOnesAndWaitsForAConcurrentHolder) {
+// New and stored keys in one batch; then another writer (as a second replica does)
+// appending the same key to the month, uncommitted: the ingest waits for the month's
+// row and, once the writer commits, reads the row its cache has not seen and counts
+// the key as stored before.
+TEST_F(HealthServiceDbTest, StoredKeysAreToldFromNewOnesAndAConcurrentWriterIsWaitedFor) {
   AddAccount("a1");
   std::vector<Signal> first = Many("a1", SignalKind::kLogin, 3, 1);
   ASSERT_OK(Record(first));
@@ -114,26 +119,97 @@ TEST_F(HealthServiceDbTest, TheAppendTellsStoredKeysFromNewOnesAndWaitsForAConcu
   EXPECT_EQ(r->acks[3].outcome, RecordOutcome::kAccepted);
 
   const Signal held = MakeSignal("a1", SignalKind::kLogin, 1);
+  const std::string month = absl::FormatCivilTime(absl::CivilDay(
+      absl::CivilMonth(absl::ToCivilDay(held.occurred_at, absl::UTCTimeZone()))));
   absl::StatusOr<db::Pool::Lease> other = pool_->Acquire();
   ASSERT_OK(other);
   (*other)->Execute("START TRANSACTION");
-  auto& insert = (*other)->Prepare("INSERT INTO signals (account_id, event_id) VALUES (?, ?)");
-  insert.setString(1, held.account_id);
-  insert.setString(2, held.event_id);
-  insert.executeUpdate();
+  auto& lock = (*other)->Prepare(
+      "SELECT log_rows FROM signal_counters WHERE account_id = ? AND month = ? FOR UPDATE");
+  lock.setString(1, held.account_id);
+  lock.setString(2, month);
+  std::unique_ptr<sql::ResultSet> rs(lock.executeQuery());
+  ASSERT_TRUE(rs->next());
+  const uint32_t rows = rs->getUInt(1);
+  EXPECT_EQ(rows, 2u);  // one numbered log row per ingest
+  std::string line;
+  AppendSignalLine(held, line);
+  auto& append = (*other)->Prepare(
+      "INSERT INTO signal_log (account_id, month, seq, log_no, recorded_at, signals)"
+      " VALUES (?, ?, 7, ?, NOW(6), ?)");
+  append.setString(1, held.account_id);
+  append.setString(2, month);
+  append.setUInt(3, rows + 1);
+  append.setString(4, line);
+  append.executeUpdate();
+  auto& count = (*other)->Prepare(
+      "UPDATE signal_counters SET log_rows = ? WHERE account_id = ? AND month = ?");
+  count.setUInt(1, rows + 1);
+  count.setString(2, held.account_id);
+  count.setString(3, month);
+  count.executeUpdate();
   absl::StatusOr<IngestResult> waited;
-  std::thread ingest([&] { waited = Record({held, MakeSignal("a1", SignalKind::kLogin, 1)}); });
+  std::atomic<bool> returned{false};
+  std::thread ingest([&] {
+    waited = Record({held, MakeSignal("a1", SignalKind::kLogin, 1)});
+    returned = true;
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(returned.load()) << "the ingest did not wait for the month's row";
   (*other)->Execute("COMMIT");
   ingest.join();
   ASSERT_OK(waited);
   EXPECT_EQ(waited->duplicates, 1);
   EXPECT_EQ(waited->acks[0].outcome, RecordOutcome::kDuplicate);
   EXPECT_EQ(waited->accepted, 1);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 7);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 7);
+  EXPECT_EQ(Count("SELECT log_rows FROM signal_counters WHERE account_id = 'a1'"), 4);
   // The held signal was stored outside the ingest, so it has no counter; the
   // accepted ones do.
   EXPECT_EQ(Stored("logins").sum, 6);
+}
+
+// Two replicas (each its own cache) writing one account's month in turn: each
+// reads the rows the other appended since it last held the month, and tells the
+// other's keys as stored; one without a cache reads the whole month every time.
+TEST_F(HealthServiceDbTest, ReplicasTellEachOthersKeysThroughTheMonthsLog) {
+  AddAccount("a1");
+  MySqlHealthRepository other_repo(pool_.get(), &clock_, HealthEncoders());
+  HealthService other(&other_repo, &clock_);
+  MySqlHealthRepository cold_repo(pool_.get(), &clock_, HealthEncoders());
+  cold_repo.SetSignalKeyCacheBytes(0);
+  HealthService cold(&cold_repo, &clock_);
+  auto record = [&](HealthService& on, const std::vector<Signal>& signals) {
+    return on.RecordSignals({"RecordSignals", "", ""}, db::ResultCodec<IngestResult>(), signals,
+                            {}, false);
+  };
+  std::vector<Signal> a = Many("a1", SignalKind::kLogin, 4, 1);
+  std::vector<Signal> b = Many("a1", SignalKind::kLogin, 4, 1);
+  ASSERT_OK(Record({a[0], a[1]}));                    // this replica: a0 a1
+  absl::StatusOr<IngestResult> r = record(other, {a[1], b[0]});  // a1 is this one's
+  ASSERT_OK(r);
+  EXPECT_EQ(r->duplicates, 1);
+  EXPECT_EQ(r->accepted, 1);
+  r = Record({b[0], a[2]});  // b0 is the other's: read from the row it appended
+  ASSERT_OK(r);
+  EXPECT_EQ(r->acks[0].outcome, RecordOutcome::kDuplicate);
+  EXPECT_EQ(r->acks[1].outcome, RecordOutcome::kAccepted);
+  r = record(other, {a[2], a[0], b[1]});
+  ASSERT_OK(r);
+  EXPECT_EQ(r->duplicates, 2);
+  EXPECT_EQ(r->accepted, 1);
+  r = record(cold, {a[0], a[1], a[2], b[0], b[1], b[2]});
+  ASSERT_OK(r);
+  EXPECT_EQ(r->duplicates, 5);
+  EXPECT_EQ(r->accepted, 1);
+  r = record(cold, {b[2], a[3]});
+  ASSERT_OK(r);
+  EXPECT_EQ(r->duplicates, 1);
+  EXPECT_EQ(r->accepted, 1);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 7);
+  EXPECT_EQ(Stored("logins").sum, 7);
+  EXPECT_GT(repo_->signal_key_cache_stats().entries, 0);
+  EXPECT_EQ(cold_repo.signal_key_cache_stats().entries, 0);
 }
 
 TEST_F(HealthServiceDbTest, BadRecordsAreRejectedOneByOneAndKeptAsDeadLetters) {
@@ -176,7 +252,7 @@ TEST_F(HealthServiceDbTest, AnAtomicBatchWithABadRecordWritesNothing) {
   batch[2] = MakeSignal("nobody", SignalKind::kLogin, 1);
   EXPECT_THAT(Record(batch, /*atomic=*/true),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("signals[2].account_id")));
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 0);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM rejected_records"), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM account_scores"), 0);
 }
@@ -193,7 +269,7 @@ TEST_F(HealthServiceDbTest, BatchLimitsAndValuesAreChecked) {
   Signal feature = MakeSignal("a1", SignalKind::kFeatureUsed, 1);
   EXPECT_THAT(Record({feature}, true),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("signals[0].feature")));
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 0);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 0);
 }
 
 TEST_F(HealthServiceDbTest, UsageDeclineOpensAnAlertAndRecoveryResolvesIt) {

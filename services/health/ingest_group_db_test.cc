@@ -13,6 +13,7 @@
 
 #include "common/db/event_log.h"
 #include "services/health/health_db_fixture.h"
+#include "services/health/logged_signals_sql.h"
 
 namespace cs::health {
 namespace {
@@ -85,7 +86,7 @@ TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
   ASSERT_OK(calls[4].out);
   // The atomic batch fails alone and writes nothing.
   EXPECT_THAT(calls[2].out, StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals WHERE event_id LIKE 'n%'"), 0);
+  EXPECT_EQ(Count(CountLoggedSignalsSql("event_id LIKE 'n%'")), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM rejected_records"), 0);
 
   // x3 and x4 count once: accepted by whichever of calls 0 and 1 ran first.
@@ -97,7 +98,7 @@ TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
     EXPECT_EQ(calls[3].out->acks[i].outcome, calls[0].out->acks[i].outcome) << i;
   }
   EXPECT_EQ(calls[4].out->accepted, 10);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 18);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 18);
   EXPECT_EQ(Stored("logins").sum, 18);
   // The group added its calls' counters into one packed row per account and month.
   EXPECT_EQ(Count("SELECT COUNT(*) FROM signal_counters"), 2);

@@ -28,6 +28,9 @@ ABSL_FLAG(absl::Duration, health_view_cache_tail, absl::Milliseconds(150),
 ABSL_FLAG(int, health_ingest_group_signals, 20000,
           "concurrent RecordSignals/TrackEvents calls are committed together in groups of up to "
           "this many signals (0: one transaction per call)");
+ABSL_FLAG(int, health_signal_key_cache_mib, 256,
+          "memory (estimated, MiB) for the stored signal keys this replica keeps per account "
+          "and month to tell duplicates without reading the signal log (0: none kept)");
 ABSL_FLAG(int, rescore_threads, 2,
           "background rescoring threads; every thread of every replica works slices of the "
           "same job, so a scorecard change uses several database connections at once");
@@ -88,6 +91,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   const absl::Duration business_interval = absl::GetFlag(FLAGS_business_metrics_interval);
+  const int key_cache_mib = absl::GetFlag(FLAGS_health_signal_key_cache_mib);
+  if (key_cache_mib < 0 || key_cache_mib > 1 << 20) {
+    std::fprintf(stderr,
+                 "health: --health_signal_key_cache_mib (CS_HEALTH_SIGNAL_KEY_CACHE_MIB): must be"
+                 " 0 to 1048576\n");
+    return 2;
+  }
   const int rescore_threads = absl::GetFlag(FLAGS_rescore_threads);
   if (rescore_threads < 1 || rescore_threads > 64) {
     std::fprintf(stderr, "health: --rescore_threads (CS_RESCORE_THREADS): must be 1 to 64\n");
@@ -100,7 +110,7 @@ int main(int argc, char** argv) {
   }
   return cs::RunServiceMain(
       *config, {{"common", &common_migrations()}, {"health", &health_migrations()}},
-      [business_interval, rescore_threads](cs::ServiceRuntime& runtime,
+      [business_interval, rescore_threads, key_cache_mib](cs::ServiceRuntime& runtime,
          cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<HealthWiring>(&pool, rescore_threads);
         // Not fatal: the server must start (NOT_SERVING) while the database is down;
@@ -116,6 +126,8 @@ int main(int argc, char** argv) {
         runtime.AddShutdownHook([events = &wiring->events] { events->Stop(); });
         wiring->health_repository.SetIngestGroupCommit(
             absl::GetFlag(FLAGS_health_ingest_group_signals));
+        wiring->health_repository.SetSignalKeyCacheBytes(static_cast<size_t>(key_cache_mib)
+                                                          << 20);
         const int cache_accounts = absl::GetFlag(FLAGS_health_view_cache_accounts);
         if (cache_accounts > 0) {
           wiring->health.EnableViewCache(static_cast<size_t>(cache_accounts));

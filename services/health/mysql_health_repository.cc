@@ -336,50 +336,171 @@ std::set<std::string> ExistingAccounts(db::Connection& conn, const std::vector<s
   return out;
 }
 
-// Stores the signals' keys with multi-row statements and returns the keys among
-// them that were stored already. A stored key's row is left as it is (the no-op
-// update), so a chunk that inserted every row (affected rows = its size) had none;
-// otherwise the chunk's keys whose row another ingest group wrote are the ones
-// stored before. Without this, every key cost a primary-key read before its insert
-// (1.3 s of a 6.5 s run of 89,000 signals). A concurrent transaction holding the
-// same new key makes the insert wait for it: if it commits, the key counts as
-// stored before. The signals themselves go to signal_log (AppendSignalLog).
-std::set<SignalKey> AppendSignalKeys(db::Connection& conn,
-                                     const std::vector<const Signal*>& signals, uint64_t group) {
-  std::set<SignalKey> stored;
-  db::ForEachChunk(signals.size(), [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "INSERT INTO signals (account_id, event_id, ingest_group) VALUES ",
-        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE ingest_group = ingest_group"));
-    for (size_t i = 0; i < count; ++i) {
-      const Signal& s = *signals[offset + i];
-      const int p = static_cast<int>(i * 3);
-      stmt.setString(p + 1, s.account_id);
-      stmt.setString(p + 2, s.event_id);
-      stmt.setUInt64(p + 3, group);
-    }
-    if (stmt.executeUpdate() == static_cast<int>(count)) return;
-    auto& check = conn.Prepare(
-        absl::StrCat("SELECT account_id, event_id FROM signals FORCE INDEX (PRIMARY)"
-                     " WHERE (account_id, event_id) IN (",
-                     db::RowPlaceholders(count, 2), ") AND ingest_group <> ?"));
-    for (size_t i = 0; i < count; ++i) {
-      check.setString(static_cast<int>(2 * i + 1), signals[offset + i]->account_id);
-      check.setString(static_cast<int>(2 * i + 2), signals[offset + i]->event_id);
-    }
-    check.setUInt64(static_cast<int>(2 * count + 1), group);
-    ResultSetPtr rs(check.executeQuery());
-    while (rs->next()) stored.emplace(Str(*rs, 1), Str(*rs, 2));
-  });
-  return stored;
+}  // namespace
+
+namespace {
+
+// Binds months[offset, offset + count) as "(account_id, month)" pairs from parameter 1.
+void BindMonths(sql::PreparedStatement& stmt, const std::vector<const SignalKeyCache::Key*>& months,
+                size_t offset, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    const auto& [account_id, month] = *months[offset + i];
+    stmt.setString(static_cast<int>(2 * i + 1), account_id);
+    stmt.setString(static_cast<int>(2 * i + 2), MonthText(month));
+  }
 }
 
 }  // namespace
 
+// What one ingest transaction knows of the months whose signal_counters rows it
+// holds locked: the row as locked, the keys stored before (the cache's entry,
+// brought up to the row's log_rows) and the keys and log rows it adds.
+struct MySqlHealthRepository::KeyView {
+  struct Month {
+    uint32_t stored_rows = 0;  // log_rows as locked
+    uint32_t new_rows = 0;     // numbered log rows this transaction appends
+    std::string counters;      // the counters text as locked
+    std::shared_ptr<SignalKeyCache::Entry> stored;
+    absl::flat_hash_set<std::string> added;
+
+    bool Holds(const std::string& event_id) const {
+      if (added.contains(event_id)) return true;
+      std::lock_guard<std::mutex> lock(stored->mu);
+      return stored->keys.contains(event_id);
+    }
+  };
+  std::map<SignalKeyCache::Key, Month> months;
+  // The months locked while staging the current request: forgotten when it is
+  // rolled back to its savepoint.
+  std::vector<SignalKeyCache::Key> locked_by_request;
+};
+
+absl::Status MySqlHealthRepository::LockKeyMonths(db::Connection& conn, KeyView& keys,
+                                                  const std::set<SignalKeyCache::Key>& months) {
+  std::vector<const SignalKeyCache::Key*> missing;
+  for (const SignalKeyCache::Key& m : months) {
+    if (!keys.months.count(m)) missing.push_back(&m);
+  }
+  if (missing.empty()) return absl::OkStatus();
+  // Under READ COMMITTED a locking read of a row that does not exist locks nothing,
+  // so every row is made to exist first (an empty one, or the stored one untouched),
+  // in key order; the statement holds the lock until commit, and another replica
+  // appending to the month waits here. The read below sees the latest committed row.
+  db::ForEachChunk(missing.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
+        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = counters"));
+    for (size_t i = 0; i < count; ++i) {
+      const auto& [account_id, month] = *missing[offset + i];
+      const int p = static_cast<int>(i * 3);
+      stmt.setString(p + 1, account_id);
+      stmt.setString(p + 2, MonthText(month));
+      stmt.setString(p + 3, "");
+    }
+    stmt.executeUpdate();
+  });
+  db::ForEachChunk(missing.size(), [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT account_id, ", kCounterMonth, ", log_rows FROM signal_counters"
+        " FORCE INDEX (PRIMARY) WHERE (account_id, month) IN (",
+        db::RowPlaceholders(count, 2), ")"));
+    BindMonths(stmt, missing, offset, count);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) {
+      SignalKeyCache::Key key(Str(*rs, 1), PackedMonth(*rs, 2));
+      KeyView::Month& m = keys.months[key];
+      m.counters = Str(*rs, 3);
+      m.stored_rows = static_cast<uint32_t>(rs->getUInt(4));
+      keys.locked_by_request.push_back(std::move(key));
+    }
+  });
+  // The stored keys: the cache's entry when it knows every row; the rows numbered
+  // above what it knows; the whole month's log when it holds none (or more rows
+  // than the month has, which only a restored database explains).
+  std::vector<const SignalKeyCache::Key*> whole;
+  for (const SignalKeyCache::Key* key : missing) {
+    auto found = keys.months.find(*key);
+    if (found == keys.months.end()) {
+      return absl::InternalError(absl::StrCat("signal_counters of ", key->first, ", ",
+                                              MonthText(key->second), " not found after its insert"));
+    }
+    KeyView::Month& m = found->second;
+    std::shared_ptr<SignalKeyCache::Entry> entry = key_cache_->Find(*key);
+    uint32_t known = 0;
+    if (entry != nullptr) {
+      std::lock_guard<std::mutex> lock(entry->mu);
+      known = entry->log_rows;
+    }
+    if (entry == nullptr || known > m.stored_rows) {
+      whole.push_back(key);
+      continue;
+    }
+    m.stored = entry;
+    if (known == m.stored_rows) continue;
+    std::vector<std::string> texts;
+    auto& stmt = conn.Prepare(
+        "SELECT signals FROM signal_log FORCE INDEX (signal_log_no)"
+        " WHERE account_id = ? AND month = ? AND log_no > ?");
+    stmt.setString(1, key->first);
+    stmt.setString(2, MonthText(key->second));
+    stmt.setUInt(3, known);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next()) texts.push_back(Str(*rs, 1));
+    {
+      std::lock_guard<std::mutex> lock(entry->mu);
+      for (const std::string& text : texts) {
+        RETURN_IF_ERROR(ForEachLoggedKey(text, [&](absl::string_view id) { entry->Add(id); }));
+      }
+      entry->log_rows = std::max(entry->log_rows, m.stored_rows);
+    }
+    key_cache_->Put(*key, entry);
+  }
+  std::map<SignalKeyCache::Key, std::shared_ptr<SignalKeyCache::Entry>> loaded;
+  for (const SignalKeyCache::Key* key : whole) {
+    auto entry = std::make_shared<SignalKeyCache::Entry>();
+    entry->log_rows = keys.months.at(*key).stored_rows;
+    loaded.emplace(*key, entry);
+  }
+  absl::Status parsed;
+  db::ForEachChunk(whole.size(), [&](size_t offset, size_t count) {
+    if (!parsed.ok()) return;
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "SELECT account_id, TO_DAYS(month) - 719528, signals FROM signal_log"
+        " FORCE INDEX (signal_log_no) WHERE (account_id, month) IN (",
+        db::RowPlaceholders(count, 2), ")"));
+    BindMonths(stmt, whole, offset, count);
+    ResultSetPtr rs(stmt.executeQuery());
+    while (rs->next() && parsed.ok()) {
+      SignalKeyCache::Entry& entry = *loaded.at({Str(*rs, 1), PackedMonth(*rs, 2)});
+      std::lock_guard<std::mutex> lock(entry.mu);
+      parsed = ForEachLoggedKey(Str(*rs, 3), [&](absl::string_view id) { entry.Add(id); });
+    }
+  });
+  RETURN_IF_ERROR(parsed);
+  for (auto& [key, entry] : loaded) {
+    keys.months.at(key).stored = entry;
+    key_cache_->Put(key, entry, /*replace=*/true);
+  }
+  return absl::OkStatus();
+}
+
+void MySqlHealthRepository::KeepStoredKeys(KeyView& keys) {
+  for (auto& [key, m] : keys.months) {
+    if (m.added.empty() && m.new_rows == 0) continue;
+    {
+      std::lock_guard<std::mutex> lock(m.stored->mu);
+      for (const std::string& id : m.added) m.stored->Add(id);
+      m.stored->log_rows = std::max(m.stored->log_rows, m.stored_rows + m.new_rows);
+    }
+    key_cache_->Put(key, m.stored);
+  }
+}
+
 // Writes the accepted signals to signal_log: one row per account and month (a new
 // row after every kSignalsPerLogRow signals), each under a sequence number of its
-// own. Rows go in statements of at most kPackedBytesPerStatement.
-void MySqlHealthRepository::AppendSignalLog(db::Connection& conn,
+// own and numbered after the month's stored rows (log_no). Rows go in statements
+// of at most kPackedBytesPerStatement.
+void MySqlHealthRepository::AppendSignalLog(db::Connection& conn, KeyView& keys,
                                             const std::vector<const Signal*>& signals,
                                             absl::Time now) {
   constexpr int kSignalsPerLogRow = 1000;
@@ -387,6 +508,7 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn,
     const std::string* account_id = nullptr;
     absl::CivilMonth month;
     uint64_t seq = 0;
+    uint32_t log_no = 0;
     int lines = 0;
     std::string text;
   };
@@ -395,10 +517,12 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn,
     const absl::CivilMonth month(DayOf(s->occurred_at));
     std::vector<LogRow>& rows = by_month[{s->account_id, month}];
     if (rows.empty() || rows.back().lines == kSignalsPerLogRow) {
+      KeyView::Month& locked = keys.months.at({s->account_id, month});
       LogRow& row = rows.emplace_back();
       row.account_id = &s->account_id;
       row.month = month;
       row.seq = next_ingest_group_.fetch_add(1);
+      row.log_no = locked.stored_rows + ++locked.new_rows;
     }
     AppendSignalLine(*s, rows.back().text);
     ++rows.back().lines;
@@ -414,88 +538,68 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn,
   const std::string recorded_at = db::ToSqlDatetime(now);
   ForEachPackedChunk(sizes, [&](size_t offset, size_t count) {
     auto& stmt = conn.Prepare(
-        absl::StrCat("INSERT INTO signal_log (account_id, month, seq, recorded_at, signals) VALUES ",
-                     db::RowPlaceholders(count, 5)));
+        absl::StrCat("INSERT INTO signal_log (account_id, month, seq, log_no, recorded_at, signals)"
+                     " VALUES ", db::RowPlaceholders(count, 6)));
     for (size_t i = 0; i < count; ++i) {
       const LogRow& row = *rows[offset + i];
-      const int p = static_cast<int>(i * 5);
+      const int p = static_cast<int>(i * 6);
       stmt.setString(p + 1, *row.account_id);
       stmt.setString(p + 2, MonthText(row.month));
       stmt.setUInt64(p + 3, row.seq);
-      stmt.setString(p + 4, recorded_at);
-      stmt.setString(p + 5, row.text);
+      stmt.setUInt(p + 4, row.log_no);
+      stmt.setString(p + 5, recorded_at);
+      stmt.setString(p + 6, row.text);
     }
     stmt.executeUpdate();
   });
 }
 
-// Adds the increments into the packed month rows: the rows are read locked
-// (FOR UPDATE, in key order), merged in memory and written back whole. One ingest
-// group runs at a time per replica, and groups of two replicas touching the same
-// row take it in turn.
-absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn,
+// Adds the increments into the packed month rows, which the staging locked and read
+// (LockKeyMonths), and writes each back whole with its new count of log rows. Groups
+// of two replicas touching the same row take it in turn.
+absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn, KeyView& keys,
                                                const CounterAdditions& increments) {
-  std::vector<const CounterAdditions::value_type*> rows;
-  rows.reserve(increments.size());
-  for (const auto& row : increments) rows.push_back(&row);
-  // Writes `texts[i]` as rows[i]'s month row; a stored one is replaced, or with
-  // `keep` left as it is (and locked).
-  auto write_rows = [&](const std::vector<std::string>& texts, bool keep) {
-    std::vector<size_t> sizes;
-    for (const std::string& text : texts) sizes.push_back(text.size());
-    ForEachPackedChunk(sizes, [&](size_t offset, size_t count) {
-      auto& stmt = conn.Prepare(absl::StrCat(
-          "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
-          db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = ",
-          keep ? "counters" : "VALUES(counters)"));
-      for (size_t i = 0; i < count; ++i) {
-        const auto& [account_id, month] = rows[offset + i]->first;
-        const int p = static_cast<int>(i * 3);
-        stmt.setString(p + 1, account_id);
-        stmt.setString(p + 2, MonthText(month));
-        stmt.setString(p + 3, texts[offset + i]);
-      }
-      stmt.executeUpdate();
-    });
+  struct Write {
+    const SignalKeyCache::Key* key;
+    uint32_t log_rows;
+    std::string text;
   };
-  // Under READ COMMITTED a locking read of a row that does not exist locks nothing:
-  // two replicas creating one month row would each write only their own counts,
-  // and the second write would replace the first. So every row is made to exist
-  // first, in key order (an empty row, or the stored one untouched), and this
-  // statement holds its lock until commit; a second replica waits here until the
-  // first commits. The read below then sees the latest committed text.
-  write_rows(std::vector<std::string>(rows.size()), /*keep=*/true);
-  std::map<CounterAdditions::key_type, std::string> stored;
-  db::ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "SELECT account_id, ", kCounterMonth, " FROM signal_counters"
-        " FORCE INDEX (PRIMARY) WHERE (account_id, month) IN (",
-        db::RowPlaceholders(count, 2), ")"));
-    for (size_t i = 0; i < count; ++i) {
-      const auto& [account_id, month] = rows[offset + i]->first;
-      stmt.setString(static_cast<int>(2 * i + 1), account_id);
-      stmt.setString(static_cast<int>(2 * i + 2), MonthText(month));
+  std::vector<Write> writes;
+  for (const auto& [key, m] : keys.months) {
+    auto added = increments.find(key);
+    if (added == increments.end() && m.new_rows == 0) continue;
+    MonthCounters merged;
+    if (added != increments.end()) merged = added->second;
+    if (absl::Status s = DecodeMonthCounters(m.counters, merged); !s.ok()) {
+      // Never overwrite a row that cannot be read: the ingest fails instead.
+      return absl::DataLossError(absl::StrCat("signal_counters of ", key.first, ", ",
+                                              MonthText(key.second), ": ", s.message()));
     }
-    ResultSetPtr rs(stmt.executeQuery());
-    while (rs->next()) {
-      stored.emplace(CounterAdditions::key_type(Str(*rs, 1), PackedMonth(*rs, 2)), Str(*rs, 3));
-    }
-  });
-  std::vector<std::string> packed(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    MonthCounters merged = rows[i]->second;
-    auto it = stored.find(rows[i]->first);
-    if (it != stored.end()) {
-      if (absl::Status s = DecodeMonthCounters(it->second, merged); !s.ok()) {
-        // Never overwrite a row that cannot be read: the ingest fails instead.
-        return absl::DataLossError(absl::StrCat("signal_counters of ", rows[i]->first.first,
-                                                ", ", MonthText(rows[i]->first.second), ": ",
-                                                s.message()));
-      }
-    }
-    packed[i] = EncodeMonthCounters(merged);
+    writes.push_back({&key, m.stored_rows + m.new_rows, EncodeMonthCounters(merged)});
   }
-  write_rows(packed, /*keep=*/false);
+  for (const auto& [key, month] : increments) {
+    if (!keys.months.count(key)) {
+      return absl::InternalError(absl::StrCat("signal_counters of ", key.first, ", ",
+                                              MonthText(key.second), " was not locked"));
+    }
+  }
+  std::vector<size_t> sizes;
+  for (const Write& w : writes) sizes.push_back(w.text.size());
+  ForEachPackedChunk(sizes, [&](size_t offset, size_t count) {
+    auto& stmt = conn.Prepare(absl::StrCat(
+        "INSERT INTO signal_counters (account_id, month, counters, log_rows) VALUES ",
+        db::RowPlaceholders(count, 4),
+        " ON DUPLICATE KEY UPDATE counters = VALUES(counters), log_rows = VALUES(log_rows)"));
+    for (size_t i = 0; i < count; ++i) {
+      const Write& w = writes[offset + i];
+      const int p = static_cast<int>(i * 4);
+      stmt.setString(p + 1, w.key->first);
+      stmt.setString(p + 2, MonthText(w.key->second));
+      stmt.setString(p + 3, w.text);
+      stmt.setUInt(p + 4, w.log_rows);
+    }
+    stmt.executeUpdate();
+  });
   return absl::OkStatus();
 }
 
@@ -521,7 +625,7 @@ struct MySqlHealthRepository::PendingIngest {
 };
 
 absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::StageIngest(
-    db::Connection& conn, const IngestBatch& batch, absl::Time now) {
+    db::Connection& conn, KeyView& keys, const IngestBatch& batch, absl::Time now) {
   StagedIngest staged;
   IngestResult& result = staged.result;
   result.acks.resize(batch.records.size());
@@ -532,7 +636,7 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
     return a->account_id < b->account_id;
   });
   // Reads first, a few multi-row statements for the whole batch: which accounts
-  // exist and which signals are stored already.
+  // exist, then (with the months locked) which signals are stored already.
   std::vector<std::string> asked;
   for (const IngestRecord* r : order) {
     if (r->signal.has_value() && (asked.empty() || asked.back() != r->account_id)) {
@@ -569,11 +673,14 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
     }
     fresh.push_back(r);
   }
-  std::vector<const Signal*> appended;
-  appended.reserve(fresh.size());
-  for (const IngestRecord* r : fresh) appended.push_back(&*r->signal);
-  const std::set<SignalKey> stored =
-      AppendSignalKeys(conn, appended, next_ingest_group_.fetch_add(1));
+  // A signal is a duplicate when its event id is among the stored keys of its
+  // account and month of occurrence (a retry carries the same signal, so the same
+  // month), or among those an earlier request of this transaction stored.
+  std::set<SignalKeyCache::Key> months;
+  for (const IngestRecord* r : fresh) {
+    months.emplace(r->signal->account_id, absl::CivilMonth(DayOf(r->signal->occurred_at)));
+  }
+  RETURN_IF_ERROR(LockKeyMonths(conn, keys, months));
 
   std::set<std::string>& touched = staged.touched;
   std::vector<const Signal*>& expansion = staged.expansion;
@@ -581,18 +688,20 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
   for (const IngestRecord* r : fresh) {
     RecordAck& ack = result.acks[r->index];
     const Signal& s = *r->signal;
-    if (!stored.empty() && stored.count(SignalKey(s.account_id, s.event_id))) {
+    const absl::CivilDay day = DayOf(s.occurred_at);
+    KeyView::Month& stored = keys.months.at({s.account_id, absl::CivilMonth(day)});
+    if (stored.Holds(s.event_id)) {
       ack.outcome = RecordOutcome::kDuplicate;
       ++result.duplicates;
       continue;
     }
+    stored.added.insert(s.event_id);
     ack.outcome = RecordOutcome::kAccepted;
     ++result.accepted;
     staged.accepted.push_back(&s);
     touched.insert(s.account_id);
     if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
     first_value_candidates.push_back({&s, r->event_name});
-    const absl::CivilDay day = DayOf(s.occurred_at);
     MonthCounters& month = staged.counters[{s.account_id, absl::CivilMonth(day)}];
     for (const auto& [counter, amount] : CounterIncrements(s)) {
       month[{static_cast<int>(day.day()), counter}] += amount;
@@ -601,7 +710,7 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
   return staged;
 }
 
-absl::Status MySqlHealthRepository::CommitStaged(db::Connection& conn,
+absl::Status MySqlHealthRepository::CommitStaged(db::Connection& conn, KeyView& keys,
                                                  const std::vector<const StagedIngest*>& staged,
                                                  absl::Time now) {
   // One pass for all the calls of a group: each step reads what it needs once
@@ -622,8 +731,8 @@ absl::Status MySqlHealthRepository::CommitStaged(db::Connection& conn,
     first_value_candidates.insert(first_value_candidates.end(), s->first_value_candidates.begin(),
                                   s->first_value_candidates.end());
   }
-  AppendSignalLog(conn, accepted, now);
-  RETURN_IF_ERROR(AddCounters(conn, counters));
+  AppendSignalLog(conn, keys, accepted, now);
+  RETURN_IF_ERROR(AddCounters(conn, keys, counters));
   RETURN_IF_ERROR(
       RescoreInTransaction(conn, std::vector<std::string>(touched.begin(), touched.end()), now));
   // After the rescore, so each event carries the score its signal produced; grouped
@@ -637,12 +746,19 @@ absl::Status MySqlHealthRepository::CommitStaged(db::Connection& conn,
 absl::StatusOr<IngestResult> MySqlHealthRepository::IngestAlone(
     const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec, const IngestBatch& batch,
     absl::Time now) {
-  return db::RunIdempotent<IngestResult>(
-      *pool_, *clock_, key, codec, [&](db::Connection& conn) -> absl::StatusOr<IngestResult> {
-        ASSIGN_OR_RETURN(StagedIngest staged, StageIngest(conn, batch, now));
-        RETURN_IF_ERROR(CommitStaged(conn, {&staged}, now));
+  std::optional<KeyView> keys;
+  absl::StatusOr<IngestResult> out = db::RunIdempotent<IngestResult>(
+      *pool_, *clock_, key, codec,
+      [&](db::Connection& conn) -> absl::StatusOr<IngestResult> {
+        keys.emplace();
+        ASSIGN_OR_RETURN(StagedIngest staged, StageIngest(conn, *keys, batch, now));
+        RETURN_IF_ERROR(CommitStaged(conn, *keys, {&staged}, now));
         return std::move(staged.result);
-      });
+      },
+      [&] { keys.reset(); });
+  // Committed: what it stored is now stored.
+  if (out.ok() && keys.has_value()) KeepStoredKeys(*keys);
+  return out;
 }
 
 absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
@@ -716,11 +832,14 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
   // for another request) is rolled back alone and gets its own error; requests
   // later in the group see the earlier ones' signals, so a signal sent in two
   // of them is a duplicate in the later one, as if they had run one by one.
+  std::optional<KeyView> keys;
   const absl::Status status = pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
+    keys.emplace();
     for (size_t i = 0; i < group.size(); ++i) {
       const PendingIngest& p = *group[i];
       staged[i].reset();
       outs[i] = absl::InternalError("not run");
+      keys->locked_by_request.clear();
       conn.Execute("SAVEPOINT ingest_request");
       if (!p.key->request_id.empty()) {
         absl::StatusOr<std::optional<std::string>> stored = db::FindStoredResponse(conn, *p.key);
@@ -734,12 +853,12 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
           continue;
         }
       }
-      absl::StatusOr<StagedIngest> s = StageIngest(conn, *p.batch, p.now);
+      absl::StatusOr<StagedIngest> s = StageIngest(conn, *keys, *p.batch, p.now);
       if (!s.ok()) {
-        // A concurrent writer (another replica) stored one of the signals: the
-        // whole group is retried and sees it as a duplicate.
         if (absl::IsAborted(s.status())) return s.status();
         conn.Execute("ROLLBACK TO SAVEPOINT ingest_request");
+        // Rows it created are gone; a later request locks and reads them again.
+        for (const SignalKeyCache::Key& m : keys->locked_by_request) keys->months.erase(m);
         outs[i] = s.status();
         continue;
       }
@@ -753,9 +872,10 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
     for (const std::optional<StagedIngest>& s : staged) {
       if (s.has_value()) committed.push_back(&*s);
     }
-    return CommitStaged(conn, committed, now);
+    return CommitStaged(conn, *keys, committed, now);
   });
   if (status.ok()) {
+    KeepStoredKeys(*keys);
     for (size_t i = 0; i < group.size(); ++i) group[i]->out = std::move(outs[i]);
     return;
   }

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "common/db/pool.h"
 #include "services/health/packed_rows.h"
 #include "services/health/health_repository.h"
+#include "services/health/signal_key_cache.h"
 
 namespace cs::health {
 
@@ -37,6 +39,13 @@ class MySqlHealthRepository final : public HealthRepository {
     max_group_signals_ = signals;
     group_linger_ = linger;
   }
+  // How much memory (estimated) the stored signal keys kept between ingest
+  // transactions may take (SignalKeyCache). Call before serving.
+  void SetSignalKeyCacheBytes(size_t bytes) {
+    key_cache_ = std::make_unique<SignalKeyCache>(bytes);
+  }
+  SignalKeyCache::Stats signal_key_cache_stats() { return key_cache_->stats(); }
+
   struct GroupStats {
     int64_t groups = 0;    // transactions run for queued calls
     int64_t requests = 0;  // calls they carried
@@ -128,26 +137,36 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::StatusOr<std::vector<Scorecard>> CurrentScorecards(db::Connection& conn);
   struct StagedIngest;
   struct PendingIngest;
+  struct KeyView;
   // The writes of one request before the rescore: acks, rejected records, signals;
   // its counter increments are returned for the group to add. A request-level
-  // failure (atomic batch, unknown account) writes nothing.
-  absl::StatusOr<StagedIngest> StageIngest(db::Connection& conn, const IngestBatch& batch,
-                                           absl::Time now);
+  // failure (atomic batch, unknown account) writes nothing. `keys`: the stored keys
+  // of the months the transaction has locked so far, and those it adds.
+  absl::StatusOr<StagedIngest> StageIngest(db::Connection& conn, KeyView& keys,
+                                           const IngestBatch& batch, absl::Time now);
+  // Locks the month rows of `months` that `keys` does not hold yet (in key order)
+  // and learns their stored keys: from the cache, from the log rows the cache has
+  // not seen, or the whole month's log.
+  absl::Status LockKeyMonths(db::Connection& conn, KeyView& keys,
+                             const std::set<SignalKeyCache::Key>& months);
+  // After the transaction committed: the keys it stored join the cache.
+  void KeepStoredKeys(KeyView& keys);
   // What follows the staging of one call or a group's calls, in one pass over all
   // of them: the signal log, the counters, the rescore of every touched account,
   // then the events that carry the new score (expansion signals) and first values.
-  absl::Status CommitStaged(db::Connection& conn, const std::vector<const StagedIngest*>& staged,
-                            absl::Time now);
+  absl::Status CommitStaged(db::Connection& conn, KeyView& keys,
+                            const std::vector<const StagedIngest*>& staged, absl::Time now);
   // One request, one transaction.
   absl::StatusOr<IngestResult> IngestAlone(const db::WriteKey& key,
                                            const db::ResultCodec<IngestResult>& codec,
                                            const IngestBatch& batch, absl::Time now);
   void RunIngestGroup(const std::vector<PendingIngest*>& group);
   // Writes an ingest's accepted signals to signal_log.
-  void AppendSignalLog(db::Connection& conn, const std::vector<const Signal*>& signals,
-                       absl::Time now);
-  // Adds an ingest's counter increments into the packed month rows.
-  static absl::Status AddCounters(db::Connection& conn, const CounterAdditions& increments);
+  void AppendSignalLog(db::Connection& conn, KeyView& keys,
+                       const std::vector<const Signal*>& signals, absl::Time now);
+  // Adds an ingest's counter increments into the packed month rows it has locked.
+  static absl::Status AddCounters(db::Connection& conn, KeyView& keys,
+                                  const CounterAdditions& increments);
 
   // Rescores an open slice in its own transaction; nullopt when none is free.
   absl::StatusOr<std::optional<int>> WorkOpenSlice(absl::Time now);
@@ -168,8 +187,9 @@ class MySqlHealthRepository final : public HealthRepository {
   const Clock* clock_;
   HealthEventEncoders encoders_;
   int max_group_signals_ = 0;
-  // Marks the signals each ingest transaction stores (signals.ingest_group): random
-  // per process, so replicas do not share values.
+  std::unique_ptr<SignalKeyCache> key_cache_ = std::make_unique<SignalKeyCache>(256u << 20);
+  // signal_log.seq of the rows this process appends: random per process, so
+  // replicas do not share values.
   std::atomic<uint64_t> next_ingest_group_{std::random_device{}() | (uint64_t{std::random_device{}()} << 32) | 1};
   absl::Duration group_linger_;
   size_t queued_signals_ = 0;

@@ -18,6 +18,7 @@
 #include "services/health/mysql_health_repository.h"
 #include "services/health/health_service.h"
 #include "services/health/packed_rows.h"
+#include "services/health/logged_signals_sql.h"
 #include "absl/strings/str_replace.h"
 #include "common/db/sql_values.h"
 #include "common/status.h"
@@ -190,20 +191,42 @@ TEST_F(PackedMigrationDbTest, MovesEverySignalToTheLogAndKeepsItsKey) {
                          {SignalKind::kFeatureUsed, 1},
                          {SignalKind::kLogin, 1},
                          {SignalKind::kSessionMinutes, 1}}));
-  // The keys stay: sending e1 again is a duplicate.
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM signals"), 5);
+  // The keys stay, in the log rows the migration wrote (unnumbered): sending e1
+  // again is a duplicate, and so is e2, read from the same month's log once more by
+  // a repository whose cache holds nothing.
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 5);
   HealthService health(&repo, &clock_);
   Signal again;
   again.event_id = "e1";
   again.account_id = "m1";
   again.kind = SignalKind::kLogin;
-  again.occurred_at = clock_.Now() - absl::Hours(1);
-  absl::StatusOr<IngestResult> r =
-      health.RecordSignals({"RecordSignals", "", ""}, db::ResultCodec<IngestResult>(), {again},
-                           {}, false);
+  again.occurred_at = t0;
+  auto record = [&](HealthService& service, const Signal& s) {
+    return service.RecordSignals({"RecordSignals", "", ""}, db::ResultCodec<IngestResult>(), {s},
+                                 {}, false);
+  };
+  absl::StatusOr<IngestResult> r = record(health, again);
   ASSERT_OK(r);
   EXPECT_EQ(r->duplicates, 1);
   EXPECT_EQ(r->accepted, 0);
+  MySqlHealthRepository cold(pool_.get(), &clock_, HealthEncoders());
+  cold.SetSignalKeyCacheBytes(0);
+  HealthService cold_health(&cold, &clock_);
+  Signal e2 = again;
+  e2.event_id = "e2";
+  e2.kind = SignalKind::kSessionMinutes;
+  e2.value = 0.1 + 0.2;
+  e2.occurred_at = t0 + absl::Seconds(1);
+  r = record(cold_health, e2);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->duplicates, 1);
+  // A key is unique within its account and month of occurrence: e1 dated in
+  // November is another signal.
+  again.occurred_at = t0 + absl::Hours(1);
+  r = record(health, again);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->accepted, 1);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 6);
 }
 
 // A run stopped after creating the new tables and writing part of them (a killed

@@ -175,6 +175,16 @@ void AppendSignalLine(const Signal& s, std::string& out) {
   AppendEscaped(s.feature, out);
 }
 
+absl::Status ForEachLoggedKey(absl::string_view text,
+                              const std::function<void(absl::string_view)>& visit) {
+  return ForEachRow(text, [&](const Fields& f, int line) -> absl::Status {
+    if (f.size() != 6) return Malformed("signals", line, "not six fields");
+    if (f[0].empty()) return Malformed("signals", line, "no event id");
+    visit(f[0]);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status ForEachLoggedSignal(absl::string_view text,
                                  const std::function<void(const Signal&)>& visit) {
   Signal s;

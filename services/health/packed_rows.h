@@ -51,7 +51,8 @@ absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,
                                std::vector<CounterRow>& out);
 
 // Signals: the signals of one account and month that one ingest group stored, one
-// row of signal_log (whether a signal is new is decided by its key in `signals`).
+// row of signal_log (whether a signal is new is decided by the event ids of the
+// month's rows, ForEachLoggedKey).
 // A line is "<event_id>\t<kind name>\t<occurred_at, Unix microseconds>\t<value>\t
 // <csat>\t<feature>"; only the feature is escaped (ids are printable ASCII).
 void AppendSignalLine(const Signal& s, std::string& out);
@@ -60,6 +61,9 @@ void AppendSignalLine(const Signal& s, std::string& out);
 // Malformed text is DATA_LOSS naming the line.
 absl::Status ForEachLoggedSignal(absl::string_view text,
                                  const std::function<void(const Signal&)>& visit);
+// Calls visit(event_id) for each line, without reading the rest of the signal.
+absl::Status ForEachLoggedKey(absl::string_view text,
+                              const std::function<void(absl::string_view)>& visit);
 
 }  // namespace cs::health
 

@@ -144,6 +144,16 @@ TEST(SignalLogTest, RoundTripsEveryField) {
     EXPECT_EQ(out[i].csat, in[i].csat);
     EXPECT_EQ(out[i].feature, in[i].feature);
   }
+  std::vector<std::string> keys;
+  ASSERT_OK(ForEachLoggedKey(text, [&](absl::string_view id) { keys.emplace_back(id); }));
+  EXPECT_EQ(keys, (std::vector<std::string>{in[0].event_id, in[1].event_id, "evt-3"}));
+}
+
+TEST(SignalLogTest, KeysOfMalformedLinesAreDataLoss) {
+  for (const char* text : {"e1\tLOGIN\t1\t1\t0", "\tLOGIN\t1\t1\t0\t", "e1"}) {
+    absl::Status s = ForEachLoggedKey(text, [](absl::string_view) {});
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << text;
+  }
 }
 
 TEST(SignalLogTest, MalformedLinesAreDataLossNamingTheLine) {

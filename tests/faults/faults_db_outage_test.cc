@@ -26,6 +26,7 @@
 #include "cs/health/v1/health.grpc.pb.h"
 #include "tests/faults/fault_support.h"
 #include "tests/support/process.h"
+#include "services/health/logged_signals_sql.h"
 
 namespace cs::testing::faults {
 namespace {
@@ -176,16 +177,17 @@ TEST_F(DbOutageTest, IngestRidesOutAStoppedDatabaseAndStoresEverySignalOnce) {
   // attempt whose answer was lost (DUPLICATE), never twice.
   EXPECT_EQ(accepted + duplicates, batches * kBatch);
   const int64_t stored = SqlNumber(db_->port(), kSchema,
-                                   "SELECT COUNT(*) FROM signals WHERE account_id LIKE 'outage-%'"
-                                   " AND event_id LIKE 'ev-%'");
+                                   cs::health::CountLoggedSignalsSql(
+                                       "account_id LIKE 'outage-%' AND event_id LIKE 'ev-%'"));
   EXPECT_EQ(stored, static_cast<int64_t>(batches) * kBatch);
   const int64_t distinct = SqlNumber(
       db_->port(), kSchema,
-      "SELECT COUNT(DISTINCT account_id, event_id) FROM signals WHERE event_id LIKE 'ev-%'");
+      cs::health::CountLoggedSignalsSql("event_id LIKE 'ev-%'",
+                                        "COUNT(DISTINCT account_id, event_id)"));
   EXPECT_EQ(distinct, stored);
   // The probe sent during the outage was refused and so is not there.
   EXPECT_EQ(SqlNumber(db_->port(), kSchema,
-                      "SELECT COUNT(*) FROM signals WHERE event_id LIKE 'probe-%'"),
+                      cs::health::CountLoggedSignalsSql("event_id LIKE 'probe-%'")),
             0);
   std::printf("[ outage ] %d batches, %d accepted, %d duplicates, %d UNAVAILABLE attempts\n",
               batches, accepted, duplicates, failures[grpc::StatusCode::UNAVAILABLE]);

@@ -25,6 +25,7 @@
 #include "cs/playbooks/v1/playbooks.grpc.pb.h"
 #include "tests/faults/fault_support.h"
 #include "tests/support/process.h"
+#include "services/health/logged_signals_sql.h"
 
 namespace cs::testing::faults {
 namespace {
@@ -204,7 +205,7 @@ TEST(KillTest, HealthKilledUnderIngestKeepsEveryAcknowledgedSignalAndItsStreamRe
 
   // Nothing acknowledged is lost.
   const int64_t stored = SqlNumber(UriPort(db->uri()), db->config().schema,
-                                   "SELECT COUNT(*) FROM signals WHERE event_id LIKE 'kill-%'");
+                                   cs::health::CountLoggedSignalsSql("event_id LIKE 'kill-%'"));
   EXPECT_GE(stored, acknowledged_signals);
   for (const std::string& account : acknowledged_accounts) {
     hv1::GetAccountRequest req;

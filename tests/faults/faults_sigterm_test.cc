@@ -21,6 +21,7 @@
 #include "cs/health/v1/health.grpc.pb.h"
 #include "tests/faults/fault_support.h"
 #include "tests/support/process.h"
+#include "services/health/logged_signals_sql.h"
 
 namespace cs::testing::faults {
 namespace {
@@ -193,7 +194,7 @@ TEST(SigtermTest, InFlightCallsFinishNewOnesAreRefusedAndNothingAcknowledgedIsLo
 
   // Nothing acknowledged was lost.
   const int64_t stored = SqlNumber(UriPort(db->uri()), db->config().schema,
-                                   "SELECT COUNT(*) FROM signals WHERE event_id LIKE 'load-%'");
+                                   cs::health::CountLoggedSignalsSql("event_id LIKE 'load-%'"));
   EXPECT_EQ(stored, stored_acknowledged);
 }
 

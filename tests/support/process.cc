@@ -10,6 +10,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -134,9 +135,20 @@ std::string ReadFile(const std::string& path) {
 }
 
 PrivateMariaDb::PrivateMariaDb(std::string script, std::string dir)
-    : script_(std::move(script)), dir_(std::move(dir)), port_(FreePort()) {}
+    : script_(std::move(script)), dir_(std::move(dir)), port_(FreePort()) {
+  // Named after the test's pid, which a later run can get again: what that run left
+  // would otherwise be this one's starting data.
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+  std::filesystem::remove(dir_ + ".script.log", ignored);
+}
 
-PrivateMariaDb::~PrivateMariaDb() { Stop(); }
+PrivateMariaDb::~PrivateMariaDb() {
+  if (Stop()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
 
 bool PrivateMariaDb::Start() {
   const std::string cmd = absl::StrCat(script_, " start ", dir_, " ", port_, " >>", dir_,

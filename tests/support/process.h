@@ -58,7 +58,7 @@ CommandRun RunCommand(const std::string& command);
 // A MariaDB of the test's own (so it can stop and start it), on a free port.
 class PrivateMariaDb {
  public:
-  // `script` is scripts/mariadb; `dir` a fresh directory.
+  // `script` is scripts/mariadb; `dir` is emptied first, and removed at the end.
   PrivateMariaDb(std::string script, std::string dir);
   ~PrivateMariaDb();
   bool Start();
