@@ -9,8 +9,11 @@
 -- `signals` holds nothing signal_log does not (every stored key is the first field
 -- of a line there), so it goes. A replica of the previous version still running
 -- fails its next ingest on the missing table and writes nothing; the client's retry
--- reaches a replica of this version. Each statement can run again.
-ALTER TABLE signal_log ADD COLUMN IF NOT EXISTS log_no INT UNSIGNED NOT NULL DEFAULT 0,
-  ADD INDEX IF NOT EXISTS signal_log_no (account_id, month, log_no);
-ALTER TABLE signal_counters ADD COLUMN IF NOT EXISTS log_rows INT UNSIGNED NOT NULL DEFAULT 0;
-DROP TABLE IF EXISTS signals;
+-- reaches a replica of this version.
+--
+-- The long statement (the index over every log row) comes first: stopped, it is
+-- rolled back and the migration runs again from the start.
+ALTER TABLE signal_log ADD COLUMN log_no INT UNSIGNED NOT NULL DEFAULT 0,
+  ADD INDEX signal_log_no (account_id, month, log_no);
+ALTER TABLE signal_counters ADD COLUMN log_rows INT UNSIGNED NOT NULL DEFAULT 0;
+DROP TABLE signals;
