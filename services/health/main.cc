@@ -28,6 +28,9 @@ ABSL_FLAG(absl::Duration, health_view_cache_tail, absl::Milliseconds(150),
 ABSL_FLAG(int, health_ingest_group_signals, 20000,
           "concurrent RecordSignals/TrackEvents calls are committed together in groups of up to "
           "this many signals (0: one transaction per call)");
+ABSL_FLAG(int, health_ingest_groups, 1,
+          "ingest groups that may run at once, each a transaction on its own connection "
+          "(1: one at a time)");
 ABSL_FLAG(int, health_signal_key_cache_mib, 256,
           "memory (estimated, MiB) for the stored signal keys this replica keeps per account "
           "and month to tell duplicates without reading the signal log (0: none kept)");
@@ -91,6 +94,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const absl::Duration business_interval = absl::GetFlag(FLAGS_business_metrics_interval);
+  const int ingest_groups = absl::GetFlag(FLAGS_health_ingest_groups);
+  if (ingest_groups < 1 || ingest_groups > 16) {
+    std::fprintf(stderr, "health: --health_ingest_groups (CS_HEALTH_INGEST_GROUPS): must be 1 to 16\n");
+    return 2;
+  }
   const int key_cache_mib = absl::GetFlag(FLAGS_health_signal_key_cache_mib);
   if (key_cache_mib < 0 || key_cache_mib > 1 << 20) {
     std::fprintf(stderr,
@@ -110,7 +118,7 @@ int main(int argc, char** argv) {
   }
   return cs::RunServiceMain(
       *config, {{"common", &common_migrations()}, {"health", &health_migrations()}},
-      [business_interval, rescore_threads, key_cache_mib](cs::ServiceRuntime& runtime,
+      [business_interval, rescore_threads, key_cache_mib, ingest_groups](cs::ServiceRuntime& runtime,
          cs::db::Pool& pool) -> absl::StatusOr<std::unique_ptr<cs::ServiceWiring>> {
         auto wiring = std::make_unique<HealthWiring>(&pool, rescore_threads);
         // Not fatal: the server must start (NOT_SERVING) while the database is down;
@@ -125,7 +133,7 @@ int main(int argc, char** argv) {
         // Open event streams end at shutdown so the drain does not wait on them.
         runtime.AddShutdownHook([events = &wiring->events] { events->Stop(); });
         wiring->health_repository.SetIngestGroupCommit(
-            absl::GetFlag(FLAGS_health_ingest_group_signals));
+            absl::GetFlag(FLAGS_health_ingest_group_signals), absl::ZeroDuration(), ingest_groups);
         wiring->health_repository.SetSignalKeyCacheBytes(static_cast<size_t>(key_cache_mib)
                                                           << 20);
         const int cache_accounts = absl::GetFlag(FLAGS_health_view_cache_accounts);

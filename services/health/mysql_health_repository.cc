@@ -568,14 +568,15 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn, KeyView& k
   for (const auto& [key, m] : keys.months) {
     auto added = increments.find(key);
     if (added == increments.end() && m.new_rows == 0) continue;
-    MonthCounters merged;
-    if (added != increments.end()) merged = added->second;
-    if (absl::Status s = DecodeMonthCounters(m.counters, merged); !s.ok()) {
+    static const MonthCounters kNothing;
+    Write& w = writes.emplace_back(Write{&key, m.stored_rows + m.new_rows, ""});
+    if (absl::Status s = MergeMonthCounters(
+            m.counters, added == increments.end() ? kNothing : added->second, w.text);
+        !s.ok()) {
       // Never overwrite a row that cannot be read: the ingest fails instead.
       return absl::DataLossError(absl::StrCat("signal_counters of ", key.first, ", ",
                                               MonthText(key.second), ": ", s.message()));
     }
-    writes.push_back({&key, m.stored_rows + m.new_rows, EncodeMonthCounters(merged)});
   }
   for (const auto& [key, month] : increments) {
     if (!keys.months.count(key)) {
@@ -774,18 +775,19 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
   ingest_queue_.push_back(&pending);
   queued_signals_ += batch.records.size();
   // A leader lingering for company is waiting for this.
-  if (ingest_leader_) ingest_cv_.notify_all();
-  // Leader and followers: whoever finds no group running takes what is queued (its
-  // own request first in line or behind others) and runs it as one transaction;
-  // the rest wait. Requests that arrive meanwhile form the next group, so a group
-  // waits for nothing but the one before it.
+  if (running_groups_ > 0) ingest_cv_.notify_all();
+  // Leaders and followers: while fewer than max_groups_ groups run, whoever finds
+  // requests queued takes them (its own first in line or behind others) and runs
+  // them as one transaction; the rest wait. Requests that arrive meanwhile form the
+  // next group, which runs beside the one before it (their statements and commits
+  // overlap; they take the rows they share in turn).
   for (;;) {
     if (pending.done) return std::move(pending.out);
-    if (ingest_leader_) {
+    if (running_groups_ >= max_groups_ || ingest_queue_.empty()) {
       ingest_cv_.wait(lock);
       continue;
     }
-    ingest_leader_ = true;
+    ++running_groups_;
     if (group_linger_ > absl::ZeroDuration()) {
       ingest_cv_.wait_for(lock, absl::ToChronoNanoseconds(group_linger_), [&] {
         return queued_signals_ >= static_cast<size_t>(max_group_signals_);
@@ -801,18 +803,20 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
       signals += n;
     }
     queued_signals_ -= signals;
-    ++group_stats_.groups;
-    group_stats_.requests += static_cast<int64_t>(group.size());
+    if (!group.empty()) {
+      ++group_stats_.groups;
+      group_stats_.requests += static_cast<int64_t>(group.size());
+    }
     lock.unlock();
     try {
-      RunIngestGroup(group);
+      if (!group.empty()) RunIngestGroup(group);
     } catch (...) {
       // Whatever went wrong, the followers must not wait for ever.
       for (PendingIngest* p : group) p->out = absl::InternalError("ingest failed unexpectedly");
     }
     lock.lock();
     for (PendingIngest* p : group) p->done = true;
-    ingest_leader_ = false;
+    --running_groups_;
     ingest_cv_.notify_all();
   }
 }
@@ -835,6 +839,31 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
   std::optional<KeyView> keys;
   const absl::Status status = pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
     keys.emplace();
+    // The months the calls will append to, locked up front in key order: locked
+    // call by call, two groups running at once could each hold one the other
+    // waits for. An atomic call locks its own, so one that fails leaves no row.
+    {
+      std::vector<std::string> asked;
+      for (const PendingIngest* p : group) {
+        if (p->batch->atomic) continue;
+        for (const IngestRecord& r : p->batch->records) {
+          if (r.signal.has_value()) asked.push_back(r.account_id);
+        }
+      }
+      std::sort(asked.begin(), asked.end());
+      asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
+      const std::set<std::string> known = ExistingAccounts(conn, asked);
+      std::set<SignalKeyCache::Key> months;
+      for (const PendingIngest* p : group) {
+        if (p->batch->atomic) continue;
+        for (const IngestRecord& r : p->batch->records) {
+          if (r.signal.has_value() && known.count(r.account_id)) {
+            months.emplace(r.account_id, absl::CivilMonth(DayOf(r.signal->occurred_at)));
+          }
+        }
+      }
+      RETURN_IF_ERROR(LockKeyMonths(conn, *keys, months));
+    }
     for (size_t i = 0; i < group.size(); ++i) {
       const PendingIngest& p = *group[i];
       staged[i].reset();

@@ -35,9 +35,13 @@ class MySqlHealthRepository final : public HealthRepository {
   // call runs in a transaction of its own. `linger`: how long a group's leader
   // waits for more calls before starting (0: not at all; the queue fills while
   // the previous group runs). Call before serving.
-  void SetIngestGroupCommit(int signals, absl::Duration linger = absl::ZeroDuration()) {
+  // `groups`: how many groups may run at once (each on its own connection); a
+  // group that shares accounts or months with one running waits for their rows.
+  void SetIngestGroupCommit(int signals, absl::Duration linger = absl::ZeroDuration(),
+                            int groups = 1) {
     max_group_signals_ = signals;
     group_linger_ = linger;
+    max_groups_ = groups < 1 ? 1 : groups;
   }
   // How much memory (estimated) the stored signal keys kept between ingest
   // transactions may take (SignalKeyCache). Call before serving.
@@ -197,7 +201,8 @@ class MySqlHealthRepository final : public HealthRepository {
   std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
   std::deque<PendingIngest*> ingest_queue_;
-  bool ingest_leader_ = false;
+  int max_groups_ = 1;
+  int running_groups_ = 0;
   std::mutex cache_mu_;
   std::map<std::pair<std::string, int>, Scorecard> scorecard_cache_;
 };

@@ -152,6 +152,69 @@ absl::Status DecodeMonthCounters(absl::string_view text, MonthCounters& out) {
   });
 }
 
+absl::Status MergeMonthCounters(absl::string_view stored, const MonthCounters& add,
+                                std::string& out) {
+  out.clear();
+  out.reserve(stored.size() + add.size() * 24);
+  auto emit = [&](int day, absl::string_view escaped_name, const std::string* name,
+                  double value) {
+    if (!out.empty()) out += '\n';
+    absl::StrAppend(&out, day, "\t");
+    if (name != nullptr) {
+      AppendEscaped(*name, out);
+    } else {
+      out.append(escaped_name.data(), escaped_name.size());
+    }
+    out += '\t';
+    AppendNumber(value, out);
+  };
+  auto next = add.begin();
+  std::string name;
+  std::optional<std::pair<int, std::string>> previous;
+  bool ordered = true;
+  absl::Status status = ForEachRow(stored, [&](const Fields& f, int line) -> absl::Status {
+    if (f.size() != 3) return Malformed("counters", line, "not three fields");
+    int day = 0;
+    double value = 0;
+    if (!ParseDay(f[0], day)) return Malformed("counters", line, "day of month not 1-31");
+    if (!Unescape(f[1], name) || name.empty()) {
+      return Malformed("counters", line, "bad counter name");
+    }
+    if (!absl::SimpleAtod(f[2], &value)) return Malformed("counters", line, "bad value");
+    if (!ordered) return absl::OkStatus();  // only checked from here on
+    std::pair<int, std::string> key(day, name);
+    if (previous.has_value() && !(*previous < key)) {
+      ordered = false;
+      return absl::OkStatus();
+    }
+    while (next != add.end() && next->first < key) {
+      emit(next->first.first, "", &next->first.second, next->second);
+      ++next;
+    }
+    if (next != add.end() && next->first == key) {
+      emit(day, f[1], nullptr, value + next->second);
+      ++next;
+    } else {
+      // Untouched: the line as stored.
+      if (!out.empty()) out += '\n';
+      absl::StrAppend(&out, f[0], "\t", f[1], "\t", f[2]);
+    }
+    previous = std::move(key);
+    return absl::OkStatus();
+  });
+  RETURN_IF_ERROR(status);
+  if (!ordered) {
+    // Lines out of order or a counter listed twice for a day (not written by
+    // EncodeMonthCounters): read it whole and write it in order.
+    MonthCounters merged = add;
+    RETURN_IF_ERROR(DecodeMonthCounters(stored, merged));
+    out = EncodeMonthCounters(merged);
+    return absl::OkStatus();
+  }
+  for (; next != add.end(); ++next) emit(next->first.first, "", &next->first.second, next->second);
+  return absl::OkStatus();
+}
+
 absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,
                                absl::CivilDay from, absl::CivilDay to,
                                std::vector<CounterRow>& out) {

@@ -44,6 +44,11 @@ std::string EncodeMonthCounters(const MonthCounters& counters);
 // Adds the packed text's values into `out` (a counter listed twice adds up).
 // Malformed text is DATA_LOSS naming the line.
 absl::Status DecodeMonthCounters(absl::string_view text, MonthCounters& out);
+// `stored` (a month row's text) with `add` added, as `out`: lines `add` does not
+// touch are copied as they are, so a month's row is not read into a map to add one
+// day's counts. Malformed text is DATA_LOSS, as for DecodeMonthCounters.
+absl::Status MergeMonthCounters(absl::string_view stored, const MonthCounters& add,
+                                std::string& out);
 
 // The rows of a packed month whose day lies in from..to (inclusive), appended.
 absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,

@@ -95,6 +95,38 @@ TEST(CounterPackTest, EmptyLinesAndTrailingBreaksAreSkipped) {
   EXPECT_TRUE(none.empty());
 }
 
+// Merging reads back as decoding the stored text and adding: in order, out of
+// order (read whole), with escaped names, into nothing, and malformed text refused.
+TEST(CounterPackTest, MergingAddsAsDecodingDoesAndKeepsUntouchedLines) {
+  MonthCounters add = {{{1, "logins"}, 2},
+                       {{3, "feature:tab\there"}, 1},
+                       {{3, "logins"}, 0.5},
+                       {{30, "zz"}, 7}};
+  const std::string in_order = EncodeMonthCounters(
+      {{{1, "logins"}, 1}, {{2, "tickets"}, 3}, {{3, "feature:tab\there"}, 4}, {{31, "a"}, 1}});
+  for (const std::string& stored :
+       {in_order, std::string("3\tlogins\t1\n1\tlogins\t1\n3\tlogins\t2"), std::string(""),
+        std::string("02\tx\t1.25\n\n")}) {
+    std::string merged;
+    ASSERT_OK(MergeMonthCounters(stored, add, merged)) << stored;
+    MonthCounters expected = add;
+    ASSERT_OK(DecodeMonthCounters(stored, expected));
+    MonthCounters got;
+    ASSERT_OK(DecodeMonthCounters(merged, got)) << merged;
+    EXPECT_EQ(got, expected) << stored << " -> " << merged;
+  }
+  // Lines no increment touches are copied as stored.
+  std::string merged;
+  ASSERT_OK(MergeMonthCounters("02\tx\t1.250", {{{5, "y"}, 1}}, merged));
+  EXPECT_EQ(merged, "02\tx\t1.250\n5\ty\t1");
+  ASSERT_OK(MergeMonthCounters(in_order, {}, merged));
+  EXPECT_EQ(merged, in_order);
+  EXPECT_EQ(MergeMonthCounters("1\tlogins\tmany", add, merged).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(MergeMonthCounters("1\tb\t1\n1\ta\t1\n1\tlogins", add, merged).code(),
+            absl::StatusCode::kDataLoss);
+}
+
 // Rows in any order, a day listed twice: the window sums per day and answers by range.
 TEST(CounterWindowTest, SumsDaysInAnyOrderAndFindsTheLastNonZeroDay) {
   const absl::CivilDay d(2026, 11, 1);
