@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <list>
 #include <iostream>
 #include <map>
@@ -191,8 +192,13 @@ class FakeExpansion final : public ev1::ExpansionService::Service {
  public:
   grpc::Status CreateOpportunity(grpc::ServerContext*, const ev1::CreateOpportunityRequest* request,
                                  ev1::CreateOpportunityResponse* response) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     ++calls_;
+    if (hold_ > 0) {
+      ++arrived_;
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(5), [&] { return arrived_ >= hold_; });
+    }
     auto [it, inserted] = by_request_.emplace(request->request_id(), request->opportunity());
     if (inserted) it->second.set_opportunity_id(std::to_string(by_request_.size()));
     *response->mutable_opportunity() = it->second;
@@ -223,11 +229,24 @@ class FakeExpansion final : public ev1::ExpansionService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     down_ = down;
   }
+  // The next creates wait (up to 5 s) until `n` of them have arrived, as when two
+  // replicas ask at the same moment.
+  void HoldCreates(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = n;
+  }
+  int held() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return arrived_;
+  }
 
  private:
   std::mutex mu_;
+  std::condition_variable cv_;
   int calls_ = 0;
   bool down_ = false;
+  int hold_ = 0;
+  int arrived_ = 0;
   std::map<std::string, ev1::Opportunity> by_request_;
 };
 
@@ -873,6 +892,35 @@ TEST_F(PlaybookDbTest, RepeatedSignalsOfAnInterestJoinItsOpenOpportunity) {
   ASSERT_OK(service_->Sweep());
   EXPECT_EQ(expansion_server_.opened().size(), 3u);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM expansion_requests WHERE sent_at IS NULL"), 0);
+}
+
+// Two replicas sweeping signals of one interest at the same moment, neither having
+// seen the other's opportunity: both ask under the interest's request id, so one
+// opportunity is opened and both requests name it.
+TEST_F(PlaybookDbTest, TwoReplicasSweepingOneInterestAtOnceOpenOneOpportunity) {
+  health_.UpsertAccount("acme", hv1::TIER_ENTERPRISE, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.ExpansionSignal("acme", "sig-1", hv1::BAND_GREEN);
+  health_.ExpansionSignal("acme", "sig-2", hv1::BAND_GREEN);
+  Consume();
+  ASSERT_EQ(Count("SELECT COUNT(*) FROM expansion_requests"), 2);
+  // One is due a little later, so each replica claims one.
+  Execute("UPDATE expansion_requests SET next_attempt_at = next_attempt_at + INTERVAL 10 SECOND"
+          " ORDER BY request_id LIMIT 1");
+  expansion_server_.HoldCreates(2);
+  std::unique_ptr<PlaybookService> other = MakeService(pool_.get());
+  absl::Status first;
+  std::thread sweeping([&] { first = service_->Sweep().status(); });
+  for (int i = 0; i < 500 && expansion_server_.held() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(expansion_server_.held(), 1) << "the first replica's create did not arrive";
+  clock_.Advance(absl::Seconds(11));
+  ASSERT_OK(other->Sweep());
+  sweeping.join();
+  ASSERT_OK(first);
+  EXPECT_EQ(expansion_server_.opened().size(), 1u);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM expansion_requests WHERE sent_at IS NOT NULL"), 2);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT opportunity_id) FROM expansion_requests"), 1);
 }
 
 // A call applies at most the configured page of events (the default: 500).

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -421,7 +422,15 @@ absl::StatusOr<std::string> PlaybookService::OpenOrJoin(const OpportunityRequest
     ASSIGN_OR_RETURN(bool open, expansion_->IsOpen(r.earlier_opportunity_id));
     if (open) return r.earlier_opportunity_id;
   }
-  return expansion_->CreateOpportunity(r);
+  // Asked under the interest and the opportunity it follows, not this request: two
+  // replicas sweeping signals of one interest at the same moment (neither has seen
+  // the other's opportunity yet) send the same request id, and expansion opens one
+  // opportunity and answers both with it. A retry of this request sends it again.
+  OpportunityRequest create = r;
+  create.request_id = absl::StrCat(
+      "interest-", Fingerprint64Hex(absl::StrCat(r.account_id, "\x1f", r.signal_kind, "\x1f",
+                                                 r.feature, "\x1f", r.earlier_opportunity_id)));
+  return expansion_->CreateOpportunity(create);
 }
 
 }  // namespace cs::playbooks
