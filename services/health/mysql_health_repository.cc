@@ -321,8 +321,6 @@ constexpr char kOverrideColumns[] = "account_id, score_name, score, reason, set_
 
 namespace {
 
-using SignalKey = std::pair<std::string, std::string>;  // (account_id, event_id)
-
 // The accounts among `ids` that exist, one statement per chunk.
 std::set<std::string> ExistingAccounts(db::Connection& conn, const std::vector<std::string>& ids) {
   std::set<std::string> out;
@@ -501,7 +499,7 @@ void MySqlHealthRepository::KeepStoredKeys(KeyView& keys) {
 // own and numbered after the month's stored rows (log_no). Rows go in statements
 // of at most kPackedBytesPerStatement.
 void MySqlHealthRepository::AppendSignalLog(db::Connection& conn, KeyView& keys,
-                                            const std::vector<const Signal*>& signals,
+                                            const std::vector<const PreparedBatch::Item*>& signals,
                                             absl::Time now) {
   constexpr int kSignalsPerLogRow = 1000;
   struct LogRow {
@@ -513,8 +511,9 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn, KeyView& keys,
     std::string text;
   };
   std::map<std::pair<std::string, absl::CivilMonth>, std::vector<LogRow>> by_month;
-  for (const Signal* s : signals) {
-    const absl::CivilMonth month(DayOf(s->occurred_at));
+  for (const PreparedBatch::Item* item : signals) {
+    const Signal* s = &*item->record->signal;
+    const absl::CivilMonth month(item->day);
     std::vector<LogRow>& rows = by_month[{s->account_id, month}];
     if (rows.empty() || rows.back().lines == kSignalsPerLogRow) {
       KeyView::Month& locked = keys.months.at({s->account_id, month});
@@ -524,7 +523,9 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn, KeyView& keys,
       row.seq = next_ingest_group_.fetch_add(1);
       row.log_no = locked.stored_rows + ++locked.new_rows;
     }
-    AppendSignalLine(*s, rows.back().text);
+    std::string& text = rows.back().text;
+    if (!text.empty()) text += '\n';
+    text += item->line;
     ++rows.back().lines;
   }
   std::vector<const LogRow*> rows;
@@ -604,6 +605,33 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn, KeyView& k
   return absl::OkStatus();
 }
 
+MySqlHealthRepository::PreparedBatch MySqlHealthRepository::PrepareBatch(const IngestBatch& batch) {
+  PreparedBatch prepared;
+  prepared.items.reserve(batch.records.size());
+  for (const IngestRecord& r : batch.records) prepared.items.push_back({&r});
+  // Accounts in id order, so concurrent batches lock rows in the same order.
+  std::stable_sort(prepared.items.begin(), prepared.items.end(),
+                   [](const PreparedBatch::Item& a, const PreparedBatch::Item& b) {
+                     return a.record->account_id < b.record->account_id;
+                   });
+  absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>> seen;
+  seen.reserve(batch.records.size());
+  for (PreparedBatch::Item& item : prepared.items) {
+    if (!item.record->signal.has_value()) continue;
+    const Signal& s = *item.record->signal;
+    if (prepared.accounts.empty() || prepared.accounts.back() != s.account_id) {
+      prepared.accounts.push_back(s.account_id);
+    }
+    // Sent twice in this batch: the first one counts.
+    item.repeated = !seen.emplace(s.account_id, s.event_id).second;
+    if (item.repeated) continue;
+    item.day = DayOf(s.occurred_at);
+    prepared.months.emplace(s.account_id, absl::CivilMonth(item.day));
+    AppendSignalLine(s, item.line);
+  }
+  return prepared;
+}
+
 // What one request's ingest wrote before the rescore, and what it publishes after.
 struct MySqlHealthRepository::StagedIngest {
   IngestResult result;
@@ -611,7 +639,7 @@ struct MySqlHealthRepository::StagedIngest {
   std::vector<const Signal*> expansion;
   std::vector<AcceptedSignal> first_value_candidates;
   // Logged and added by CommitStaged, once for all the calls of a group.
-  std::vector<const Signal*> accepted;
+  std::vector<const PreparedBatch::Item*> accepted;
   CounterAdditions counters;
 };
 
@@ -620,35 +648,26 @@ struct MySqlHealthRepository::PendingIngest {
   const db::WriteKey* key = nullptr;
   const db::ResultCodec<IngestResult>* codec = nullptr;
   const IngestBatch* batch = nullptr;
+  const PreparedBatch* prepared = nullptr;
   absl::Time now;
   absl::StatusOr<IngestResult> out = absl::InternalError("ingest not run");
   bool done = false;
 };
 
 absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::StageIngest(
-    db::Connection& conn, KeyView& keys, const IngestBatch& batch, absl::Time now) {
+    db::Connection& conn, KeyView& keys, const IngestBatch& batch, const PreparedBatch& prepared,
+    absl::Time now) {
   StagedIngest staged;
   IngestResult& result = staged.result;
   result.acks.resize(batch.records.size());
-  // Accounts in id order, so concurrent batches lock rows in the same order.
-  std::vector<const IngestRecord*> order;
-  for (const IngestRecord& r : batch.records) order.push_back(&r);
-  std::stable_sort(order.begin(), order.end(), [](const IngestRecord* a, const IngestRecord* b) {
-    return a->account_id < b->account_id;
-  });
   // Reads first, a few multi-row statements for the whole batch: which accounts
   // exist, then (with the months locked) which signals are stored already.
-  std::vector<std::string> asked;
-  for (const IngestRecord* r : order) {
-    if (r->signal.has_value() && (asked.empty() || asked.back() != r->account_id)) {
-      asked.push_back(r->account_id);
-    }
-  }
-  const std::set<std::string> known = ExistingAccounts(conn, asked);
+  const std::set<std::string> known = ExistingAccounts(conn, prepared.accounts);
 
-  std::set<SignalKey> seen;
-  std::vector<const IngestRecord*> fresh;  // the first of each key in this batch
-  for (const IngestRecord* r : order) {
+  std::vector<const PreparedBatch::Item*> fresh;  // the first of each key in this batch
+  std::set<SignalKeyCache::Key> months;
+  for (const PreparedBatch::Item& item : prepared.items) {
+    const IngestRecord* r = item.record;
     RecordAck& ack = result.acks[r->index];
     ack.index = r->index;
     ack.event_id = r->event_id;
@@ -666,40 +685,48 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       ++result.rejected;
       continue;
     }
-    // Sent twice in this batch: the first one counts.
-    if (!seen.emplace(r->signal->account_id, r->signal->event_id).second) {
+    if (item.repeated) {
       ack.outcome = RecordOutcome::kDuplicate;
       ++result.duplicates;
       continue;
     }
-    fresh.push_back(r);
+    fresh.push_back(&item);
+    if (!keys.months.count({r->account_id, absl::CivilMonth(item.day)})) {
+      months.emplace(r->account_id, absl::CivilMonth(item.day));
+    }
   }
   // A signal is a duplicate when its event id is among the stored keys of its
   // account and month of occurrence (a retry carries the same signal, so the same
   // month), or among those an earlier request of this transaction stored.
-  std::set<SignalKeyCache::Key> months;
-  for (const IngestRecord* r : fresh) {
-    months.emplace(r->signal->account_id, absl::CivilMonth(DayOf(r->signal->occurred_at)));
-  }
   RETURN_IF_ERROR(LockKeyMonths(conn, keys, months));
 
   std::set<std::string>& touched = staged.touched;
   std::vector<const Signal*>& expansion = staged.expansion;
   std::vector<AcceptedSignal>& first_value_candidates = staged.first_value_candidates;
-  for (const IngestRecord* r : fresh) {
+  KeyView::Month* stored = nullptr;
+  const SignalKeyCache::Key* stored_key = nullptr;
+  for (const PreparedBatch::Item* item : fresh) {
+    const IngestRecord* r = item->record;
     RecordAck& ack = result.acks[r->index];
     const Signal& s = *r->signal;
-    const absl::CivilDay day = DayOf(s.occurred_at);
-    KeyView::Month& stored = keys.months.at({s.account_id, absl::CivilMonth(day)});
-    if (stored.Holds(s.event_id)) {
+    const absl::CivilDay day = item->day;
+    // Signals come in account order, mostly a month at a time: one lookup per run.
+    if (stored == nullptr || stored_key->first != s.account_id ||
+        stored_key->second != absl::CivilMonth(day)) {
+      auto it = keys.months.find({s.account_id, absl::CivilMonth(day)});
+      if (it == keys.months.end()) return absl::InternalError("a signal's month was not locked");
+      stored = &it->second;
+      stored_key = &it->first;
+    }
+    if (stored->Holds(s.event_id)) {
       ack.outcome = RecordOutcome::kDuplicate;
       ++result.duplicates;
       continue;
     }
-    stored.added.insert(s.event_id);
+    stored->added.insert(s.event_id);
     ack.outcome = RecordOutcome::kAccepted;
     ++result.accepted;
-    staged.accepted.push_back(&s);
+    staged.accepted.push_back(item);
     touched.insert(s.account_id);
     if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
     first_value_candidates.push_back({&s, r->event_name});
@@ -717,7 +744,7 @@ absl::Status MySqlHealthRepository::CommitStaged(db::Connection& conn, KeyView& 
   // One pass for all the calls of a group: each step reads what it needs once
   // (month rows, accounts, first-value definitions).
   std::set<std::string> touched;
-  std::vector<const Signal*> accepted;
+  std::vector<const PreparedBatch::Item*> accepted;
   CounterAdditions counters;
   std::vector<const Signal*> expansion;
   std::vector<AcceptedSignal> first_value_candidates;
@@ -746,13 +773,15 @@ absl::Status MySqlHealthRepository::CommitStaged(db::Connection& conn, KeyView& 
 
 absl::StatusOr<IngestResult> MySqlHealthRepository::IngestAlone(
     const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec, const IngestBatch& batch,
-    absl::Time now) {
+    absl::Time now, const PreparedBatch* prepared) {
+  const PreparedBatch own = prepared == nullptr ? PrepareBatch(batch) : PreparedBatch();
+  if (prepared == nullptr) prepared = &own;
   std::optional<KeyView> keys;
   absl::StatusOr<IngestResult> out = db::RunIdempotent<IngestResult>(
       *pool_, *clock_, key, codec,
       [&](db::Connection& conn) -> absl::StatusOr<IngestResult> {
         keys.emplace();
-        ASSIGN_OR_RETURN(StagedIngest staged, StageIngest(conn, *keys, batch, now));
+        ASSIGN_OR_RETURN(StagedIngest staged, StageIngest(conn, *keys, batch, *prepared, now));
         RETURN_IF_ERROR(CommitStaged(conn, *keys, {&staged}, now));
         return std::move(staged.result);
       },
@@ -766,10 +795,12 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
     const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec, const IngestBatch& batch,
     absl::Time now) {
   if (max_group_signals_ <= 0) return IngestAlone(key, codec, batch, now);
+  const PreparedBatch prepared = PrepareBatch(batch);
   PendingIngest pending;
   pending.key = &key;
   pending.codec = &codec;
   pending.batch = &batch;
+  pending.prepared = &prepared;
   pending.now = now;
   std::unique_lock<std::mutex> lock(ingest_mu_);
   ingest_queue_.push_back(&pending);
@@ -824,7 +855,7 @@ absl::StatusOr<IngestResult> MySqlHealthRepository::Ingest(
 void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& group) {
   if (group.size() == 1) {
     PendingIngest& p = *group.front();
-    p.out = IngestAlone(*p.key, *p.codec, *p.batch, p.now);
+    p.out = IngestAlone(*p.key, *p.codec, *p.batch, p.now, p.prepared);
     return;
   }
   absl::Time now = group.front()->now;
@@ -846,9 +877,7 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
       std::vector<std::string> asked;
       for (const PendingIngest* p : group) {
         if (p->batch->atomic) continue;
-        for (const IngestRecord& r : p->batch->records) {
-          if (r.signal.has_value()) asked.push_back(r.account_id);
-        }
+        asked.insert(asked.end(), p->prepared->accounts.begin(), p->prepared->accounts.end());
       }
       std::sort(asked.begin(), asked.end());
       asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
@@ -856,10 +885,8 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
       std::set<SignalKeyCache::Key> months;
       for (const PendingIngest* p : group) {
         if (p->batch->atomic) continue;
-        for (const IngestRecord& r : p->batch->records) {
-          if (r.signal.has_value() && known.count(r.account_id)) {
-            months.emplace(r.account_id, absl::CivilMonth(DayOf(r.signal->occurred_at)));
-          }
+        for (const SignalKeyCache::Key& m : p->prepared->months) {
+          if (known.count(m.first)) months.insert(m);
         }
       }
       RETURN_IF_ERROR(LockKeyMonths(conn, *keys, months));
@@ -882,7 +909,7 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
           continue;
         }
       }
-      absl::StatusOr<StagedIngest> s = StageIngest(conn, *keys, *p.batch, p.now);
+      absl::StatusOr<StagedIngest> s = StageIngest(conn, *keys, *p.batch, *p.prepared, p.now);
       if (!s.ok()) {
         if (absl::IsAborted(s.status())) return s.status();
         conn.Execute("ROLLBACK TO SAVEPOINT ingest_request");
@@ -910,7 +937,9 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
   }
   // The group failed as a whole (the database, a conflict that outlived the
   // retries): each request runs again on its own and gets its own answer.
-  for (PendingIngest* p : group) p->out = IngestAlone(*p->key, *p->codec, *p->batch, p->now);
+  for (PendingIngest* p : group) {
+    p->out = IngestAlone(*p->key, *p->codec, *p->batch, p->now, p->prepared);
+  }
 }
 
 absl::Status MySqlHealthRepository::PublishExpansionSignals(

@@ -142,12 +142,29 @@ class MySqlHealthRepository final : public HealthRepository {
   struct StagedIngest;
   struct PendingIngest;
   struct KeyView;
+  // What staging a request needs that does not depend on the database, worked out in
+  // the request's own thread before it queues: one group's transaction runs at a
+  // time, and whatever it need not do is time every request in the group saves.
+  struct PreparedBatch {
+    struct Item {
+      const IngestRecord* record = nullptr;
+      bool repeated = false;  // its key came earlier in the batch: a duplicate
+      absl::CivilDay day;     // of occurred_at
+      std::string line;       // its signal_log line
+    };
+    std::vector<Item> items;            // every record, accounts in id order (stable)
+    std::vector<std::string> accounts;  // of the records with a signal, distinct, in order
+    // The month of every record with a signal that is not repeated.
+    std::set<SignalKeyCache::Key> months;
+  };
+  static PreparedBatch PrepareBatch(const IngestBatch& batch);
   // The writes of one request before the rescore: acks, rejected records, signals;
   // its counter increments are returned for the group to add. A request-level
   // failure (atomic batch, unknown account) writes nothing. `keys`: the stored keys
   // of the months the transaction has locked so far, and those it adds.
   absl::StatusOr<StagedIngest> StageIngest(db::Connection& conn, KeyView& keys,
-                                           const IngestBatch& batch, absl::Time now);
+                                           const IngestBatch& batch,
+                                           const PreparedBatch& prepared, absl::Time now);
   // Locks the month rows of `months` that `keys` does not hold yet (in key order)
   // and learns their stored keys: from the cache, from the log rows the cache has
   // not seen, or the whole month's log.
@@ -160,14 +177,15 @@ class MySqlHealthRepository final : public HealthRepository {
   // then the events that carry the new score (expansion signals) and first values.
   absl::Status CommitStaged(db::Connection& conn, KeyView& keys,
                             const std::vector<const StagedIngest*>& staged, absl::Time now);
-  // One request, one transaction.
+  // One request, one transaction (`prepared`: PrepareBatch(batch), when done already).
   absl::StatusOr<IngestResult> IngestAlone(const db::WriteKey& key,
                                            const db::ResultCodec<IngestResult>& codec,
-                                           const IngestBatch& batch, absl::Time now);
+                                           const IngestBatch& batch, absl::Time now,
+                                           const PreparedBatch* prepared = nullptr);
   void RunIngestGroup(const std::vector<PendingIngest*>& group);
   // Writes an ingest's accepted signals to signal_log.
   void AppendSignalLog(db::Connection& conn, KeyView& keys,
-                       const std::vector<const Signal*>& signals, absl::Time now);
+                       const std::vector<const PreparedBatch::Item*>& signals, absl::Time now);
   // Adds an ingest's counter increments into the packed month rows it has locked.
   static absl::Status AddCounters(db::Connection& conn, KeyView& keys,
                                   const CounterAdditions& increments);
