@@ -87,6 +87,9 @@ struct ServerConfig {
   int max_receive_message_bytes = 4 << 20;
   double rate_limit_per_second = 500;
   double rate_limit_burst = 1000;
+  // How long a stream trusts that an account it carried is outside the regulated
+  // industries before asking again (an account can become regulated mid-stream).
+  absl::Duration audit_stream_recheck = absl::Seconds(60);
 };
 
 // Checks every field, naming the flag and the environment variable at fault.

@@ -3,6 +3,7 @@
 #include <grpcpp/server_context.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <shared_mutex>
 #include <unordered_map>
@@ -175,23 +176,40 @@ class AuditInterceptor : public grpc::experimental::Interceptor {
  private:
   // A stream may run for hours: each regulated account a message carries (beyond
   // those the request names, recorded with the final status) is recorded once per
-  // stream, before the first message carrying it is sent. When that cannot be
-  // written the stream is cancelled rather than sent unrecorded.
+  // stream, before the first message carrying it is sent. An account found outside
+  // the regulated industries is asked about again after the factory's
+  // stream_recheck, so one that becomes regulated while the stream runs is recorded
+  // from then on. When a row cannot be written the stream is cancelled rather than
+  // sent unrecorded.
   void RecordStreamedMessage(const Message& m) {
     MessageIds ids;
     CollectIds(m, &ids);
+    const absl::Time now = factory_->Now();
     std::vector<std::string> fresh;
     for (const std::string& a : ids.accounts) {
-      if (!request_.accounts.count(a) && !streamed_.count(a)) fresh.push_back(a);
+      if (request_.accounts.count(a) || recorded_.count(a)) continue;
+      auto cleared = cleared_.find(a);
+      if (cleared != cleared_.end() && now - cleared->second < factory_->stream_recheck()) {
+        continue;
+      }
+      fresh.push_back(a);
     }
     if (fresh.empty()) return;
-    if (!factory_->RecordStreamed(info_, principal_, request_, fresh)) {
+    std::optional<std::vector<std::string>> regulated =
+        factory_->RecordStreamed(info_, principal_, request_, fresh);
+    if (!regulated.has_value()) {
       info_->server_context()->TryCancel();
       return;
     }
-    // Bounded: past the limit the set starts again, and an account is recorded anew.
-    if (streamed_.size() + fresh.size() > kMaxAccounts) streamed_.clear();
-    streamed_.insert(fresh.begin(), fresh.end());
+    // Bounded: past the limit the sets start again, and an account is checked anew.
+    if (recorded_.size() + cleared_.size() + fresh.size() > kMaxAccounts) {
+      recorded_.clear();
+      cleared_.clear();
+    }
+    recorded_.insert(regulated->begin(), regulated->end());
+    for (const std::string& a : fresh) {
+      if (!recorded_.count(a)) cleared_[a] = now;
+    }
   }
 
   grpc::experimental::ServerRpcInfo* info_;
@@ -201,7 +219,8 @@ class AuditInterceptor : public grpc::experimental::Interceptor {
   std::string principal_ = "anonymous";
   MessageIds request_;
   MessageIds response_;
-  std::set<std::string> streamed_;
+  std::set<std::string> recorded_;                // regulated: recorded once per stream
+  std::map<std::string, absl::Time> cleared_;     // not regulated when last asked
 };
 
 // grpc.health.v1 (served from raw bytes, not messages) and reflection are not part
@@ -230,9 +249,10 @@ void CollectIds(const google::protobuf::Message& message, MessageIds* ids) {
 
 AuditInterceptorFactory::AuditInterceptorFactory(db::AuditLog* log, RegulatedAccountsFn regulated,
                                                  PrincipalFn principal_of, const Clock* clock,
-                                                 prometheus::Registry& registry)
+                                                 prometheus::Registry& registry,
+                                                 absl::Duration stream_recheck)
     : log_(log), regulated_(std::move(regulated)), principal_of_(std::move(principal_of)),
-      clock_(clock) {
+      clock_(clock), stream_recheck_(stream_recheck) {
   failures_ = &prometheus::BuildCounter()
                    .Name("cs_audit_write_failures_total")
                    .Help("Calls whose audit row could not be written (the caller got UNAVAILABLE).")
@@ -340,15 +360,15 @@ grpc::Status AuditInterceptorFactory::Record(grpc::experimental::ServerRpcInfo* 
                       "the audit trail cannot be written; retry with the same request_id");
 }
 
-bool AuditInterceptorFactory::RecordStreamed(grpc::experimental::ServerRpcInfo* info,
-                                             const std::string& principal,
-                                             const MessageIds& request,
-                                             std::vector<std::string> accounts) {
+std::optional<std::vector<std::string>> AuditInterceptorFactory::RecordStreamed(
+    grpc::experimental::ServerRpcInfo* info, const std::string& principal,
+    const MessageIds& request, std::vector<std::string> accounts) {
   accounts = RegulatedOf(info->method(), std::move(accounts));
-  if (accounts.empty()) return true;
-  return Append(info, /*write=*/false, principal, request, std::move(accounts),
-                grpc::StatusCode::OK)
-      .ok();
+  if (accounts.empty()) return accounts;
+  if (!Append(info, /*write=*/false, principal, request, accounts, grpc::StatusCode::OK).ok()) {
+    return std::nullopt;
+  }
+  return accounts;
 }
 
 grpc::Status ServeListAuditEvents(

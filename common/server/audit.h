@@ -66,9 +66,12 @@ class AuditInterceptorFactory : public grpc::experimental::ServerInterceptorFact
  public:
   // `log` may be null (no database: nothing is recorded); `principal_of` is null
   // without authentication.
+  // `stream_recheck`: how long a stream trusts that an account it carried is not
+  // regulated before asking again.
   AuditInterceptorFactory(db::AuditLog* log, RegulatedAccountsFn regulated,
                           PrincipalFn principal_of, const Clock* clock,
-                          prometheus::Registry& registry);
+                          prometheus::Registry& registry,
+                          absl::Duration stream_recheck = absl::Seconds(60));
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
@@ -79,9 +82,13 @@ class AuditInterceptorFactory : public grpc::experimental::ServerInterceptorFact
                       const MessageIds& request, const MessageIds& response,
                       const grpc::Status& status);
   // Records the regulated ones of `accounts` as read (status OK) by a stream that is
-  // about to send a message carrying them; false when that could not be written.
-  bool RecordStreamed(grpc::experimental::ServerRpcInfo* info, const std::string& principal,
-                      const MessageIds& request, std::vector<std::string> accounts);
+  // about to send a message carrying them and returns them; nullopt when that could
+  // not be written.
+  std::optional<std::vector<std::string>> RecordStreamed(
+      grpc::experimental::ServerRpcInfo* info, const std::string& principal,
+      const MessageIds& request, std::vector<std::string> accounts);
+  absl::Time Now() const { return clock_->Now(); }
+  absl::Duration stream_recheck() const { return stream_recheck_; }
   // Reads and removes the "authorization" header; the principal ("anonymous" without
   // authentication, "unknown" for a token that vanished in a rotation meanwhile).
   std::string TakePrincipal(grpc::experimental::InterceptorBatchMethods* methods);
@@ -97,6 +104,7 @@ class AuditInterceptorFactory : public grpc::experimental::ServerInterceptorFact
   RegulatedAccountsFn regulated_;
   PrincipalFn principal_of_;
   const Clock* clock_;
+  const absl::Duration stream_recheck_;
   prometheus::Counter* failures_;
 };
 

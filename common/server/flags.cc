@@ -55,6 +55,9 @@ ABSL_FLAG(std::string, peer_tls_cert_file, "", "Client certificate presented to 
 ABSL_FLAG(std::string, peer_tls_key_file, "", "Private key of --peer_tls_cert_file");
 ABSL_FLAG(int, max_receive_message_bytes, 4 << 20,
           "Largest request message the gRPC port accepts; larger ones get RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, audit_stream_recheck, absl::Seconds(60),
+          "How long a stream trusts that an account it carried is outside the regulated "
+          "industries before it checks again and records the account's reads");
 ABSL_FLAG(double, rate_limit_per_second, 500,
           "Calls a second each authenticated principal may make (a token's rate= overrides it);"
           " over it: RESOURCE_EXHAUSTED. 0: no limit");
@@ -165,6 +168,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   config.peer.token_file = absl::GetFlag(FLAGS_peer_token_file);
   config.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
   config.rate_limit_per_second = absl::GetFlag(FLAGS_rate_limit_per_second);
+  config.audit_stream_recheck = absl::GetFlag(FLAGS_audit_stream_recheck);
   config.rate_limit_burst = absl::GetFlag(FLAGS_rate_limit_burst);
   if (absl::Status s = Validate(config); !s.ok()) return s;
   if (config.max_receive_message_bytes < 1024) {
@@ -175,6 +179,10 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
     return absl::InvalidArgumentError(
         "--rate_limit_per_second / --rate_limit_burst (CS_RATE_LIMIT_PER_SECOND /"
         " CS_RATE_LIMIT_BURST): the rate must not be negative and the burst at least 1");
+  }
+  if (config.audit_stream_recheck <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--audit_stream_recheck (CS_AUDIT_STREAM_RECHECK): must be positive");
   }
   return config;
 }

@@ -198,7 +198,7 @@ absl::Status ServiceRuntime::Start() {
   if (audit_log_ != nullptr || principal_of != nullptr) {
     creators.push_back(std::make_unique<AuditInterceptorFactory>(
         audit_log_.get(), regulated_, std::move(principal_of), &RealClock::Instance(),
-        *registry_));
+        *registry_, config_.audit_stream_recheck));
   }
   creators.push_back(std::make_unique<ObservabilityInterceptorFactory>(metrics_.get()));
   builder.experimental().SetInterceptorCreators(std::move(creators));

@@ -58,8 +58,8 @@ double SeriesValue(const std::string& page, const std::string& series) {
 }
 
 // One service binary over mutual TLS with tokens for a writer, a reader, an
-// administrator and a principal held to 3 calls (rate=0.5/3), and requests capped at
-// 64 KiB.
+// administrator and a principal held to 3 calls (rate=0.5/3), requests capped at
+// 64 KiB, and streams that check an unregulated account again after 1 s.
 class SecuredService {
  public:
   SecuredService(const std::string& name, const std::string& binary, const std::string& db_uri) {
@@ -79,7 +79,7 @@ class SecuredService {
             absl::StrCat("--db_uri=", db_uri), "--drain_timeout=2s",
             "--tls_cert_file=" + dir_ + "/server.pem", "--tls_key_file=" + dir_ + "/server.key",
             "--tls_client_ca_file=" + dir_ + "/ca.pem", "--auth_tokens_file=" + tokens,
-            "--max_receive_message_bytes=65536"},
+            "--max_receive_message_bytes=65536", "--audit_stream_recheck=1s"},
         dir_ + "/service.log");
     for (int i = 0; i < 300 && HttpGet("127.0.0.1", metrics_port_, "/metrics").empty(); ++i) {
       if (!process_->running()) break;
@@ -323,6 +323,43 @@ TEST_F(HealthAuditTest, AStreamRecordsEachRegulatedAccountItCarriesOnce) {
   std::sort(accounts.begin(), accounts.end());
   EXPECT_EQ(accounts, (std::vector<std::string>{"acct-fin", "acct-hc"}));
   context.TryCancel();
+}
+
+// An account outside the regulated industries when a stream first carries it, and
+// in one later: the stream asks again once --audit_stream_recheck (1 s here) has
+// passed, and records the account's read from then on.
+TEST_F(HealthAuditTest, AnAccountThatBecomesRegulatedMidStreamIsRecordedAfterTheRecheck) {
+  ASSERT_TRUE(Upsert("acct-shop", hv1::INDUSTRY_ECOMMERCE).ok());
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<hv1::WatchEventsResponse>> stream = Watch(context);
+  hv1::WatchEventsResponse item;
+  auto next_of = [&](const std::string& account) {
+    while (stream->Read(&item)) {
+      if (item.has_event() && item.event().account_id() == account) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(next_of("acct-shop"));
+  absl::SleepFor(absl::Milliseconds(1300));
+  hv1::UpsertAccountRequest moved;
+  moved.set_request_id("move-acct-shop");
+  moved.mutable_account()->set_account_id("acct-shop");
+  moved.mutable_account()->set_name("Initech Pharmacy");
+  moved.mutable_account()->set_employee_count(40);
+  moved.mutable_account()->set_industry(hv1::INDUSTRY_HEALTHCARE);
+  hv1::UpsertAccountResponse resp;
+  ASSERT_TRUE(service_->Call(absl::StrCat(kHealthService, "UpsertAccount"), "writer", moved,
+                             &resp)
+                  .ok());
+  ASSERT_TRUE(next_of("acct-shop"));
+  context.TryCancel();
+
+  cs::common::v1::AuditEventFilter reads = ForAccount("acct-shop");
+  reads.set_method(absl::StrCat(kHealthService, "WatchEvents"));
+  std::vector<AuditEvent> events = service_->AuditOf(kHealthService, reads);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].principal(), "dashboards");
+  EXPECT_EQ(events[0].access(), cs::common::v1::AUDIT_ACCESS_READ);
 }
 
 // A read of a regulated account whose row cannot be written is not served: a unary
