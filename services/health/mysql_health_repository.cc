@@ -608,7 +608,7 @@ absl::Status MySqlHealthRepository::AddCounters(db::Connection& conn, KeyView& k
 MySqlHealthRepository::PreparedBatch MySqlHealthRepository::PrepareBatch(const IngestBatch& batch) {
   PreparedBatch prepared;
   prepared.items.reserve(batch.records.size());
-  for (const IngestRecord& r : batch.records) prepared.items.push_back({&r});
+  for (const IngestRecord& r : batch.records) prepared.items.emplace_back().record = &r;
   // Accounts in id order, so concurrent batches lock rows in the same order.
   std::stable_sort(prepared.items.begin(), prepared.items.end(),
                    [](const PreparedBatch::Item& a, const PreparedBatch::Item& b) {
