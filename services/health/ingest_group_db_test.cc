@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -41,6 +42,48 @@ class IngestGroupDbTest : public HealthDbFixture {
       out.push_back(s);
     }
     return out;
+  }
+
+  struct Tally {
+    int accepted = 0;
+    int duplicates = 0;
+    int failed = 0;
+  };
+  using Record = std::function<void(const std::vector<Signal>&)>;
+  // Runs `calls(replica, thread, record)` on `threads` threads of each of two
+  // replicas (this fixture's repository, and a second one with its own pool), both
+  // committing in groups, `groups` at a time; `record` sends a batch to the
+  // thread's replica and counts what came back.
+  Tally OnTwoReplicas(int threads, int groups,
+                      const std::function<void(int, int, Record)>& calls) {
+    db::Pool other_pool(db_->config());
+    MySqlHealthRepository other_repo(&other_pool, &clock_, HealthEncoders());
+    other_repo.SetIngestGroupCommit(100000, absl::Milliseconds(5), groups);
+    repo_->SetIngestGroupCommit(100000, absl::Milliseconds(5), groups);
+    HealthService other(&other_repo, &clock_);
+    std::atomic<int> accepted{0};
+    std::atomic<int> duplicates{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> running;
+    for (int replica = 0; replica < 2; ++replica) {
+      for (int t = 0; t < threads; ++t) {
+        HealthService& service = replica == 0 ? *health_ : other;
+        running.emplace_back([&, replica, t] {
+          calls(replica, t, [&](const std::vector<Signal>& batch) {
+            absl::StatusOr<IngestResult> r =
+                service.RecordSignals({"RecordSignals", "", ""}, codec_, batch, {}, false);
+            if (!r.ok()) {
+              ++failed;
+              return;
+            }
+            accepted += r->accepted;
+            duplicates += r->duplicates;
+          });
+        });
+      }
+    }
+    for (std::thread& t : running) t.join();
+    return Tally{accepted.load(), duplicates.load(), failed.load()};
   }
 
   db::ResultCodec<IngestResult> codec_ = ProtoCodec<IngestResult, v1::RecordSignalsResponse>(
@@ -181,39 +224,19 @@ TEST_F(IngestGroupDbTest, EveryCallsExpansionAndNpsEventsArePublishedOnce) {
 // counts of whichever replica wrote it first (READ COMMITTED locks no missing row).
 TEST_F(IngestGroupDbTest, TwoReplicasAddingToOneMonthLoseNoCount) {
   for (const char* id : {"a1", "a2"}) AddAccount(id);
-  db::Pool other_pool(db_->config());
-  MySqlHealthRepository other_repo(&other_pool, &clock_, HealthEncoders());
-  other_repo.SetIngestGroupCommit(100000, absl::Milliseconds(5));
-  repo_->SetIngestGroupCommit(100000, absl::Milliseconds(5));
-  HealthService other(&other_repo, &clock_);
   constexpr int kCalls = 12;
-  std::vector<std::thread> threads;
-  std::atomic<int> accepted{0};
-  std::atomic<int> failed{0};
-  for (int replica = 0; replica < 2; ++replica) {
-    for (int t = 0; t < 2; ++t) {
-      threads.emplace_back([&, replica, t] {
-        HealthService& service = replica == 0 ? *health_ : other;
-        for (int i = 0; i < kCalls; ++i) {
-          const std::string prefix = absl::StrCat("r", replica, "t", t, "c", i, "-");
-          std::vector<Signal> batch = Logins("a1", prefix, 0, 4);
-          for (Signal& s : Logins("a2", prefix, 0, 2)) batch.push_back(s);
-          for (Signal& s : batch) s.occurred_at -= absl::Hours(24 * 32 * i);
-          absl::StatusOr<IngestResult> r =
-              service.RecordSignals({"RecordSignals", "", ""}, codec_, batch, {}, false);
-          if (r.ok()) {
-            accepted += r->accepted;
-          } else {
-            ++failed;
-          }
-        }
-      });
+  const Tally tally = OnTwoReplicas(2, /*groups=*/1, [&](int replica, int t, Record record) {
+    for (int i = 0; i < kCalls; ++i) {
+      const std::string prefix = absl::StrCat("r", replica, "t", t, "c", i, "-");
+      std::vector<Signal> batch = Logins("a1", prefix, 0, 4);
+      for (Signal& s : Logins("a2", prefix, 0, 2)) batch.push_back(s);
+      for (Signal& s : batch) s.occurred_at -= absl::Hours(24 * 32 * i);
+      record(batch);
     }
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(failed.load(), 0);
-  EXPECT_EQ(accepted.load(), 2 * 2 * kCalls * 8);
-  EXPECT_EQ(Stored("logins").sum, accepted.load());
+  });
+  EXPECT_EQ(tally.failed, 0);
+  EXPECT_EQ(tally.accepted, 2 * 2 * kCalls * 8);
+  EXPECT_EQ(Stored("logins").sum, tally.accepted);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM signal_counters"), 2 * kCalls);
 }
 
@@ -222,50 +245,27 @@ TEST_F(IngestGroupDbTest, TwoReplicasAddingToOneMonthLoseNoCount) {
 // the months in key order, so none deadlocks for long, none loses or repeats a count.
 TEST_F(IngestGroupDbTest, GroupsRunningAtOnceLoseAndRepeatNothing) {
   for (const char* id : {"a1", "a2", "a3"}) AddAccount(id);
-  db::Pool other_pool(db_->config());
-  MySqlHealthRepository other_repo(&other_pool, &clock_, HealthEncoders());
-  other_repo.SetIngestGroupCommit(100000, absl::Milliseconds(2), /*groups=*/2);
-  repo_->SetIngestGroupCommit(100000, absl::Milliseconds(2), /*groups=*/2);
-  HealthService other(&other_repo, &clock_);
   constexpr int kCalls = 6;
-  std::vector<std::thread> threads;
-  std::atomic<int> accepted{0};
-  std::atomic<int> duplicates{0};
-  std::atomic<int> failed{0};
-  for (int replica = 0; replica < 2; ++replica) {
-    for (int t = 0; t < 3; ++t) {
-      threads.emplace_back([&, replica, t] {
-        HealthService& service = replica == 0 ? *health_ : other;
-        for (int i = 0; i < kCalls; ++i) {
-          const std::string prefix = absl::StrCat("r", replica, "t", t, "c", i, "-");
-          // Accounts in another order per thread; months shared across calls.
-          std::vector<Signal> batch;
-          for (int k = 0; k < 3; ++k) {
-            const std::string account = absl::StrCat("a", 1 + (t + k) % 3);
-            for (Signal& s : Logins(account, absl::StrCat(prefix, k, "-"), 0, 2)) {
-              s.occurred_at -= absl::Hours(24 * 32 * ((i + k) % 3));
-              batch.push_back(s);
-            }
-          }
-          for (int round = 0; round < 2; ++round) {
-            absl::StatusOr<IngestResult> r =
-                service.RecordSignals({"RecordSignals", "", ""}, codec_, batch, {}, false);
-            if (!r.ok()) {
-              ++failed;
-              continue;
-            }
-            accepted += r->accepted;
-            duplicates += r->duplicates;
-          }
+  const Tally tally = OnTwoReplicas(3, /*groups=*/2, [&](int replica, int t, Record record) {
+    for (int i = 0; i < kCalls; ++i) {
+      const std::string prefix = absl::StrCat("r", replica, "t", t, "c", i, "-");
+      // Accounts in another order per thread; months shared across calls.
+      std::vector<Signal> batch;
+      for (int k = 0; k < 3; ++k) {
+        const std::string account = absl::StrCat("a", 1 + (t + k) % 3);
+        for (Signal& s : Logins(account, absl::StrCat(prefix, k, "-"), 0, 2)) {
+          s.occurred_at -= absl::Hours(24 * 32 * ((i + k) % 3));
+          batch.push_back(s);
         }
-      });
+      }
+      record(batch);
+      record(batch);
     }
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(failed.load(), 0);
+  });
+  EXPECT_EQ(tally.failed, 0);
   const int sent = 2 * 3 * kCalls * 9;  // each call: three accounts, three logins
-  EXPECT_EQ(accepted.load(), sent);
-  EXPECT_EQ(duplicates.load(), sent);
+  EXPECT_EQ(tally.accepted, sent);
+  EXPECT_EQ(tally.duplicates, sent);
   EXPECT_EQ(Stored("logins").sum, sent);
   EXPECT_EQ(Count(CountLoggedSignalsSql()), sent);
 }

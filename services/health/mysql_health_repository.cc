@@ -334,10 +334,6 @@ std::set<std::string> ExistingAccounts(db::Connection& conn, const std::vector<s
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // Binds months[offset, offset + count) as "(account_id, month)" pairs from parameter 1.
 void BindMonths(sql::PreparedStatement& stmt, const std::vector<const SignalKeyCache::Key*>& months,
                 size_t offset, size_t count) {
@@ -656,13 +652,16 @@ struct MySqlHealthRepository::PendingIngest {
 
 absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::StageIngest(
     db::Connection& conn, KeyView& keys, const IngestBatch& batch, const PreparedBatch& prepared,
-    absl::Time now) {
+    absl::Time now, const std::set<std::string>* existing) {
   StagedIngest staged;
   IngestResult& result = staged.result;
   result.acks.resize(batch.records.size());
   // Reads first, a few multi-row statements for the whole batch: which accounts
-  // exist, then (with the months locked) which signals are stored already.
-  const std::set<std::string> known = ExistingAccounts(conn, prepared.accounts);
+  // exist (unless the group read them), then (with the months locked) which
+  // signals are stored already.
+  const std::set<std::string> read =
+      existing == nullptr ? ExistingAccounts(conn, prepared.accounts) : std::set<std::string>();
+  const std::set<std::string>& known = existing == nullptr ? read : *existing;
 
   std::vector<const PreparedBatch::Item*> fresh;  // the first of each key in this batch
   std::set<SignalKeyCache::Key> months;
@@ -691,9 +690,7 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       continue;
     }
     fresh.push_back(&item);
-    if (!keys.months.count({r->account_id, absl::CivilMonth(item.day)})) {
-      months.emplace(r->account_id, absl::CivilMonth(item.day));
-    }
+    months.emplace(r->account_id, absl::CivilMonth(item.day));
   }
   // A signal is a duplicate when its event id is among the stored keys of its
   // account and month of occurrence (a retry carries the same signal, so the same
@@ -870,27 +867,25 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
   std::optional<KeyView> keys;
   const absl::Status status = pool_->InTransaction([&](db::Connection& conn) -> absl::Status {
     keys.emplace();
-    // The months the calls will append to, locked up front in key order: locked
-    // call by call, two groups running at once could each hold one the other
-    // waits for. An atomic call locks its own, so one that fails leaves no row.
-    {
-      std::vector<std::string> asked;
-      for (const PendingIngest* p : group) {
-        if (p->batch->atomic) continue;
-        asked.insert(asked.end(), p->prepared->accounts.begin(), p->prepared->accounts.end());
-      }
-      std::sort(asked.begin(), asked.end());
-      asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
-      const std::set<std::string> known = ExistingAccounts(conn, asked);
-      std::set<SignalKeyCache::Key> months;
-      for (const PendingIngest* p : group) {
-        if (p->batch->atomic) continue;
-        for (const SignalKeyCache::Key& m : p->prepared->months) {
-          if (known.count(m.first)) months.insert(m);
-        }
-      }
-      RETURN_IF_ERROR(LockKeyMonths(conn, *keys, months));
+    // Which of the calls' accounts exist, read once for the group; then the
+    // months the calls will append to, locked up front in key order: locked call
+    // by call, two groups running at once could each hold one the other waits
+    // for. An atomic call locks its own, so one that fails leaves no row.
+    std::vector<std::string> asked;
+    for (const PendingIngest* p : group) {
+      asked.insert(asked.end(), p->prepared->accounts.begin(), p->prepared->accounts.end());
     }
+    std::sort(asked.begin(), asked.end());
+    asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
+    const std::set<std::string> known = ExistingAccounts(conn, asked);
+    std::set<SignalKeyCache::Key> months;
+    for (const PendingIngest* p : group) {
+      if (p->batch->atomic) continue;
+      for (const SignalKeyCache::Key& m : p->prepared->months) {
+        if (known.count(m.first)) months.insert(m);
+      }
+    }
+    RETURN_IF_ERROR(LockKeyMonths(conn, *keys, months));
     for (size_t i = 0; i < group.size(); ++i) {
       const PendingIngest& p = *group[i];
       staged[i].reset();
@@ -909,7 +904,8 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
           continue;
         }
       }
-      absl::StatusOr<StagedIngest> s = StageIngest(conn, *keys, *p.batch, *p.prepared, p.now);
+      absl::StatusOr<StagedIngest> s =
+          StageIngest(conn, *keys, *p.batch, *p.prepared, p.now, &known);
       if (!s.ok()) {
         if (absl::IsAborted(s.status())) return s.status();
         conn.Execute("ROLLBACK TO SAVEPOINT ingest_request");

@@ -161,10 +161,12 @@ class MySqlHealthRepository final : public HealthRepository {
   // The writes of one request before the rescore: acks, rejected records, signals;
   // its counter increments are returned for the group to add. A request-level
   // failure (atomic batch, unknown account) writes nothing. `keys`: the stored keys
-  // of the months the transaction has locked so far, and those it adds.
+  // of the months the transaction has locked so far, and those it adds. `existing`:
+  // which of the batch's accounts exist, when the caller has read that already.
   absl::StatusOr<StagedIngest> StageIngest(db::Connection& conn, KeyView& keys,
                                            const IngestBatch& batch,
-                                           const PreparedBatch& prepared, absl::Time now);
+                                           const PreparedBatch& prepared, absl::Time now,
+                                           const std::set<std::string>* existing = nullptr);
   // Locks the month rows of `months` that `keys` does not hold yet (in key order)
   // and learns their stored keys: from the cache, from the log rows the cache has
   // not seen, or the whole month's log.
