@@ -275,6 +275,48 @@ class OutcomesDbTest : public ::testing::Test {
   db::ResultCodec<AdvocacyAsk> ask_codec_;
 };
 
+// A page's score and band moves are written once per account when the page is
+// done; what is stored must be what the moves applied one by one would leave.
+TEST_F(OutcomesDbTest, APageOfBandMovesLeavesGreenSinceAsEachMoveInTurnWould) {
+  for (const char* id : {"keep", "restart", "leave", "fresh"}) {
+    health_.Upsert(id, hv1::TIER_MID_MARKET, hv1::LIFECYCLE_ADOPTING);
+  }
+  for (const char* id : {"keep", "restart", "leave"}) health_.Score(id, 90, hv1::BAND_GREEN, true);
+  Consume();
+  const std::string green_since =
+      "SELECT green_since FROM account_standing WHERE account_id = ?";
+  ASSERT_EQ(At(Column(green_since, "restart")), Day(0));
+  // One page from here on.
+  clock_.Set(Day(5));
+  health_.Score("keep", 91, hv1::BAND_GREEN);
+  health_.Score("restart", 40, hv1::BAND_RED, true);
+  health_.Score("leave", 92, hv1::BAND_GREEN);
+  health_.Score("fresh", 95, hv1::BAND_GREEN, true);
+  clock_.Set(Day(6));
+  health_.Score("keep", 93, hv1::BAND_GREEN);
+  health_.Score("restart", 90, hv1::BAND_GREEN, true);
+  health_.Score("leave", 30, hv1::BAND_RED, true);
+  health_.Score("fresh", 45, hv1::BAND_RED, true);
+  clock_.Set(Day(7));
+  health_.Score("restart", 91, hv1::BAND_GREEN);
+  health_.Score("fresh", 96, hv1::BAND_GREEN, true);
+  absl::StatusOr<int> applied = playbooks_->ConsumeHealthEvents();
+  ASSERT_OK(applied);
+  ASSERT_EQ(*applied, 16);  // the whole page in one transaction
+  // GREEN throughout: the stored start stays.
+  EXPECT_EQ(At(Column(green_since, "keep")), Day(0));
+  // RED in between: GREEN again from the first GREEN after it, not the stored start.
+  EXPECT_EQ(At(Column(green_since, "restart")), Day(6));
+  EXPECT_EQ(Column(green_since, "leave"), "null");
+  EXPECT_EQ(At(Column(green_since, "fresh")), Day(7));
+  const std::string standing =
+      "SELECT CONCAT(score, ' ', band) FROM account_standing WHERE account_id = ?";
+  EXPECT_EQ(Column(standing, "keep"), "93 GREEN");
+  EXPECT_EQ(Column(standing, "restart"), "91 GREEN");
+  EXPECT_EQ(Column(standing, "leave"), "30 RED");
+  EXPECT_EQ(Column(standing, "fresh"), "96 GREEN");
+}
+
 TEST_F(OutcomesDbTest, FirstValueMarksTheOnboardingRunOnce) {
   health_.Upsert("s1", hv1::TIER_SMB, hv1::LIFECYCLE_ONBOARDING);
   Consume();

@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/db/idempotency.h"
@@ -60,31 +62,63 @@ absl::StatusOr<std::optional<AdvocacyAsk>> FindAsk(db::Connection& conn, int64_t
 
 }  // namespace
 
-absl::Status ApplyOutcomeEvent(db::Connection& conn, const HealthEvent& e, absl::Time now) {
+void StandingUpdates::Add(const HealthEvent& e) {
+  if (e.kind != HealthEventKind::kScoreChanged && e.kind != HealthEventKind::kBandChanged) return;
+  if (e.band.empty() || e.band == "UNSPECIFIED") return;
+  Pending& p = pending_[e.account_id];
+  p.score = e.score;
+  p.band = e.band;
+  if (e.band != "GREEN") {
+    p.green_from.reset();
+    p.restarted = true;
+  } else if (!p.green_from.has_value()) {
+    p.green_from = e.occurred_at;
+  }
+}
+
+void StandingUpdates::Write(db::Connection& conn, absl::Time now) {
+  // Rows that keep a stored green_since (every event GREEN, or the last one not)
+  // and rows whose green_since restarted in this page take different updates.
+  std::vector<const std::pair<const std::string, Pending>*> rows[2];
+  for (const auto& entry : pending_) {
+    const bool restarted = entry.second.restarted && entry.second.band == "GREEN";
+    rows[restarted ? 1 : 0].push_back(&entry);
+  }
+  const std::string updated_at = db::ToSqlDatetime(now);
+  for (int restarted = 0; restarted < 2; ++restarted) {
+    const auto& group = rows[restarted];
+    db::ForEachChunk(group.size(), [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(absl::StrCat(
+          "INSERT INTO account_standing (account_id, score, band, green_since, arr_currency,"
+          " updated_at) VALUES ",
+          db::RowPlaceholders(count, 6),
+          " ON DUPLICATE KEY UPDATE score = VALUES(score), band = VALUES(band), green_since = ",
+          restarted ? "VALUES(green_since)"
+                    : "IF(VALUES(band) = 'GREEN', COALESCE(green_since, VALUES(green_since)), NULL)",
+          ", updated_at = VALUES(updated_at)"));
+      for (size_t i = 0; i < count; ++i) {
+        const auto& [account_id, p] = *group[offset + i];
+        const int at = static_cast<int>(i * 6);
+        stmt.setString(at + 1, account_id);
+        stmt.setDouble(at + 2, p.score);
+        stmt.setString(at + 3, p.band);
+        db::SetOptionalTime(stmt, at + 4, p.band == "GREEN" ? p.green_from : std::nullopt);
+        stmt.setString(at + 5, "");  // arr_currency until an ACCOUNT_UPSERTED sets it
+        stmt.setString(at + 6, updated_at);
+      }
+      stmt.executeUpdate();
+    });
+  }
+  pending_.clear();
+}
+
+absl::Status ApplyOutcomeEvent(db::Connection& conn, const HealthEvent& e, absl::Time now,
+                               StandingUpdates& standing) {
   switch (e.kind) {
     case HealthEventKind::kScoreChanged:
-    case HealthEventKind::kBandChanged: {
-      if (e.band.empty() || e.band == "UNSPECIFIED") return absl::OkStatus();
-      // One statement, not EnsureStanding and an UPDATE: every score change of every
-      // account comes this way. green_since survives GREEN -> GREEN score moves and
-      // resets on any other band.
-      auto& stmt = conn.Prepare(
-          "INSERT INTO account_standing (account_id, score, band, green_since, arr_currency,"
-          " updated_at) VALUES (?, ?, ?, IF(? = 'GREEN', ?, NULL), '', ?)"
-          " ON DUPLICATE KEY UPDATE score = VALUES(score), band = VALUES(band),"
-          " green_since = IF(VALUES(band) = 'GREEN', COALESCE(green_since, ?), NULL),"
-          " updated_at = VALUES(updated_at)");
-      const std::string occurred_at = db::ToSqlDatetime(e.occurred_at);
-      stmt.setString(1, e.account_id);
-      stmt.setDouble(2, e.score);
-      stmt.setString(3, e.band);
-      stmt.setString(4, e.band);
-      stmt.setString(5, occurred_at);
-      stmt.setString(6, db::ToSqlDatetime(now));
-      stmt.setString(7, occurred_at);
-      stmt.executeUpdate();
+    case HealthEventKind::kBandChanged:
+      standing.Add(e);
       return absl::OkStatus();
-    }
     case HealthEventKind::kAccountUpserted: {
       if (!e.arr_minor.has_value()) return absl::OkStatus();
       EnsureStanding(conn, e.account_id, now);

@@ -65,6 +65,11 @@ struct Tx {
   // its entry current (UpsertAccount, ApplyBand, ApplyChurn), so later events of the
   // account use it too; an entry of nullopt means no row.
   std::map<std::string, std::optional<AccountRow>> prefetched;
+  // Accounts the page's first pass inserted (InsertPageAccounts); the first
+  // UpsertAccount of each reports it created.
+  std::set<std::string> inserted_for_page;
+  // Score and band moves of the page, written when the page is done.
+  StandingUpdates standing;
 };
 
 void Publish(Tx& tx) {
@@ -303,11 +308,42 @@ AccountRow* KeptRow(Tx& tx, const std::string& account_id) {
   return &*it->second;
 }
 
+// New account rows (band empty, not churned, next schedule at first sight), in
+// multi-row statements.
+void InsertAccountRows(Tx& tx, const std::vector<const AccountRow*>& ordered) {
+  db::ForEachChunk(ordered.size(), [&](size_t offset, size_t count) {
+    auto& insert = tx.conn.Prepare(absl::StrCat(
+        "INSERT INTO accounts (account_id, tier, industry, owner_id, lifecycle, contract_start,"
+        " renewal_date, band, churned_at, first_seen_at, updated_at, next_schedule_at) VALUES ",
+        db::RowPlaceholders(count, 12)));
+    for (size_t i = 0; i < count; ++i) {
+      const AccountRow& row = *ordered[offset + i];
+      const AccountProfile& p = row.profile;
+      const int at = static_cast<int>(i * 12);
+      insert.setString(at + 1, p.account_id);
+      insert.setString(at + 2, p.tier);
+      insert.setString(at + 3, p.industry);
+      insert.setString(at + 4, p.owner_id);
+      insert.setString(at + 5, p.lifecycle);
+      db::SetOptionalDate(insert, at + 6, p.contract_start);
+      db::SetOptionalDate(insert, at + 7, p.renewal_date);
+      insert.setString(at + 8, "");
+      insert.setNull(at + 9, sql::DataType::TIMESTAMP);
+      insert.setString(at + 10, db::ToSqlDatetime(row.first_seen_at));
+      insert.setString(at + 11, db::ToSqlDatetime(tx.now));
+      insert.setString(at + 12, db::ToSqlDatetime(row.first_seen_at));
+    }
+    insert.executeUpdate();
+  });
+}
+
 // Creates or updates the account from `p` (empty fields keep what is stored).
 // Returns the row as stored and whether it was created.
 absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountProfile& p,
                                                           absl::Time seen_at) {
   std::optional<AccountRow> existing;
+  // Inserted by the page's first pass (from this same profile): created here.
+  const bool created = tx.inserted_for_page.erase(p.account_id) > 0;
   if (auto it = tx.prefetched.find(p.account_id); it != tx.prefetched.end()) {
     existing = it->second;
   } else {
@@ -316,24 +352,10 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
   // The row stays locked until commit, so later events of the page use it as written.
   auto remember = [&](const AccountRow& row) { tx.prefetched[p.account_id] = row; };
   if (!existing.has_value()) {
-    auto& insert = tx.conn.Prepare(
-        "INSERT INTO accounts (account_id, tier, industry, owner_id, lifecycle, contract_start,"
-        " renewal_date, band, churned_at, first_seen_at, updated_at, next_schedule_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, '', NULL, ?, ?, ?)");
-    insert.setString(1, p.account_id);
-    insert.setString(2, p.tier);
-    insert.setString(3, p.industry);
-    insert.setString(4, p.owner_id);
-    insert.setString(5, p.lifecycle);
-    db::SetOptionalDate(insert, 6, p.contract_start);
-    db::SetOptionalDate(insert, 7, p.renewal_date);
-    insert.setString(8, db::ToSqlDatetime(seen_at));
-    insert.setString(9, db::ToSqlDatetime(tx.now));
-    insert.setString(10, db::ToSqlDatetime(seen_at));
-    insert.executeUpdate();
     AccountRow row;
     row.profile = p;
     row.first_seen_at = seen_at;
+    InsertAccountRows(tx, {&row});
     remember(row);
     return std::make_pair(row, true);
   }
@@ -352,7 +374,7 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
   // Most events (score changes) carry the profile the row already has: no write.
   if (row.profile == existing_profile) {
     remember(row);
-    return std::make_pair(row, false);
+    return std::make_pair(row, created);
   }
   auto& update = tx.conn.Prepare(
       "UPDATE accounts SET tier = ?, industry = ?, owner_id = ?, lifecycle = ?,"
@@ -370,7 +392,7 @@ absl::StatusOr<std::pair<AccountRow, bool>> UpsertAccount(Tx& tx, const AccountP
   if (!previous_owner.empty() && row.profile.owner_id != previous_owner) {
     RETURN_IF_ERROR(HandOver(tx, row.profile.account_id, previous_owner, row.profile.owner_id));
   }
-  return std::make_pair(row, false);
+  return std::make_pair(row, created);
 }
 
 // ---------------------------------------------------------------------------
@@ -827,10 +849,10 @@ absl::Status ApplyBand(Tx& tx, const std::string& account_id, const std::string&
   return absl::OkStatus();
 }
 
-absl::Status ApplyEvent(Tx& tx, const HealthEvent& e,
-                        const std::map<std::string, AccountProfile>& context) {
-  if (e.account_id.empty()) return absl::OkStatus();
-  // What health's GetAccount said, overlaid with what the event itself carries.
+// The profile an event's account is upserted with: what health's GetAccount said,
+// overlaid with what the event itself carries.
+AccountProfile ProfileOf(const HealthEvent& e,
+                         const std::map<std::string, AccountProfile>& context) {
   AccountProfile profile;
   if (auto it = context.find(e.account_id); it != context.end()) profile = it->second;
   profile.account_id = e.account_id;
@@ -847,12 +869,43 @@ absl::Status ApplyEvent(Tx& tx, const HealthEvent& e,
   }
   // Churn comes from ACCOUNT_CHURNED only (a replayed old event must not see today's state).
   if (profile.lifecycle == "CHURNED") profile.lifecycle.clear();
+  return profile;
+}
+
+// The page's accounts that have no row yet, inserted with one multi-row statement
+// per chunk, each as its first event in the page would have created it; the rows
+// join tx.prefetched and tx.inserted_for_page.
+void InsertPageAccounts(Tx& tx, const std::vector<HealthEvent>& events, int64_t cursor,
+                        const std::map<std::string, AccountProfile>& context) {
+  std::map<std::string, AccountRow> rows;
+  for (const HealthEvent& e : events) {
+    if (e.sequence <= cursor || e.account_id.empty() || rows.count(e.account_id)) continue;
+    auto it = tx.prefetched.find(e.account_id);
+    if (it == tx.prefetched.end() || it->second.has_value()) continue;
+    AccountRow row;
+    row.profile = ProfileOf(e, context);
+    row.first_seen_at = e.occurred_at;
+    rows.emplace(e.account_id, std::move(row));
+  }
+  std::vector<const AccountRow*> ordered;
+  for (const auto& entry : rows) ordered.push_back(&entry.second);
+  InsertAccountRows(tx, ordered);
+  for (auto& [id, row] : rows) {
+    tx.prefetched[id] = std::move(row);
+    tx.inserted_for_page.insert(id);
+  }
+}
+
+absl::Status ApplyEvent(Tx& tx, const HealthEvent& e,
+                        const std::map<std::string, AccountProfile>& context) {
+  if (e.account_id.empty()) return absl::OkStatus();
+  const AccountProfile profile = ProfileOf(e, context);
   ASSIGN_OR_RETURN(auto upserted, UpsertAccount(tx, profile, e.occurred_at));
   AccountRow& account = upserted.first;
   const bool created = upserted.second;
   const bool churned = account.churned_at.has_value();
   // Standing (score, band, NPS, ARR) and onboarding first value (advocacy_store.cc).
-  RETURN_IF_ERROR(ApplyOutcomeEvent(tx.conn, e, tx.now));
+  RETURN_IF_ERROR(ApplyOutcomeEvent(tx.conn, e, tx.now, tx.standing));
   switch (e.kind) {
     case HealthEventKind::kAccountUpserted:
       if (created && !churned &&
@@ -1371,6 +1424,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     }
     RETURN_IF_ERROR(
         ReadAccountsForPage(tx, std::vector<std::string>(accounts.begin(), accounts.end())));
+    InsertPageAccounts(tx, events, cursor, context);
     int applied = 0;
     for (const HealthEvent& e : events) {
       if (e.sequence <= cursor) continue;
@@ -1379,6 +1433,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
       ++applied;
     }
     if (applied == 0) return 0;
+    tx.standing.Write(conn, now);
     auto& advance = conn.Prepare(
         "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");
     advance.setInt64(1, cursor);
@@ -1602,7 +1657,13 @@ absl::StatusOr<std::vector<OpportunityRequest>> MySqlPlaybookRepository::ClaimEx
         {
           ResultSetPtr rs(claim.executeQuery());
           while (rs->next()) {
-            out.push_back({db::GetString(*rs, 1), db::GetString(*rs, 2), db::GetString(*rs, 3), db::GetString(*rs, 4), db::GetString(*rs, 5)});
+            OpportunityRequest r;
+            r.request_id = db::GetString(*rs, 1);
+            r.account_id = db::GetString(*rs, 2);
+            r.signal_kind = db::GetString(*rs, 3);
+            r.feature = db::GetString(*rs, 4);
+            r.tier = db::GetString(*rs, 5);
+            out.push_back(std::move(r));
           }
         }
         auto& earlier = conn.Prepare(
