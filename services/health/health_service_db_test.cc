@@ -303,11 +303,16 @@ TEST_F(HealthServiceDbTest, UsageDeclineOpensAnAlertAndRecoveryResolvesIt) {
   EXPECT_TRUE(health_->ListAlerts(q)->alerts[0].resolved_at.has_value());
 }
 
-TEST_F(HealthServiceDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
+class AlertIdsDbTest : public HealthServiceDbTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(AlertIdsDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
   // One batch opens a payment-failure alert on several accounts: the alerts are
-  // written with one statement, and each ALERT_OPENED event must carry its own row's id.
+  // written with multi-row statements (of 4, 1 and 1 rows), and each ALERT_OPENED
+  // event must carry its own row's id, whether the ids come from LAST_INSERT_ID()
+  // or are read back by key.
+  if (GetParam()) repo_->ReadAlertIdsBack();
   std::vector<Signal> batch;
-  for (const std::string id : {"a1", "a2", "a3", "a4"}) {
+  for (const std::string id : {"a1", "a2", "a3", "a4", "a5", "a6"}) {
     AddAccount(id);
     batch.push_back(MakeSignal(id, SignalKind::kPaymentFailed, 1));
   }
@@ -324,7 +329,7 @@ TEST_F(HealthServiceDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
     EXPECT_EQ(alert.account_id(), e.subject_id);
     announced[e.subject_id] = alert.alert_id();
   }
-  ASSERT_EQ(announced.size(), 4u);
+  ASSERT_EQ(announced.size(), 6u);
   for (const auto& [account, alert_id] : announced) {
     AlertQuery q;
     q.account_id = account;
@@ -336,6 +341,8 @@ TEST_F(HealthServiceDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
     EXPECT_EQ(absl::StrCat(open->alerts[0].id), alert_id) << account;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(IdsFromInsertOrReadBack, AlertIdsDbTest, ::testing::Bool());
 
 TEST_F(HealthServiceDbTest, APaymentFailureStaysOpenUntilAPaymentSucceeds) {
   AddAccount("a1");

@@ -25,15 +25,23 @@ bool DayBefore(const std::pair<absl::CivilDay, double>& a,
 }  // namespace
 
 CounterWindow::CounterWindow(const std::vector<CounterRow>& rows) {
-  for (const CounterRow& r : rows) {
-    auto it = by_counter_.find(r.counter);
-    if (it == by_counter_.end()) it = by_counter_.emplace(r.counter, Days()).first;
-    it->second.emplace_back(r.day, r.value);
-  }
+  for (const CounterRow& r : rows) Add(r.day, r.counter, r.value);
+  Seal();
+}
+
+void CounterWindow::Add(absl::CivilDay day, absl::string_view counter, double value) {
+  auto it = by_counter_.find(counter);
+  if (it == by_counter_.end()) it = by_counter_.emplace(std::string(counter), Days()).first;
+  it->second.emplace_back(day, value);
+}
+
+void CounterWindow::Seal() {
   // Rows arrive mostly in day order (packed months are); a day listed twice adds up.
   for (auto& entry : by_counter_) {
     Days& days = entry.second;
-    std::stable_sort(days.begin(), days.end(), DayBefore);
+    if (!std::is_sorted(days.begin(), days.end(), DayBefore)) {
+      std::stable_sort(days.begin(), days.end(), DayBefore);
+    }
     size_t kept = 0;
     for (size_t i = 0; i < days.size(); ++i) {
       if (kept > 0 && days[kept - 1].first == days[i].first) {

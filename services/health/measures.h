@@ -28,6 +28,12 @@ class CounterWindow {
   CounterWindow() = default;
   explicit CounterWindow(const std::vector<CounterRow>& rows);
 
+  // Built value by value: Add each day's value of a counter (in any order), then
+  // Seal once before the first read.
+  void Add(absl::CivilDay day, absl::string_view counter, double value);
+  // Orders each counter's days and adds up a day listed twice.
+  void Seal();
+
   // Sum of `counter` over the days from..to (inclusive).
   double Sum(absl::string_view counter, absl::CivilDay from, absl::CivilDay to) const;
   // Features (names without the prefix) used on some day from..to.

@@ -252,15 +252,16 @@ void ForEachPackedChunk(const std::vector<size_t>& sizes,
   }
 }
 
-// Appends the counter rows from..to of the packed row whose kCounterMonth columns
-// start at `first`.
+// The month of the packed row whose kCounterMonth columns start at `first`.
 absl::CivilMonth PackedMonth(sql::ResultSet& rs, int first) {
   return absl::CivilMonth(absl::CivilDay(1970, 1, 1) + rs.getInt64(first));
 }
 
+// Adds the values from..to of the packed row whose kCounterMonth columns start at
+// `first` to `out` (sealed by the caller once every row is in).
 absl::Status ReadPackedCounters(sql::ResultSet& rs, int first, absl::CivilDay from,
-                                absl::CivilDay to, std::vector<CounterRow>& out) {
-  return AppendCounterRows(PackedMonth(rs, first), Str(rs, first + 1), from, to, out);
+                                absl::CivilDay to, CounterWindow& out) {
+  return AddCounters(PackedMonth(rs, first), Str(rs, first + 1), from, to, out);
 }
 
 // One account's daily counters from..to (inclusive).
@@ -272,9 +273,10 @@ absl::StatusOr<CounterWindow> ReadCounters(db::Connection& conn, const std::stri
   stmt.setString(2, MonthText(absl::CivilMonth(from)));
   stmt.setString(3, MonthText(absl::CivilMonth(to)));
   ResultSetPtr rs(stmt.executeQuery());
-  std::vector<CounterRow> rows;
-  while (rs->next()) RETURN_IF_ERROR(ReadPackedCounters(*rs, 1, from, to, rows));
-  return CounterWindow(rows);
+  CounterWindow window;
+  while (rs->next()) RETURN_IF_ERROR(ReadPackedCounters(*rs, 1, from, to, window));
+  window.Seal();
+  return window;
 }
 
 // The first day the account has any signal: the earliest day of its first packed
@@ -287,8 +289,8 @@ absl::StatusOr<std::optional<absl::CivilDay>> FirstSignalDay(db::Connection& con
   ResultSetPtr rs(stmt.executeQuery());
   if (!rs->next()) return std::optional<absl::CivilDay>();
   std::vector<CounterRow> rows;
-  RETURN_IF_ERROR(ReadPackedCounters(*rs, 1, absl::CivilDay(1970, 1, 1),
-                                     absl::CivilDay(9999, 12, 31), rows));
+  RETURN_IF_ERROR(AppendCounterRows(PackedMonth(*rs, 1), Str(*rs, 2), absl::CivilDay(1970, 1, 1),
+                                    absl::CivilDay(9999, 12, 31), rows));
   std::optional<absl::CivilDay> first;
   for (const CounterRow& r : rows) {
     if (!first.has_value() || r.day < *first) first = r.day;
@@ -1070,10 +1072,13 @@ absl::StatusOr<AccountsById> LockAccountsForRescore(db::Connection& conn,
 
 // Resolves and opens a rescore round's alerts with multi-row statements, resolutions
 // first (an alert of a kind may close and reopen in one round), and sets the ids of
-// the opened ones: an account has at most one open alert per kind (alerts_one_open),
-// so they are read back by that key.
+// the opened ones. With `consecutive_ids` (innodb_autoinc_lock_mode 0 or 1) a
+// multi-row INSERT's rows take consecutive AUTO_INCREMENT values, auto_increment_
+// increment apart, from LAST_INSERT_ID(): one small read per statement. Otherwise
+// (mode 2, interleaved, as on Galera) they are read back by key: an account has at
+// most one open alert per kind (alerts_one_open).
 absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolved,
-                         std::vector<Alert>& opened) {
+                         std::vector<Alert>& opened, bool consecutive_ids) {
   std::map<absl::Time, std::vector<int64_t>> resolved_at;
   for (const Alert& a : resolved) resolved_at[a.resolved_at.value_or(a.opened_at)].push_back(a.id);
   for (const auto& entry : resolved_at) {
@@ -1107,7 +1112,22 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
       stmt.setInt(p + 7, 1);
     }
     stmt.executeUpdate();
+    if (!consecutive_ids) return;
+    ResultSetPtr rs(
+        conn.Prepare("SELECT LAST_INSERT_ID(), @@auto_increment_increment").executeQuery());
+    if (!rs->next()) return;
+    const int64_t first = rs->getInt64(1);
+    const int64_t step = rs->getInt64(2);
+    for (size_t i = 0; i < count; ++i) {
+      opened[offset + i].id = first + static_cast<int64_t>(i) * step;
+    }
   });
+  if (consecutive_ids) {
+    for (const Alert& a : opened) {
+      if (a.id <= 0) return absl::InternalError("an opened alert got no id");
+    }
+    return absl::OkStatus();
+  }
   std::map<std::pair<std::string, std::string>, Alert*> by_key;
   std::vector<std::string> accounts;
   for (Alert& a : opened) {
@@ -1142,6 +1162,16 @@ constexpr char kLastAccountId[] = "\x7f";
 constexpr size_t kRescoreChunk = 256;
 
 }  // namespace
+
+bool MySqlHealthRepository::ConsecutiveAutoIncrement(db::Connection& conn) {
+  int known = consecutive_autoinc_.load(std::memory_order_relaxed);
+  if (known >= 0) return known == 1;
+  // Read-only after the server starts, so read once.
+  ResultSetPtr rs(conn.Prepare("SELECT @@innodb_autoinc_lock_mode").executeQuery());
+  known = rs->next() && rs->getInt(1) <= 1 ? 1 : 0;
+  consecutive_autoinc_.store(known, std::memory_order_relaxed);
+  return known == 1;
+}
 
 absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
                                                          const std::vector<std::string>& ids,
@@ -1186,7 +1216,7 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     // estimated every one with index dives (5.9 ms of a 256-account round's reads);
     // equality ranges on account_id alone are estimated from statistics above
     // eq_range_index_dive_limit. An account's older months are read and dropped here.
-    std::map<std::string, std::vector<CounterRow>> counter_rows;
+    std::map<std::string, CounterWindow> windows;
     {
       auto& stmt = conn.Prepare(absl::StrCat("SELECT account_id, ", kCounterMonth,
                                              " FROM signal_counters WHERE account_id IN ",
@@ -1197,7 +1227,7 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
         RETURN_IF_ERROR(ReadPackedCounters(*rs, 2, first_day, absl::CivilDay(9999, 12, 31),
-                                           counter_rows[Str(*rs, 1)]));
+                                           windows[Str(*rs, 1)]));
       }
     }
     std::map<std::string, std::map<std::string, StoredScore>> current;
@@ -1249,7 +1279,8 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     };
     std::vector<RoundEvent> round_events;
     for (const std::string& id : present) {
-      const CounterWindow counters(counter_rows[id]);
+      CounterWindow& counters = windows[id];
+      counters.Seal();
       RescoreInput in;
       in.account = &accounts.at(id);
       in.counters = &counters;
@@ -1279,7 +1310,8 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
         opened_alerts.push_back(std::move(a));
       }
     }
-    RETURN_IF_ERROR(WriteAlerts(conn, resolved_alerts, opened_alerts));
+    RETURN_IF_ERROR(
+        WriteAlerts(conn, resolved_alerts, opened_alerts, ConsecutiveAutoIncrement(conn)));
     for (RoundEvent& e : round_events) {
       if (e.opened >= 0) e.payload = encoders_.alert(opened_alerts[e.opened]);
       publish(e.kind, e.account_id, std::move(e.payload));
@@ -2269,7 +2301,7 @@ absl::Status MySqlHealthRepository::ForEachAccountHistory(
       ASSIGN_OR_RETURN(std::vector<Account> accounts, AccountsAfter(conn, cursor, kBatch));
       if (accounts.empty()) return absl::OkStatus();
       // One range read of the batch's counters instead of one query per account.
-      std::map<std::string, std::vector<CounterRow>> rows;
+      std::map<std::string, CounterWindow> windows;
       {
         auto& stmt = conn.Prepare(absl::StrCat(
             "SELECT account_id, ", kCounterMonth, " FROM signal_counters",
@@ -2280,12 +2312,13 @@ absl::Status MySqlHealthRepository::ForEachAccountHistory(
         stmt.setString(4, MonthText(absl::CivilMonth(to)));
         ResultSetPtr rs(stmt.executeQuery());
         while (rs->next()) {
-          RETURN_IF_ERROR(ReadPackedCounters(*rs, 2, from, to, rows[Str(*rs, 1)]));
+          RETURN_IF_ERROR(ReadPackedCounters(*rs, 2, from, to, windows[Str(*rs, 1)]));
         }
       }
       for (Account& a : accounts) {
         AccountHistory h;
-        h.counters = CounterWindow(rows[a.account_id]);
+        h.counters = std::move(windows[a.account_id]);
+        h.counters.Seal();
         ASSIGN_OR_RETURN(h.first_signal_day, FirstSignalDay(conn, a.account_id));
         h.account = std::move(a);
         batch.push_back(std::move(h));

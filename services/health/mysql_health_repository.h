@@ -199,6 +199,15 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::StatusOr<int> CutSlice(absl::Time now, int max_accounts);
   // Finishes the job (and forgets its slices) once all are cut and done.
   absl::Status FinishJobIfDone(db::Connection& conn, int64_t job_id, absl::Time now);
+  // Whether a multi-row INSERT's AUTO_INCREMENT values are consecutive
+  // (innodb_autoinc_lock_mode 0 or 1), read from the server once.
+  bool ConsecutiveAutoIncrement(db::Connection& conn);
+ public:
+  // Opened alerts' ids read back by key, as on a server in interleaved
+  // auto-increment mode (innodb_autoinc_lock_mode 2), whatever this one uses.
+  void ReadAlertIdsBack() { consecutive_autoinc_.store(0); }
+
+ private:
   // Rescores each account inside the caller's transaction and appends the events.
   absl::Status RescoreInTransaction(db::Connection& conn, const std::vector<std::string>& ids,
                                     absl::Time now);
@@ -218,6 +227,8 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::Duration group_linger_;
   size_t queued_signals_ = 0;
   GroupStats group_stats_;
+  // -1 until ConsecutiveAutoIncrement has asked the server, then 0 or 1.
+  std::atomic<int> consecutive_autoinc_{-1};
   std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
   std::deque<PendingIngest*> ingest_queue_;

@@ -215,16 +215,38 @@ absl::Status MergeMonthCounters(absl::string_view stored, const MonthCounters& a
   return absl::OkStatus();
 }
 
-absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,
-                               absl::CivilDay from, absl::CivilDay to,
-                               std::vector<CounterRow>& out) {
+namespace {
+
+// Calls add(day, counter, value) for the lines of a packed month dated from..to.
+template <typename Add>
+absl::Status ForEachCounterIn(absl::CivilMonth month, absl::string_view text,
+                              absl::CivilDay from, absl::CivilDay to, Add add) {
   const absl::CivilDay first(month);
   return ForEachCounter(text, [&](int day, const std::string& counter, double value) {
     const absl::CivilDay d = first + (day - 1);
     if (absl::CivilMonth(d) != month) return false;
-    if (d >= from && d <= to) out.push_back(CounterRow{d, counter, value});
+    if (d >= from && d <= to) add(d, counter, value);
     return true;
   });
+}
+
+}  // namespace
+
+absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,
+                               absl::CivilDay from, absl::CivilDay to,
+                               std::vector<CounterRow>& out) {
+  return ForEachCounterIn(month, text, from, to,
+                          [&](absl::CivilDay d, const std::string& counter, double value) {
+                            out.push_back(CounterRow{d, counter, value});
+                          });
+}
+
+absl::Status AddCounters(absl::CivilMonth month, absl::string_view text, absl::CivilDay from,
+                         absl::CivilDay to, CounterWindow& out) {
+  return ForEachCounterIn(month, text, from, to,
+                          [&](absl::CivilDay d, const std::string& counter, double value) {
+                            out.Add(d, counter, value);
+                          });
 }
 
 void AppendSignalLine(const Signal& s, std::string& out) {

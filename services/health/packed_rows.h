@@ -54,6 +54,10 @@ absl::Status MergeMonthCounters(absl::string_view stored, const MonthCounters& a
 absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,
                                absl::CivilDay from, absl::CivilDay to,
                                std::vector<CounterRow>& out);
+// The same values added straight to a window (CounterWindow::Add; the caller
+// seals it): no row, and no copy of a counter's name the window already holds.
+absl::Status AddCounters(absl::CivilMonth month, absl::string_view text, absl::CivilDay from,
+                         absl::CivilDay to, CounterWindow& out);
 
 // Signals: the signals of one account and month that one ingest group stored, one
 // row of signal_log (whether a signal is new is decided by the event ids of the

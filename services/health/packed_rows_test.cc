@@ -146,6 +146,32 @@ TEST(CounterWindowTest, SumsDaysInAnyOrderAndFindsTheLastNonZeroDay) {
   EXPECT_EQ(w.FeaturesUsed(d, d + 30), std::set<std::string>{"a"});
 }
 
+// Months added straight to a window, newer month first and a day repeated across
+// the texts, read the same as rows gathered and then windowed.
+TEST(CounterWindowTest, MonthsAddedStraightToAWindowMatchRowsWindowed) {
+  const std::string december = "1\tlogins\t4\n2\tfeature:x\t1";
+  const std::string november = "3\tlogins\t2\n30\tlogins\t5\n30\tlogins\t1";
+  const absl::CivilDay from(2026, 11, 2), to(2026, 12, 31);
+  CounterWindow added;
+  ASSERT_OK(AddCounters(absl::CivilMonth(2026, 12), december, from, to, added));
+  ASSERT_OK(AddCounters(absl::CivilMonth(2026, 11), november, from, to, added));
+  added.Seal();
+  std::vector<CounterRow> rows;
+  ASSERT_OK(AppendCounterRows(absl::CivilMonth(2026, 12), december, from, to, rows));
+  ASSERT_OK(AppendCounterRows(absl::CivilMonth(2026, 11), november, from, to, rows));
+  const CounterWindow windowed(rows);
+  for (const absl::CivilDay day : {from, absl::CivilDay(2026, 11, 30), absl::CivilDay(2026, 12, 1),
+                                   absl::CivilDay(2026, 12, 2)}) {
+    EXPECT_EQ(added.Sum("logins", from, day), windowed.Sum("logins", from, day)) << day;
+  }
+  EXPECT_EQ(added.Sum("logins", from, to), 12);
+  EXPECT_EQ(added.Sum("logins", absl::CivilDay(2026, 11, 30), absl::CivilDay(2026, 11, 30)), 6);
+  EXPECT_EQ(added.LastDayWith("logins", absl::CivilDay(2026, 11, 29)), absl::CivilDay(2026, 11, 3));
+  EXPECT_EQ(added.FeaturesUsed(from, to), std::set<std::string>{"x"});
+  // Outside from..to: not added.
+  EXPECT_EQ(added.Sum("logins", absl::CivilDay(2026, 11, 1), absl::CivilDay(2026, 11, 2)), 0);
+}
+
 TEST(SignalLogTest, RoundTripsEveryField) {
   std::vector<Signal> in(3);
   in[0].event_id = "evt-1";
