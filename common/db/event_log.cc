@@ -5,7 +5,10 @@
 
 #include <memory>
 #include <sstream>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "common/db/sql_values.h"
 #include "common/status.h"
 
 namespace cs::db {
@@ -16,22 +19,33 @@ void AppendEvents(Connection& conn, std::vector<LoggedEvent>& events) {
       "UPDATE event_log_head SET last_sequence = LAST_INSERT_ID(last_sequence + ?) WHERE id = 1");
   claim.setInt64(1, static_cast<int64_t>(events.size()));
   claim.executeUpdate();
-  std::unique_ptr<sql::ResultSet> rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
-  rs->next();
-  int64_t sequence = rs->getInt64(1) - static_cast<int64_t>(events.size());
-  auto& insert = conn.Prepare(
-      "INSERT INTO event_log (sequence, kind, subject_id, occurred_at, payload)"
-      " VALUES (?, ?, ?, ?, ?)");
-  for (LoggedEvent& e : events) {
-    e.sequence = ++sequence;
-    insert.setInt64(1, e.sequence);
-    insert.setString(2, e.kind);
-    insert.setString(3, e.subject_id);
-    insert.setString(4, ToSqlDatetime(e.occurred_at));
-    std::istringstream blob(e.payload);
-    insert.setBlob(5, &blob);
-    insert.executeUpdate();
+  int64_t sequence = 0;
+  {
+    std::unique_ptr<sql::ResultSet> rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
+    rs->next();
+    sequence = rs->getInt64(1) - static_cast<int64_t>(events.size());
   }
+  for (LoggedEvent& e : events) e.sequence = ++sequence;
+  // Multi-row statements of the fixed chunk sizes, so few statements are prepared.
+  ForEachChunk(events.size(), [&](size_t offset, size_t count) {
+    auto& insert = conn.Prepare(
+        absl::StrCat("INSERT INTO event_log (sequence, kind, subject_id, occurred_at, payload)"
+                     " VALUES ",
+                     RowPlaceholders(count, 5)));
+    std::vector<std::unique_ptr<std::istringstream>> blobs;
+    blobs.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const LoggedEvent& e = events[offset + i];
+      const int p = static_cast<int>(i * 5);
+      insert.setInt64(p + 1, e.sequence);
+      insert.setString(p + 2, e.kind);
+      insert.setString(p + 3, e.subject_id);
+      insert.setString(p + 4, ToSqlDatetime(e.occurred_at));
+      blobs.push_back(std::make_unique<std::istringstream>(e.payload));
+      insert.setBlob(p + 5, blobs.back().get());
+    }
+    insert.executeUpdate();
+  });
 }
 
 absl::StatusOr<std::vector<LoggedEvent>> ReadEvents(Pool& pool, int64_t after, int limit) {

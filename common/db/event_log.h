@@ -21,9 +21,11 @@ struct LoggedEvent {
   std::string payload;   // opaque to the log
 };
 
-// Inside an open transaction: appends `events`, filling in consecutive sequences.
-// The head row stays locked until the transaction ends, so event-writing
-// transactions commit one at a time, in sequence order.
+// Inside an open transaction: appends `events`, filling in consecutive sequences,
+// with one claim of the head row and multi-row inserts. The head row stays locked
+// until the transaction ends, so event-writing transactions commit one at a time,
+// in sequence order (the readers of the log rely on it): call this as late in the
+// transaction as possible.
 void AppendEvents(Connection& conn, std::vector<LoggedEvent>& events);
 
 // Events with sequence > after, oldest first, at most `limit`.

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/db/migrations.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_db.h"
@@ -52,6 +53,36 @@ TEST_F(EventLogTest, SequencesAreConsecutiveAndPayloadsIntact) {
   ASSERT_EQ(tail->size(), 2u);
   EXPECT_EQ(tail->front().sequence, 4);
   EXPECT_EQ(*LastSequence(*pool_), 5);
+}
+
+// 70 events go out as multi-row statements of 64, 4, 1 and 1 rows: each keeps its
+// own place, subject, time and payload.
+TEST_F(EventLogTest, AnAppendOfManyEventsKeepsEachInItsPlace) {
+  ASSERT_OK(Append(1, true));
+  ASSERT_OK(pool_->InTransaction([&](Connection& c) -> absl::Status {
+    std::vector<LoggedEvent> events(70);
+    for (int i = 0; i < 70; ++i) {
+      events[i].kind = i % 2 == 0 ? "EVEN" : "ODD";
+      events[i].subject_id = absl::StrCat("acct-", i);
+      events[i].occurred_at = absl::FromUnixSeconds(1'795'000'000 + i);
+      events[i].payload = std::string(static_cast<size_t>(i), static_cast<char>(i));
+    }
+    AppendEvents(c, events);
+    for (int i = 0; i < 70; ++i) EXPECT_EQ(events[i].sequence, i + 2);
+    return absl::OkStatus();
+  }));
+  absl::StatusOr<std::vector<LoggedEvent>> read = ReadEvents(*pool_, 1, 100);
+  ASSERT_OK(read);
+  ASSERT_EQ(read->size(), 70u);
+  for (int i = 0; i < 70; ++i) {
+    const LoggedEvent& e = (*read)[i];
+    EXPECT_EQ(e.sequence, i + 2);
+    EXPECT_EQ(e.kind, i % 2 == 0 ? "EVEN" : "ODD");
+    EXPECT_EQ(e.subject_id, absl::StrCat("acct-", i));
+    EXPECT_EQ(e.occurred_at, absl::FromUnixSeconds(1'795'000'000 + i));
+    EXPECT_EQ(e.payload, std::string(static_cast<size_t>(i), static_cast<char>(i)));
+  }
+  EXPECT_EQ(*LastSequence(*pool_), 71);
 }
 
 TEST_F(EventLogTest, ARolledBackWriteLeavesNoGap) {

@@ -1006,43 +1006,6 @@ absl::StatusOr<std::vector<Scorecard>> MySqlHealthRepository::CurrentScorecards(
 
 namespace {
 
-// Appends `events` with one claim of the head row and multi-row inserts. The head
-// row stays locked until the transaction ends (so sequences commit in order, which
-// the readers of the log rely on); the caller calls this as late as it can, so the
-// lock covers as little work as possible.
-void AppendEventRows(db::Connection& conn, std::vector<db::LoggedEvent>& events) {
-  if (events.empty()) return;
-  auto& claim = conn.Prepare(
-      "UPDATE event_log_head SET last_sequence = LAST_INSERT_ID(last_sequence + ?) WHERE id = 1");
-  claim.setInt64(1, static_cast<int64_t>(events.size()));
-  claim.executeUpdate();
-  int64_t sequence = 0;
-  {
-    ResultSetPtr rs(conn.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
-    rs->next();
-    sequence = rs->getInt64(1) - static_cast<int64_t>(events.size());
-  }
-  for (db::LoggedEvent& e : events) e.sequence = ++sequence;
-  db::ForEachChunk(events.size(), [&](size_t offset, size_t count) {
-    auto& insert = conn.Prepare(absl::StrCat(
-        "INSERT INTO event_log (sequence, kind, subject_id, occurred_at, payload) VALUES ",
-        db::RowPlaceholders(count, 5)));
-    std::vector<std::unique_ptr<std::istringstream>> blobs;
-    blobs.reserve(count);
-    for (size_t i = 0; i < count; ++i) {
-      const db::LoggedEvent& e = events[offset + i];
-      const int p = static_cast<int>(i * 5);
-      insert.setInt64(p + 1, e.sequence);
-      insert.setString(p + 2, e.kind);
-      insert.setString(p + 3, e.subject_id);
-      insert.setString(p + 4, db::ToSqlDatetime(e.occurred_at));
-      blobs.push_back(std::make_unique<std::istringstream>(e.payload));
-      insert.setBlob(p + 5, blobs.back().get());
-    }
-    insert.executeUpdate();
-  });
-}
-
 // The accounts among ids[offset, offset + count) (sorted), with what rescoring
 // needs of them (tier and industry choose the scorecard; lifecycle stops alerts on
 // churned accounts), locked in id order: rescores of one account
@@ -1378,7 +1341,7 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       daily.executeUpdate();
     });
   }
-  AppendEventRows(conn, events);
+  db::AppendEvents(conn, events);
   return absl::OkStatus();
 }
 

@@ -547,33 +547,62 @@ absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& 
   return absl::OkStatus();
 }
 
+constexpr char kTaskInsertColumns[] =
+    "task_id, run_id, playbook_id, account_id, tier, step_index, title, kind, role, assignee_id,"
+    " status, due_at, sla_seconds, escalate_at, escalation_level, escalation_chain_id,"
+    " created_at, completed_at, outcome, note, sla_met, snoozed_until";
+// One row's placeholders for kTaskInsertColumns (16 bound, the rest fixed).
+constexpr char kTaskInsertRow[] =
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, '', '', FALSE, NULL)";
+constexpr int kTaskInsertParams = 16;
+
+// Binds a new task's row at parameters first + 1 .. first + kTaskInsertParams.
+void BindTaskRow(sql::PreparedStatement& stmt, int first, const Task& t) {
+  stmt.setString(first + 1, t.task_id);
+  stmt.setString(first + 2, t.run_id);
+  stmt.setString(first + 3, t.playbook_id);
+  stmt.setString(first + 4, t.account_id);
+  stmt.setString(first + 5, t.tier);
+  stmt.setInt(first + 6, t.step_index);
+  stmt.setString(first + 7, t.title);
+  stmt.setString(first + 8, std::string(StepKindName(t.kind)));
+  stmt.setString(first + 9, std::string(RoleName(t.role)));
+  stmt.setString(first + 10, t.assignee_id);
+  stmt.setString(first + 11, std::string(TaskStatusName(t.status)));
+  stmt.setString(first + 12, db::ToSqlDatetime(t.due_at));
+  stmt.setInt64(first + 13, absl::ToInt64Seconds(t.sla));
+  db::SetOptionalTime(stmt, first + 14, t.escalate_at);
+  stmt.setString(first + 15, t.escalation_chain_id);
+  stmt.setString(first + 16, db::ToSqlDatetime(t.created_at));
+}
+
 // Inserts the task unless its id exists (a touchpoint already generated); publishes
 // TASK_CREATED when it was new.
 bool InsertTask(Tx& tx, const Task& t) {
-  auto& stmt = tx.conn.Prepare(
-      "INSERT IGNORE INTO tasks (task_id, run_id, playbook_id, account_id, tier, step_index, title,"
-      " kind, role, assignee_id, status, due_at, sla_seconds, escalate_at, escalation_level,"
-      " escalation_chain_id, created_at, completed_at, outcome, note, sla_met, snoozed_until)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, '', '', FALSE, NULL)");
-  stmt.setString(1, t.task_id);
-  stmt.setString(2, t.run_id);
-  stmt.setString(3, t.playbook_id);
-  stmt.setString(4, t.account_id);
-  stmt.setString(5, t.tier);
-  stmt.setInt(6, t.step_index);
-  stmt.setString(7, t.title);
-  stmt.setString(8, std::string(StepKindName(t.kind)));
-  stmt.setString(9, std::string(RoleName(t.role)));
-  stmt.setString(10, t.assignee_id);
-  stmt.setString(11, std::string(TaskStatusName(t.status)));
-  stmt.setString(12, db::ToSqlDatetime(t.due_at));
-  stmt.setInt64(13, absl::ToInt64Seconds(t.sla));
-  db::SetOptionalTime(stmt, 14, t.escalate_at);
-  stmt.setString(15, t.escalation_chain_id);
-  stmt.setString(16, db::ToSqlDatetime(t.created_at));
+  auto& stmt = tx.conn.Prepare(absl::StrCat("INSERT IGNORE INTO tasks (", kTaskInsertColumns,
+                                            ") VALUES ", kTaskInsertRow));
+  BindTaskRow(stmt, 0, t);
   if (stmt.executeUpdate() == 0) return false;
   tx.events.push_back({0, TaskEventKind::kCreated, tx.now, t, std::nullopt});
   return true;
+}
+
+// A new run's tasks (their ids start with the run's, so none exists yet), in
+// multi-row statements; publishes TASK_CREATED for each.
+void InsertNewRunTasks(Tx& tx, const std::vector<Task>& tasks) {
+  db::ForEachChunk(tasks.size(), [&](size_t offset, size_t count) {
+    std::string rows;
+    for (size_t i = 0; i < count; ++i) absl::StrAppend(&rows, i == 0 ? "" : ", ", kTaskInsertRow);
+    auto& stmt = tx.conn.Prepare(
+        absl::StrCat("INSERT INTO tasks (", kTaskInsertColumns, ") VALUES ", rows));
+    for (size_t i = 0; i < count; ++i) {
+      BindTaskRow(stmt, static_cast<int>(i) * kTaskInsertParams, tasks[offset + i]);
+    }
+    stmt.executeUpdate();
+  });
+  for (const Task& t : tasks) {
+    tx.events.push_back({0, TaskEventKind::kCreated, tx.now, t, std::nullopt});
+  }
 }
 
 // The task for `step` of `run`, due at `base` + the step's offset. Steps that can
@@ -726,10 +755,13 @@ absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
   // Cadence runs get their tasks from the scheduler, one touchpoint at a time.
   if (p.trigger.kind != TriggerKind::kCadence) {
     ASSIGN_OR_RETURN(const EscalationChain* chain, CachedChain(tx, p.escalation_chain_id));
+    std::vector<Task> tasks;
+    tasks.reserve(p.steps.size());
     for (size_t i = 0; i < p.steps.size(); ++i) {
-      InsertTask(tx, TaskForStep(run, p, *chain, static_cast<int>(i), triggered_at,
-                                 absl::StrCat(run.run_id, ".", i), tx.now));
+      tasks.push_back(TaskForStep(run, p, *chain, static_cast<int>(i), triggered_at,
+                                  absl::StrCat(run.run_id, ".", i), tx.now));
     }
+    InsertNewRunTasks(tx, tasks);
   }
   return std::optional<StartResult>(StartResult{std::move(run), true});
 }
