@@ -28,7 +28,7 @@ ABSL_FLAG(absl::Duration, health_view_cache_tail, absl::Milliseconds(150),
 ABSL_FLAG(int, health_ingest_group_signals, 20000,
           "concurrent RecordSignals/TrackEvents calls are committed together in groups of up to "
           "this many signals (0: one transaction per call)");
-ABSL_FLAG(int, health_ingest_groups, 1,
+ABSL_FLAG(int, health_ingest_groups, 2,
           "ingest groups that may run at once, each a transaction on its own connection "
           "(1: one at a time)");
 ABSL_FLAG(int, health_signal_key_cache_mib, 256,
