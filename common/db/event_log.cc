@@ -4,7 +4,6 @@
 #include <cppconn/resultset.h>
 
 #include <memory>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -32,8 +31,6 @@ void AppendEvents(Connection& conn, std::vector<LoggedEvent>& events) {
         absl::StrCat("INSERT INTO event_log (sequence, kind, subject_id, occurred_at, payload)"
                      " VALUES ",
                      RowPlaceholders(count, 5)));
-    std::vector<std::unique_ptr<std::istringstream>> blobs;
-    blobs.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       const LoggedEvent& e = events[offset + i];
       const int p = static_cast<int>(i * 5);
@@ -41,8 +38,10 @@ void AppendEvents(Connection& conn, std::vector<LoggedEvent>& events) {
       insert.setString(p + 2, e.kind);
       insert.setString(p + 3, e.subject_id);
       insert.setString(p + 4, ToSqlDatetime(e.occurred_at));
-      blobs.push_back(std::make_unique<std::istringstream>(e.payload));
-      insert.setBlob(p + 5, blobs.back().get());
+      // Bound as a string, not setBlob: a blob parameter goes to the server as a
+      // packet of its own (COM_STMT_SEND_LONG_DATA) per row. Strings are sent with
+      // their length and stored into the LONGBLOB unconverted, so any bytes go.
+      insert.setString(p + 5, e.payload);
     }
     insert.executeUpdate();
   });
@@ -63,10 +62,7 @@ absl::StatusOr<std::vector<LoggedEvent>> ReadEvents(Pool& pool, int64_t after, i
       e.kind = rs->getString(2);
       e.subject_id = rs->getString(3);
       ASSIGN_OR_RETURN(e.occurred_at, FromSqlDatetime(std::string(rs->getString(4))));
-      std::unique_ptr<std::istream> blob(rs->getBlob(5));
-      std::ostringstream bytes;
-      bytes << blob->rdbuf();
-      e.payload = bytes.str();
+      e.payload = rs->getString(5);
       out.push_back(std::move(e));
     }
     return absl::OkStatus();

@@ -85,6 +85,34 @@ TEST_F(EventLogTest, AnAppendOfManyEventsKeepsEachInItsPlace) {
   EXPECT_EQ(*LastSequence(*pool_), 71);
 }
 
+// Payloads are serialized protos: any byte, UTF-8 or not, and payloads above the
+// 256 KiB past which a string parameter is sent in pieces, come back as written.
+TEST_F(EventLogTest, PayloadsOfAnyBytesAndSizeComeBackAsWritten) {
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  std::string large;
+  for (int i = 0; i < 300 * 1024; ++i) large += static_cast<char>((i * 131) % 256);
+  const std::vector<std::string> payloads = {every_byte, "\xff\xfe\xc3(\x80", large, ""};
+  ASSERT_OK(pool_->InTransaction([&](Connection& c) -> absl::Status {
+    std::vector<LoggedEvent> events(payloads.size());
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      events[i].kind = "BYTES";
+      events[i].subject_id = "acct";
+      events[i].occurred_at = absl::FromUnixSeconds(1'795'000'000);
+      events[i].payload = payloads[i];
+    }
+    AppendEvents(c, events);
+    return absl::OkStatus();
+  }));
+  absl::StatusOr<std::vector<LoggedEvent>> read = ReadEvents(*pool_, 0, 100);
+  ASSERT_OK(read);
+  ASSERT_EQ(read->size(), payloads.size());
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    EXPECT_EQ((*read)[i].payload.size(), payloads[i].size()) << i;
+    EXPECT_TRUE((*read)[i].payload == payloads[i]) << i;
+  }
+}
+
 TEST_F(EventLogTest, ARolledBackWriteLeavesNoGap) {
   ASSERT_OK(Append(2, true));
   EXPECT_FALSE(Append(4, false).ok());

@@ -5,7 +5,6 @@
 #include <cppconn/resultset.h>
 
 #include <memory>
-#include <sstream>
 
 namespace cs::db {
 
@@ -22,10 +21,7 @@ absl::StatusOr<std::optional<std::string>> FindStoredResponse(Connection& conn,
     return absl::InvalidArgumentError(
         "request_id: already used for a different request; use a new request_id");
   }
-  std::unique_ptr<std::istream> blob(rs->getBlob(2));
-  std::ostringstream bytes;
-  bytes << blob->rdbuf();
-  return std::optional<std::string>(bytes.str());
+  return std::optional<std::string>(std::string(rs->getString(2)));
 }
 
 void StoreResponse(Connection& conn, const WriteKey& key, const std::string& response,
@@ -36,8 +32,7 @@ void StoreResponse(Connection& conn, const WriteKey& key, const std::string& res
   stmt.setString(1, key.method);
   stmt.setString(2, key.request_id);
   stmt.setString(3, key.fingerprint);
-  std::istringstream blob(response);
-  stmt.setBlob(4, &blob);
+  stmt.setString(4, response);  // any bytes: sent with its length, stored unconverted
   stmt.setString(5, ToSqlDatetime(now));
   try {
     stmt.executeUpdate();

@@ -124,5 +124,29 @@ TEST_F(IdempotencyTest, ExpiredAnswersArePurgedInBatches) {
   EXPECT_EQ(Rows(), 7);
 }
 
+// Stored answers are serialized protos: every byte value, and an answer above the
+// 256 KiB past which a string parameter is sent in pieces, read back unchanged.
+TEST_F(IdempotencyTest, StoredAnswersOfAnyBytesReadBackUnchanged) {
+  std::string every_byte;
+  for (int b = 255; b >= 0; --b) every_byte += static_cast<char>(b);
+  std::string large;
+  for (int i = 0; i < 300 * 1024; ++i) large += static_cast<char>((i * 7) % 256);
+  int n = 0;
+  for (const std::string& answer : {every_byte, large}) {
+    const WriteKey key{"Bytes", absl::StrCat("req-", ++n), "fp"};
+    ASSERT_OK(pool_->InTransaction([&](Connection& c) -> absl::Status {
+      StoreResponse(c, key, answer, clock_.Now());
+      return absl::OkStatus();
+    }));
+    ASSERT_OK(pool_->InTransaction([&](Connection& c) -> absl::Status {
+      absl::StatusOr<std::optional<std::string>> stored = FindStoredResponse(c, key);
+      EXPECT_OK(stored);
+      EXPECT_TRUE(stored.ok() && stored->has_value() && **stored == answer) << n;
+      return absl::OkStatus();
+    }));
+  }
+}
+
+
 }  // namespace
 }  // namespace cs::db

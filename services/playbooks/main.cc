@@ -16,6 +16,7 @@
 #include "services/playbooks/mysql_playbook_repository.h"
 #include "services/playbooks/playbook_service.h"
 #include "services/playbooks/proto_mapping.h"
+#include "services/playbooks/recent_events.h"
 #include "services/playbooks/success_plan_wiring.h"
 #include "services/playbooks/worker.h"
 
@@ -282,7 +283,10 @@ struct PlaybooksWiring : cs::ServiceWiring {
         playbook_repository(pool, clock, cs::playbooks::TaskEventCodecForOutbox()),
         counted_repository(&playbook_repository, metrics.sla_breaches),
         health(s.health_addr, clock, HealthOptions(s)),
-        tracked_health(&health, metrics.consumer_lag),
+        // The playbook consumer leads; success plans follow what it read (recent_events.h).
+        shared_health(&health, clock, 4 * static_cast<size_t>(s.consume_page_size),
+                      std::max(absl::Seconds(10), 4 * s.consume_interval)),
+        tracked_health(&shared_health, metrics.consumer_lag),
         expansion(s.expansion_addr, clock, ExpansionOptions(s)),
         playbooks(&counted_repository, &tracked_health, &expansion, clock, ServiceOptions(s)),
         outcome_repository(pool, clock),
@@ -310,7 +314,7 @@ struct PlaybooksWiring : cs::ServiceWiring {
                   return playbooks.Sweep();
                 },
                 s.sweep_interval),
-        success_plans(pool, clock, &health, s.health_addr, HealthReaderOptions(s), PlanOptions(s),
+        success_plans(pool, clock, shared_health.follower(), s.health_addr, HealthReaderOptions(s), PlanOptions(s),
                       s.success_plan_interval) {}
 
   // After each consumer round: health's last sequence (from the page just read)
@@ -330,6 +334,7 @@ struct PlaybooksWiring : cs::ServiceWiring {
   cs::playbooks::MySqlPlaybookRepository playbook_repository;
   SlaCountingRepository counted_repository;
   cs::playbooks::GrpcHealthFeed health;
+  cs::playbooks::SharedEventFeed shared_health;
   HeadTrackingFeed tracked_health;
   cs::playbooks::GrpcExpansionClient expansion;
   cs::playbooks::PlaybookService playbooks;
