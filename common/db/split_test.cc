@@ -40,6 +40,21 @@ TEST(MultiRowTest, ChunksCoverEveryRowOnceInFixedSizes) {
   }
 }
 
+TEST(MultiRowTest, BinaryChunksTakeOneStatementPerSetBit) {
+  for (size_t n : {0u, 1u, 3u, 190u, 255u, 256u, 257u, 700u}) {
+    size_t next = 0;
+    int statements = 0;
+    ForEachChunk(n, kBinaryRowChunks, [&](size_t offset, size_t count) {
+      EXPECT_EQ(offset, next);
+      EXPECT_TRUE(count <= 256 && (count & (count - 1)) == 0) << count;
+      next += count;
+      ++statements;
+    });
+    EXPECT_EQ(next, n);
+    EXPECT_EQ(statements, static_cast<int>(n / 256) + __builtin_popcountll(n % 256)) << n;
+  }
+}
+
 TEST(MultiRowTest, PlaceholdersForRowsAndColumns) {
   EXPECT_EQ(RowPlaceholders(1, 1), "(?)");
   EXPECT_EQ(RowPlaceholders(2, 3), "(?, ?, ?), (?, ?, ?)");

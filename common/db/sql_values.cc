@@ -49,13 +49,7 @@ void SetOptionalTime(sql::PreparedStatement& stmt, int index, const std::optiona
 }
 
 void ForEachChunk(size_t n, const std::function<void(size_t, size_t)>& fn) {
-  size_t offset = 0;
-  for (size_t chunk : kMultiRowChunks) {
-    while (n - offset >= chunk) {
-      fn(offset, chunk);
-      offset += chunk;
-    }
-  }
+  ForEachChunk(n, kMultiRowChunks, fn);
 }
 
 std::string RowPlaceholders(size_t rows, size_t columns) {

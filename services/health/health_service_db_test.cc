@@ -307,12 +307,12 @@ class AlertIdsDbTest : public HealthServiceDbTest, public ::testing::WithParamIn
 
 TEST_P(AlertIdsDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
   // One batch opens a payment-failure alert on several accounts: the alerts are
-  // written with multi-row statements (of 4, 1 and 1 rows), and each ALERT_OPENED
+  // written with multi-row statements (of 4, 2 and 1 rows), and each ALERT_OPENED
   // event must carry its own row's id, whether the ids come from LAST_INSERT_ID()
   // or are read back by key.
   if (GetParam()) repo_->ReadAlertIdsBack();
   std::vector<Signal> batch;
-  for (const std::string id : {"a1", "a2", "a3", "a4", "a5", "a6"}) {
+  for (const std::string id : {"a1", "a2", "a3", "a4", "a5", "a6", "a7"}) {
     AddAccount(id);
     batch.push_back(MakeSignal(id, SignalKind::kPaymentFailed, 1));
   }
@@ -329,7 +329,7 @@ TEST_P(AlertIdsDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
     EXPECT_EQ(alert.account_id(), e.subject_id);
     announced[e.subject_id] = alert.alert_id();
   }
-  ASSERT_EQ(announced.size(), 6u);
+  ASSERT_EQ(announced.size(), 7u);
   for (const auto& [account, alert_id] : announced) {
     AlertQuery q;
     q.account_id = account;

@@ -1058,7 +1058,8 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
     });
   }
   if (opened.empty()) return absl::OkStatus();
-  db::ForEachChunk(opened.size(), [&](size_t offset, size_t count) {
+  // Each statement is followed by its id read: binary chunk sizes keep both few.
+  db::ForEachChunk(opened.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
     auto& stmt = conn.Prepare(absl::StrCat(
         "INSERT INTO alerts (account_id, kind, severity, summary, evidence, opened_at,"
         " open_flag) VALUES ",
