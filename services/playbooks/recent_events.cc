@@ -17,15 +17,23 @@ absl::StatusOr<HealthEventPage> SharedEventFeed::ListEvents(int64_t after, int l
 
 void SharedEventFeed::Keep(int64_t after, const HealthEventPage& page) {
   std::lock_guard<std::mutex> lock(mu_);
-  leader_read_at_ = clock_->Now();
   head_ = std::max(head_, page.last_sequence);
-  if (page.events.empty()) return;
+  // Caught up: the leader is keeping pace with health.
+  if (page.events.empty()) {
+    leader_moved_at_ = clock_->Now();
+    return;
+  }
   for (size_t i = 0; i < page.events.size(); ++i) {
     if (page.events[i].sequence != after + 1 + static_cast<int64_t>(i)) return;
   }
   const bool joins = !events_.empty() && after + 1 >= events_.front().sequence &&
                      after <= events_.back().sequence;
   if (!joins) events_.clear();
+  // A page read again (its apply failed and is retried) is no progress: a leader
+  // that stays stuck on one page does not hold the follower back for longer than
+  // stale_after.
+  const int64_t kept_end = events_.empty() ? after : events_.back().sequence;
+  if (page.events.back().sequence > kept_end) leader_moved_at_ = clock_->Now();
   for (const HealthEvent& e : page.events) {
     if (!events_.empty() && e.sequence <= events_.back().sequence) continue;
     events_.push_back(e);
@@ -36,19 +44,20 @@ void SharedEventFeed::Keep(int64_t after, const HealthEventPage& page) {
 absl::StatusOr<HealthEventPage> SharedEventFeed::Follow(int64_t after, int limit) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const bool leader_reads = clock_->Now() - leader_read_at_ < stale_after_;
     const bool behind = events_.empty() || after + 1 < events_.front().sequence;
-    if (leader_reads && !behind && limit > 0) {
+    if (!behind && limit > 0) {
       HealthEventPage page;
       page.last_sequence = head_;
-      // Caught up with the leader: nothing until it reads on.
-      if (after >= events_.back().sequence) return page;
-      const size_t first = static_cast<size_t>(after + 1 - events_.front().sequence);
-      const size_t count = std::min(static_cast<size_t>(limit), events_.size() - first);
-      page.events.assign(events_.begin() + static_cast<std::ptrdiff_t>(first),
-                         events_.begin() + static_cast<std::ptrdiff_t>(first + count));
-      ++from_memory_;
-      return page;
+      if (after < events_.back().sequence) {
+        const size_t first = static_cast<size_t>(after + 1 - events_.front().sequence);
+        const size_t count = std::min(static_cast<size_t>(limit), events_.size() - first);
+        page.events.assign(events_.begin() + static_cast<std::ptrdiff_t>(first),
+                           events_.begin() + static_cast<std::ptrdiff_t>(first + count));
+        ++from_memory_;
+        return page;
+      }
+      // Caught up with the leader: nothing until it reads on, unless it has stopped.
+      if (clock_->Now() - leader_moved_at_ < stale_after_) return page;
     }
     ++from_health_;
   }

@@ -11,7 +11,8 @@
 // by sequence; follower() answers the follower from those events, so it reads
 // the stretch the leader just read and applies it at the leader's pace. It goes
 // to health itself only while it is behind what is kept (after a failure, say),
-// or when the leader has not read for `stale_after` (stopped, or failing).
+// or when the leader has not moved on for `stale_after`: stopped, failing, or
+// reading one page again and again because applying it fails.
 //
 // Health's sequences are gap-free and an event never changes once written, so a
 // kept event is the event health would answer.
@@ -86,7 +87,8 @@ class SharedEventFeed final : public HealthFeed {
   mutable std::mutex mu_;
   std::deque<HealthEvent> events_;  // consecutive sequences, oldest first
   int64_t head_ = 0;                // the highest last_sequence health answered
-  absl::Time leader_read_at_ = absl::InfinitePast();
+  // When the leader last read events it had not read before, or found none new.
+  absl::Time leader_moved_at_ = absl::InfinitePast();
   int64_t from_memory_ = 0;
   int64_t from_health_ = 0;
 };

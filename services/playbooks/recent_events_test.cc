@@ -109,6 +109,40 @@ TEST_F(SharedEventFeedTest, WhenTheLeaderStopsReadingTheFollowerGoesToHealth) {
   EXPECT_FALSE(feed_.follower()->ListEvents(20, 10).ok());
 }
 
+TEST_F(SharedEventFeedTest, ALeaderStuckOnOnePageDoesNotHoldTheFollowerBack) {
+  ASSERT_OK(feed_.ListEvents(0, 10));
+  ASSERT_OK(feed_.follower()->ListEvents(0, 10));
+  // The leader cannot apply the next page and reads it again and again.
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_OK(feed_.ListEvents(10, 10));
+    clock_.Advance(absl::Seconds(1));
+  }
+  const int calls = log_.calls;
+  // What the leader read still comes from memory; past it, health answers.
+  absl::StatusOr<HealthEventPage> page = feed_.follower()->ListEvents(10, 10);
+  ASSERT_OK(page);
+  EXPECT_EQ(page->events.front().sequence, 11);
+  EXPECT_EQ(log_.calls, calls);
+  page = feed_.follower()->ListEvents(20, 10);
+  ASSERT_OK(page);
+  ASSERT_FALSE(page->events.empty());
+  EXPECT_EQ(page->events.front().sequence, 21);
+  EXPECT_EQ(log_.calls, calls + 1);
+  // A leader caught up with health (an empty page) is keeping pace.
+  LogFeed short_log(20);
+  SharedEventFeed feed(&short_log, &clock_, 30, absl::Seconds(10));
+  ASSERT_OK(feed.ListEvents(0, 10));
+  ASSERT_OK(feed.ListEvents(10, 10));
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_OK(feed.ListEvents(20, 10));
+    clock_.Advance(absl::Seconds(1));
+  }
+  page = feed.follower()->ListEvents(20, 10);
+  ASSERT_OK(page);
+  EXPECT_TRUE(page->events.empty());
+  EXPECT_EQ(feed.follower_pages_from_health(), 0);
+}
+
 TEST_F(SharedEventFeedTest, ALeaderPageThatDoesNotJoinWhatIsKeptReplacesIt) {
   ASSERT_OK(feed_.ListEvents(0, 10));
   ASSERT_OK(feed_.ListEvents(60, 10));  // another replica moved the cursor on
