@@ -143,12 +143,20 @@ TEST_F(ClientTest, EveryCallHasADeadline) {
 
 TEST(ClientOptionsTest, BadOptionsNameTheField) {
   EXPECT_EQ(MakeChannel({}).status().message(), "target: must be host:port");
-  ClientOptions half_tls{.target = "x:1", .tls = true, .cert_file = "/tmp/c.pem"};
+  ClientOptions half_tls;
+  half_tls.target = "x:1";
+  half_tls.tls = true;
+  half_tls.cert_file = "/tmp/c.pem";
   EXPECT_EQ(MakeChannel(half_tls).status().message(),
             "cert_file, key_file: give both for mutual TLS, or neither");
-  ClientOptions missing_ca{.target = "x:1", .tls = true, .ca_file = "/nonexistent/ca.pem"};
+  ClientOptions missing_ca;
+  missing_ca.target = "x:1";
+  missing_ca.tls = true;
+  missing_ca.ca_file = "/nonexistent/ca.pem";
   EXPECT_EQ(MakeChannel(missing_ca).status().message(), "ca_file: cannot read /nonexistent/ca.pem");
-  ClientOptions bad_token{.target = "x:1", .bearer_token = "a\nb"};
+  ClientOptions bad_token;
+  bad_token.target = "x:1";
+  bad_token.bearer_token = "a\nb";
   EXPECT_EQ(MakeChannel(bad_token).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -42,9 +42,11 @@ struct Server {
 };
 
 grpc::Status CheckOnce(const std::string& target, grpc::health::v1::HealthCheckResponse* out) {
-  auto stub = grpc::health::v1::Health::NewStub(MakePeerChannel(
-      target, {.max_attempts = 5, .initial_backoff = absl::Milliseconds(10),
-               .max_backoff = absl::Milliseconds(50)}));
+  PeerChannelOptions options;
+  options.max_attempts = 5;
+  options.initial_backoff = absl::Milliseconds(10);
+  options.max_backoff = absl::Milliseconds(50);
+  auto stub = grpc::health::v1::Health::NewStub(MakePeerChannel(target, options));
   auto context = ContextWithDeadline(absl::Seconds(10));
   return stub->Check(context.get(), {}, out);
 }

@@ -408,9 +408,14 @@ th{background:#f3f3f3}ul{margin:0;padding-left:16px}
 )css";
 
 int Run(const Options& o) {
-  auto health = client::ServiceClient<hv1::AccountHealthService>::Create({.target = o.health_addr});
-  auto playbooks = client::ServiceClient<pv1::PlaybookService>::Create({.target = o.playbooks_addr});
-  auto expansion = client::ServiceClient<ev1::ExpansionService>::Create({.target = o.expansion_addr});
+  auto at = [](const std::string& target) {
+    client::ClientOptions options;
+    options.target = target;
+    return options;
+  };
+  auto health = client::ServiceClient<hv1::AccountHealthService>::Create(at(o.health_addr));
+  auto playbooks = client::ServiceClient<pv1::PlaybookService>::Create(at(o.playbooks_addr));
+  auto expansion = client::ServiceClient<ev1::ExpansionService>::Create(at(o.expansion_addr));
   if (!health.ok() || !playbooks.ok() || !expansion.ok()) {
     std::cerr << "cs-report: bad address\n";
     return 2;
