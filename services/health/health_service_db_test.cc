@@ -278,7 +278,11 @@ TEST_F(HealthServiceDbTest, UsageDeclineOpensAnAlertAndRecoveryResolvesIt) {
   std::vector<Signal> steady = Many("a1", SignalKind::kLogin, 40, 40);
   for (Signal& s : Many("a1", SignalKind::kLogin, 40, 5)) steady.push_back(s);
   ASSERT_OK(Record(steady));
-  for (const Alert& a : *repo_->OpenAlerts("a1", clock_.Now())) {
+  // Held in a variable: a range-for over *OpenAlerts(...) would walk a vector of a
+  // temporary that is already destroyed.
+  absl::StatusOr<std::vector<Alert>> steady_alerts = repo_->OpenAlerts("a1", clock_.Now());
+  ASSERT_OK(steady_alerts);
+  for (const Alert& a : *steady_alerts) {
     EXPECT_NE(a.kind, AlertKind::kUsageDecline);
   }
   // 30 days on, this period has 0 and the previous one 40: -100 %.
