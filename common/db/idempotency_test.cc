@@ -147,6 +147,5 @@ TEST_F(IdempotencyTest, StoredAnswersOfAnyBytesReadBackUnchanged) {
   }
 }
 
-
 }  // namespace
 }  // namespace cs::db

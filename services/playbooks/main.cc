@@ -314,8 +314,8 @@ struct PlaybooksWiring : cs::ServiceWiring {
                   return playbooks.Sweep();
                 },
                 s.sweep_interval),
-        success_plans(pool, clock, shared_health.follower(), s.health_addr, HealthReaderOptions(s), PlanOptions(s),
-                      s.success_plan_interval) {}
+        success_plans(pool, clock, shared_health.follower(), s.health_addr,
+                      HealthReaderOptions(s), PlanOptions(s), s.success_plan_interval) {}
 
   // After each consumer round: health's last sequence (from the page just read)
   // minus the cursor as committed now, so other replicas' progress counts too.

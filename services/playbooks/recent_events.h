@@ -51,7 +51,7 @@ class SharedEventFeed final : public HealthFeed {
   // The follower's feed.
   HealthFeed* follower() { return &follower_; }
 
-  // Follower pages answered from memory and from health.
+  // Follower pages answered from memory and from health (for tests).
   int64_t follower_pages_from_memory() const;
   int64_t follower_pages_from_health() const;
 
