@@ -12,6 +12,7 @@
 
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
+#include <cppconn/resultset_metadata.h>
 #include <gtest/gtest.h>
 
 namespace cs::testing {
@@ -65,6 +66,25 @@ int64_t QueryInt(db::Pool& pool, const std::string& sql) {
   EXPECT_TRUE(s.ok()) << sql << ": " << s;
   EXPECT_NE(n, -1) << sql << ": no row";
   return n;
+}
+
+std::vector<std::string> QueryRows(db::Pool& pool, const std::string& sql) {
+  std::vector<std::string> rows;
+  const absl::Status s = pool.Run([&](db::Connection& conn) -> absl::Status {
+    std::unique_ptr<sql::ResultSet> rs(conn.Prepare(sql).executeQuery());
+    const unsigned int columns = rs->getMetaData()->getColumnCount();
+    while (rs->next()) {
+      std::string row;
+      for (unsigned int c = 1; c <= columns; ++c) {
+        if (c > 1) row += '\t';
+        row += rs->isNull(c) ? std::string("NULL") : std::string(rs->getString(c));
+      }
+      rows.push_back(std::move(row));
+    }
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << sql << ": " << s;
+  return rows;
 }
 
 }  // namespace cs::testing

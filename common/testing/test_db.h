@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "common/config.h"
@@ -36,6 +37,9 @@ bool DatabaseRequired();
 // The first column of the first row of `sql` as an integer; -1 (and a test
 // failure) when the query fails or returns no row.
 int64_t QueryInt(db::Pool& pool, const std::string& sql);
+// Every row of `sql`, each as its columns' text joined by tabs (NULL as "NULL"),
+// for comparing what two databases hold; a failed query is a test failure.
+std::vector<std::string> QueryRows(db::Pool& pool, const std::string& sql);
 
 }  // namespace cs::testing
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -45,6 +46,58 @@ struct AccountRow {
   absl::Time first_seen_at;
 };
 
+// (playbook_id, account_id, trigger_key): a trigger applied to an account once.
+using TriggerId = std::tuple<std::string, std::string, std::string>;
+// (account_id, playbook_id).
+using AccountPlaybook = std::pair<std::string, std::string>;
+
+// An account's active run of a playbook as a page of health events sees it.
+struct HeldRun {
+  Run run;
+  std::optional<absl::Time> green_since;
+  // Set for a run this page opened (its row not written yet): copied from the playbook.
+  bool inserted = false;
+  std::string trigger_kind;
+  std::string trigger_band;
+  int exit_green_days = 0;
+  bool fail_on_churn = false;
+  // A stored run whose count, last trigger or green_since this page changed.
+  bool changed = false;
+};
+
+// An account's cohort row of a playbook (the treated / held-out draw).
+struct HeldCohort {
+  std::string arm;
+  double draw = 0;
+  int holdout_percent = 0;
+  absl::Time entered_at;
+  std::optional<absl::Time> recovered_at;
+  std::optional<absl::Time> churned_at;
+  bool inserted = false;
+  bool changed = false;
+};
+
+// The rows that opening runs reads and writes, for the accounts in `accounts`: read
+// for a whole page of health events up front (ReadPageRunRows), then kept in memory
+// with the page's own changes, which are written together (WriteRunRows) when the
+// page is done or before a statement that reads them in the database. StartRunTx
+// also uses one for a single start outside a page, read from and written to the
+// database at once.
+struct RunRows {
+  // Accounts whose active runs and cohort rows are all below (locked until commit).
+  std::set<std::string> accounts;
+  // Triggers read up front: one absent from `triggers` was never applied.
+  std::set<TriggerId> looked_up;
+  // Triggers applied, read or written: the run id ("" when held out).
+  std::map<TriggerId, std::string> triggers;
+  std::vector<TriggerId> new_triggers;
+  std::map<AccountPlaybook, HeldRun> active;
+  std::map<AccountPlaybook, HeldCohort> cohort;
+  std::vector<Task> new_tasks;
+  // Accounts with rows not written yet.
+  std::set<std::string> unwritten;
+};
+
 // Everything a write transaction needs, and the outbox events it produced; the
 // events are appended last, so the outbox head is locked for the shortest time.
 struct Tx {
@@ -70,6 +123,10 @@ struct Tx {
   std::set<std::string> inserted_for_page;
   // Score and band moves of the page, written when the page is done.
   StandingUpdates standing;
+  // Runs, triggers and cohort rows of the page's accounts (ApplyHealthEvents only).
+  std::unique_ptr<RunRows> page;
+  // The page's accounts' new bands, written when the page is done (WriteBands).
+  std::map<std::string, std::string> bands;
 };
 
 void Publish(Tx& tx) {
@@ -299,6 +356,7 @@ absl::Status ReadAccountsForPage(Tx& tx, const std::vector<std::string>& ids) {
 
 absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& from,
                       const std::string& to);
+void ReleaseAccount(Tx& tx, const std::string& account_id);
 
 // The transaction's copy of an account row, for a write to keep it current; null
 // when the transaction holds none.
@@ -431,19 +489,6 @@ absl::StatusOr<std::optional<Run>> ReadRun(db::Connection& conn, const std::stri
   return std::optional<Run>(std::move(r));
 }
 
-absl::StatusOr<std::optional<Run>> ActiveRun(db::Connection& conn, const std::string& account_id,
-                                             const std::string& playbook_id) {
-  auto& stmt = conn.Prepare(absl::StrCat(
-      "SELECT ", kRunColumns,
-      " FROM runs WHERE account_id = ? AND playbook_id = ? AND active_flag = 1 FOR UPDATE"));
-  stmt.setString(1, account_id);
-  stmt.setString(2, playbook_id);
-  ResultSetPtr rs(stmt.executeQuery());
-  if (!rs->next()) return std::optional<Run>();
-  ASSIGN_OR_RETURN(Run r, ParseRun(*rs));
-  return std::optional<Run>(std::move(r));
-}
-
 constexpr char kTaskColumns[] =
     "task_id, run_id, playbook_id, account_id, step_index, title, kind, role, assignee_id,"
     " status, due_at, escalate_at, escalation_level, created_at, completed_at, outcome, note,"
@@ -526,6 +571,8 @@ void WriteTaskState(db::Connection& conn, const Task& t) {
 // already escalated or reassigned to someone else stays where it is.
 absl::Status HandOver(Tx& tx, const std::string& account_id, const std::string& from,
                       const std::string& to) {
+  // Its tasks and runs change below, in the database.
+  ReleaseAccount(tx, account_id);
   auto& open = tx.conn.Prepare(absl::StrCat(
       "SELECT ", kTaskColumns,
       " FROM tasks WHERE account_id = ? AND assignee_id = ? AND role = 'CSM'"
@@ -587,24 +634,6 @@ bool InsertTask(Tx& tx, const Task& t) {
   return true;
 }
 
-// A new run's tasks (their ids start with the run's, so none exists yet), in
-// multi-row statements; publishes TASK_CREATED for each.
-void InsertNewRunTasks(Tx& tx, const std::vector<Task>& tasks) {
-  db::ForEachChunk(tasks.size(), [&](size_t offset, size_t count) {
-    std::string rows;
-    for (size_t i = 0; i < count; ++i) absl::StrAppend(&rows, i == 0 ? "" : ", ", kTaskInsertRow);
-    auto& stmt = tx.conn.Prepare(
-        absl::StrCat("INSERT INTO tasks (", kTaskInsertColumns, ") VALUES ", rows));
-    for (size_t i = 0; i < count; ++i) {
-      BindTaskRow(stmt, static_cast<int>(i) * kTaskInsertParams, tasks[offset + i]);
-    }
-    stmt.executeUpdate();
-  });
-  for (const Task& t : tasks) {
-    tx.events.push_back({0, TaskEventKind::kCreated, tx.now, t, std::nullopt});
-  }
-}
-
 // The task for `step` of `run`, due at `base` + the step's offset. Steps that can
 // escalate do so first when their SLA has run out past the due time.
 Task TaskForStep(const Run& run, const Playbook& p, const EscalationChain& chain, int index,
@@ -632,34 +661,248 @@ Task TaskForStep(const Run& run, const Playbook& p, const EscalationChain& chain
   return t;
 }
 
-void RecordTrigger(db::Connection& conn, const std::string& playbook_id,
-                   const std::string& account_id, const std::string& trigger_key,
-                   const std::string& run_id, absl::Time now) {
-  auto& stmt = conn.Prepare(
-      "INSERT INTO run_triggers (playbook_id, account_id, trigger_key, run_id, applied_at)"
-      " VALUES (?, ?, ?, ?, ?)");
-  stmt.setString(1, playbook_id);
-  stmt.setString(2, account_id);
-  stmt.setString(3, trigger_key);
-  stmt.setString(4, run_id);
-  stmt.setString(5, db::ToSqlDatetime(now));
-  stmt.executeUpdate();
-}
-
 bool IsRiskTrigger(const Trigger& t) {
   return (t.kind == TriggerKind::kBandEntered && (t.band == "RED" || t.band == "YELLOW")) ||
          t.kind == TriggerKind::kAlertOpened;
 }
 
+// `row` (a row's placeholders and fixed values) `count` times, comma-separated.
+std::string RepeatedRow(size_t count, absl::string_view row) {
+  std::string out;
+  for (size_t i = 0; i < count; ++i) absl::StrAppend(&out, i == 0 ? "" : ", ", row);
+  return out;
+}
+
+// Writes what `rows` holds that the database does not, in multi-row statements where
+// rows are new: cohort draws, runs, triggers and tasks, then the stored runs and
+// cohort rows the page changed.
+void WriteRunRows(Tx& tx, RunRows& rows) {
+  if (rows.unwritten.empty()) return;
+  std::vector<std::pair<const AccountPlaybook*, HeldCohort*>> new_cohort;
+  std::vector<std::pair<const AccountPlaybook*, HeldCohort*>> changed_cohort;
+  for (auto& [key, c] : rows.cohort) {
+    if (c.inserted) new_cohort.emplace_back(&key, &c);
+    if (c.changed) changed_cohort.emplace_back(&key, &c);
+  }
+  db::ForEachChunk(new_cohort.size(), [&](size_t offset, size_t count) {
+    auto& insert = tx.conn.Prepare(absl::StrCat(
+        "INSERT INTO cohort (playbook_id, account_id, arm, draw, holdout_percent, entered_at,"
+        " recovered_at, churned_at) VALUES ",
+        db::RowPlaceholders(count, 8)));
+    for (size_t i = 0; i < count; ++i) {
+      const auto& [key, c] = new_cohort[offset + i];
+      const int at = static_cast<int>(i * 8);
+      insert.setString(at + 1, key->second);
+      insert.setString(at + 2, key->first);
+      insert.setString(at + 3, c->arm);
+      insert.setDouble(at + 4, c->draw);
+      insert.setInt(at + 5, c->holdout_percent);
+      insert.setString(at + 6, db::ToSqlDatetime(c->entered_at));
+      db::SetOptionalTime(insert, at + 7, c->recovered_at);
+      db::SetOptionalTime(insert, at + 8, c->churned_at);
+    }
+    insert.executeUpdate();
+  });
+  std::vector<HeldRun*> new_runs;
+  std::vector<HeldRun*> changed_runs;
+  for (auto& [key, r] : rows.active) {
+    if (r.inserted) new_runs.push_back(&r);
+    if (r.changed) changed_runs.push_back(&r);
+  }
+  db::ForEachChunk(new_runs.size(), [&](size_t offset, size_t count) {
+    auto& insert = tx.conn.Prepare(absl::StrCat(
+        "INSERT INTO runs (run_id, playbook_id, playbook_version, account_id, tier, owner_id,"
+        " trigger_kind, trigger_band, trigger_key, triggered_at, trigger_count,"
+        " last_triggered_at, green_since, exit_green_days, fail_on_churn, state, ended_at,"
+        " end_reason, active_flag) VALUES ",
+        RepeatedRow(count,
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', NULL, '', 1)")));
+    for (size_t i = 0; i < count; ++i) {
+      const HeldRun& h = *new_runs[offset + i];
+      const Run& run = h.run;
+      const int at = static_cast<int>(i * 15);
+      insert.setString(at + 1, run.run_id);
+      insert.setString(at + 2, run.playbook_id);
+      insert.setInt(at + 3, run.playbook_version);
+      insert.setString(at + 4, run.account_id);
+      insert.setString(at + 5, run.tier);
+      insert.setString(at + 6, run.owner_id);
+      insert.setString(at + 7, h.trigger_kind);
+      insert.setString(at + 8, h.trigger_band);
+      insert.setString(at + 9, run.trigger_key);
+      insert.setString(at + 10, db::ToSqlDatetime(run.triggered_at));
+      insert.setInt(at + 11, run.trigger_count);
+      insert.setString(at + 12, db::ToSqlDatetime(run.last_triggered_at));
+      db::SetOptionalTime(insert, at + 13, h.green_since);
+      insert.setInt(at + 14, h.exit_green_days);
+      insert.setBoolean(at + 15, h.fail_on_churn);
+    }
+    insert.executeUpdate();
+  });
+  db::ForEachChunk(rows.new_triggers.size(), [&](size_t offset, size_t count) {
+    auto& insert = tx.conn.Prepare(absl::StrCat(
+        "INSERT INTO run_triggers (playbook_id, account_id, trigger_key, run_id, applied_at)"
+        " VALUES ",
+        db::RowPlaceholders(count, 5)));
+    for (size_t i = 0; i < count; ++i) {
+      const TriggerId& id = rows.new_triggers[offset + i];
+      const int at = static_cast<int>(i * 5);
+      insert.setString(at + 1, std::get<0>(id));
+      insert.setString(at + 2, std::get<1>(id));
+      insert.setString(at + 3, std::get<2>(id));
+      insert.setString(at + 4, rows.triggers.at(id));
+      insert.setString(at + 5, db::ToSqlDatetime(tx.now));
+    }
+    insert.executeUpdate();
+  });
+  // A new run's tasks: their ids start with the run's, so none exists yet.
+  db::ForEachChunk(rows.new_tasks.size(), [&](size_t offset, size_t count) {
+    auto& stmt = tx.conn.Prepare(absl::StrCat("INSERT INTO tasks (", kTaskInsertColumns,
+                                              ") VALUES ", RepeatedRow(count, kTaskInsertRow)));
+    for (size_t i = 0; i < count; ++i) {
+      BindTaskRow(stmt, static_cast<int>(i) * kTaskInsertParams, rows.new_tasks[offset + i]);
+    }
+    stmt.executeUpdate();
+  });
+  for (HeldRun* h : changed_runs) {
+    auto& update = tx.conn.Prepare(
+        "UPDATE runs SET trigger_count = ?, last_triggered_at = ?, green_since = ?"
+        " WHERE run_id = ?");
+    update.setInt(1, h->run.trigger_count);
+    update.setString(2, db::ToSqlDatetime(h->run.last_triggered_at));
+    db::SetOptionalTime(update, 3, h->green_since);
+    update.setString(4, h->run.run_id);
+    update.executeUpdate();
+  }
+  for (const auto& [key, c] : changed_cohort) {
+    auto& update = tx.conn.Prepare(
+        "UPDATE cohort SET recovered_at = ? WHERE playbook_id = ? AND account_id = ?");
+    db::SetOptionalTime(update, 1, c->recovered_at);
+    update.setString(2, key->second);
+    update.setString(3, key->first);
+    update.executeUpdate();
+  }
+  for (auto& [key, r] : rows.active) r.inserted = r.changed = false;
+  for (auto& [key, c] : rows.cohort) c.inserted = c.changed = false;
+  rows.new_triggers.clear();
+  rows.new_tasks.clear();
+  rows.unwritten.clear();
+}
+
+// Before a statement that reads or writes the account's runs, tasks or cohort rows
+// in the database: the page's unwritten rows go first.
+void WritePageRowsOf(Tx& tx, const std::string& account_id) {
+  if (tx.page != nullptr && tx.page->unwritten.count(account_id)) WriteRunRows(tx, *tx.page);
+}
+
+// The page stops holding the account's rows (after a statement that changed them in
+// the database); its later starts read them again.
+void ReleaseAccount(Tx& tx, const std::string& account_id) {
+  if (tx.page == nullptr || tx.page->accounts.erase(account_id) == 0) return;
+  WritePageRowsOf(tx, account_id);
+  RunRows& rows = *tx.page;
+  auto drop = [&](auto& map) {
+    auto it = map.lower_bound(AccountPlaybook(account_id, ""));
+    while (it != map.end() && it->first.first == account_id) it = map.erase(it);
+  };
+  drop(rows.active);
+  drop(rows.cohort);
+}
+
+absl::StatusOr<HeldRun> ParseHeldRun(sql::ResultSet& rs) {
+  HeldRun h;
+  ASSIGN_OR_RETURN(h.run, ParseRun(rs));
+  ASSIGN_OR_RETURN(h.green_since, db::GetOptionalTime(rs, 14));
+  return h;
+}
+
+// The active runs (locked) and cohort rows of `ids` (sorted, distinct) and which of
+// `triggers` were applied before, into `rows`, which then holds those accounts.
+absl::Status ReadRunRows(Tx& tx, const std::vector<std::string>& ids,
+                         const std::vector<TriggerId>& triggers, RunRows& rows) {
+  absl::Status status;
+  db::ForEachChunk(ids.size(), [&](size_t offset, size_t count) {
+    if (!status.ok()) return;
+    auto& runs = tx.conn.Prepare(absl::StrCat(
+        "SELECT ", kRunColumns, ", green_since FROM runs WHERE account_id IN ",
+        db::RowPlaceholders(1, count), " AND active_flag = 1 ORDER BY account_id, playbook_id",
+        " FOR UPDATE"));
+    for (size_t i = 0; i < count; ++i) runs.setString(static_cast<int>(i + 1), ids[offset + i]);
+    ResultSetPtr rs(runs.executeQuery());
+    while (rs->next()) {
+      absl::StatusOr<HeldRun> h = ParseHeldRun(*rs);
+      if (!h.ok()) {
+        status = h.status();
+        return;
+      }
+      AccountPlaybook key(h->run.account_id, h->run.playbook_id);
+      rows.active[key] = *std::move(h);
+    }
+    auto& cohort = tx.conn.Prepare(absl::StrCat(
+        "SELECT account_id, playbook_id, arm, draw, holdout_percent, entered_at, recovered_at,"
+        " churned_at FROM cohort WHERE account_id IN ",
+        db::RowPlaceholders(1, count)));
+    for (size_t i = 0; i < count; ++i) cohort.setString(static_cast<int>(i + 1), ids[offset + i]);
+    ResultSetPtr crs(cohort.executeQuery());
+    while (crs->next()) {
+      HeldCohort c;
+      c.arm = db::GetString(*crs, 3);
+      c.draw = crs->getDouble(4);
+      c.holdout_percent = crs->getInt(5);
+      absl::StatusOr<absl::Time> entered = db::GetTime(*crs, 6);
+      absl::StatusOr<std::optional<absl::Time>> recovered = db::GetOptionalTime(*crs, 7);
+      absl::StatusOr<std::optional<absl::Time>> churned = db::GetOptionalTime(*crs, 8);
+      for (const absl::Status& s : {entered.status(), recovered.status(), churned.status()}) {
+        if (!s.ok() && status.ok()) status = s;
+      }
+      if (!status.ok()) return;
+      c.entered_at = *entered;
+      c.recovered_at = *recovered;
+      c.churned_at = *churned;
+      rows.cohort[AccountPlaybook(db::GetString(*crs, 1), db::GetString(*crs, 2))] = std::move(c);
+    }
+  });
+  RETURN_IF_ERROR(status);
+  db::ForEachChunk(triggers.size(), [&](size_t offset, size_t count) {
+    auto& seen = tx.conn.Prepare(absl::StrCat(
+        "SELECT playbook_id, account_id, trigger_key, run_id FROM run_triggers"
+        " FORCE INDEX (PRIMARY) WHERE (playbook_id, account_id, trigger_key) IN (",
+        db::RowPlaceholders(count, 3), ") FOR UPDATE"));
+    for (size_t i = 0; i < count; ++i) {
+      const TriggerId& id = triggers[offset + i];
+      seen.setString(static_cast<int>(i * 3 + 1), std::get<0>(id));
+      seen.setString(static_cast<int>(i * 3 + 2), std::get<1>(id));
+      seen.setString(static_cast<int>(i * 3 + 3), std::get<2>(id));
+    }
+    ResultSetPtr rs(seen.executeQuery());
+    while (rs->next()) {
+      rows.triggers[TriggerId(db::GetString(*rs, 1), db::GetString(*rs, 2),
+                              db::GetString(*rs, 3))] = db::GetString(*rs, 4);
+    }
+  });
+  rows.looked_up.insert(triggers.begin(), triggers.end());
+  rows.accounts.insert(ids.begin(), ids.end());
+  return absl::OkStatus();
+}
+
 // Opens a run of `p` for the account, or updates its active run. Returns nullopt
 // when the trigger was applied before (a replay) or the account is held out.
 // `automatic`: opened by an event or the scheduler (hold-out applies), not by hand.
+// Within a page of health events the account's rows come from the page and what
+// it writes waits for the page's end (WriteRunRows); otherwise they are read and
+// written here.
 absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
                                                       const AccountRow& account,
                                                       const std::string& trigger_key,
                                                       absl::Time triggered_at, bool automatic) {
   const std::string& account_id = account.profile.account_id;
-  {
+  RunRows single;
+  const bool held = tx.page != nullptr && tx.page->accounts.count(account_id) > 0;
+  RunRows& rows = held ? *tx.page : single;
+  if (!held) RETURN_IF_ERROR(ReadRunRows(tx, {account_id}, {}, single));
+  const TriggerId id(p.playbook_id, account_id, trigger_key);
+  const AccountPlaybook key(account_id, p.playbook_id);
+  if (!rows.looked_up.count(id)) {
     auto& seen = tx.conn.Prepare(
         "SELECT run_id FROM run_triggers WHERE playbook_id = ? AND account_id = ? AND"
         " trigger_key = ? FOR UPDATE");
@@ -667,103 +910,91 @@ absl::StatusOr<std::optional<StartResult>> StartRunTx(Tx& tx, const Playbook& p,
     seen.setString(2, account_id);
     seen.setString(3, trigger_key);
     ResultSetPtr rs(seen.executeQuery());
-    if (rs->next()) {
-      const std::string run_id = db::GetString(*rs, 1);
-      if (run_id.empty()) return std::optional<StartResult>();
-      ASSIGN_OR_RETURN(std::optional<Run> run, ReadRun(tx.conn, run_id, false));
-      if (!run.has_value()) return std::optional<StartResult>();
-      return std::optional<StartResult>(StartResult{*std::move(run), false});
-    }
+    if (rs->next()) rows.triggers[id] = db::GetString(*rs, 1);
+    rows.looked_up.insert(id);
   }
+  if (auto seen = rows.triggers.find(id); seen != rows.triggers.end()) {
+    const std::string& run_id = seen->second;
+    if (run_id.empty()) return std::optional<StartResult>();
+    auto it = rows.active.find(key);
+    if (it != rows.active.end() && it->second.run.run_id == run_id) {
+      return std::optional<StartResult>(StartResult{it->second.run, false});
+    }
+    WritePageRowsOf(tx, account_id);
+    ASSIGN_OR_RETURN(std::optional<Run> run, ReadRun(tx.conn, run_id, false));
+    if (!run.has_value()) return std::optional<StartResult>();
+    return std::optional<StartResult>(StartResult{*std::move(run), false});
+  }
+  auto applied = [&](const std::string& run_id) {
+    rows.triggers[id] = run_id;
+    rows.new_triggers.push_back(id);
+    rows.unwritten.insert(account_id);
+  };
+  std::optional<StartResult> result;
   // The treated / held-out draw is made once per playbook and account and kept.
   if (automatic && (p.holdout_percent > 0 || IsRiskTrigger(p.trigger))) {
-    auto& arm = tx.conn.Prepare("SELECT arm FROM cohort WHERE playbook_id = ? AND account_id = ?");
-    arm.setString(1, p.playbook_id);
-    arm.setString(2, account_id);
-    ResultSetPtr rs(arm.executeQuery());
-    std::string drawn;
-    if (rs->next()) {
-      drawn = db::GetString(*rs, 1);
+    auto drawn = rows.cohort.find(key);
+    if (drawn == rows.cohort.end()) {
+      HeldCohort c;
+      c.draw = HoldoutDraw(p.playbook_id, account_id);
+      c.arm = c.draw * 100 < p.holdout_percent ? kHeldOutArm : kTreatedArm;
+      c.holdout_percent = p.holdout_percent;
+      c.entered_at = triggered_at;
+      c.inserted = true;
+      drawn = rows.cohort.emplace(key, std::move(c)).first;
+      rows.unwritten.insert(account_id);
+    }
+    if (drawn->second.arm == kHeldOutArm) applied("");
+  }
+  if (rows.triggers.count(id) == 0) {
+    if (auto active = rows.active.find(key); active != rows.active.end()) {
+      HeldRun& h = active->second;
+      h.run.trigger_count += 1;
+      h.run.last_triggered_at = triggered_at;
+      if (!h.inserted) h.changed = true;
+      applied(h.run.run_id);
+      result = StartResult{h.run, false};
     } else {
-      const double draw = HoldoutDraw(p.playbook_id, account_id);
-      drawn = draw * 100 < p.holdout_percent ? kHeldOutArm : kTreatedArm;
-      auto& insert = tx.conn.Prepare(
-          "INSERT INTO cohort (playbook_id, account_id, arm, draw, holdout_percent, entered_at,"
-          " recovered_at, churned_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)");
-      insert.setString(1, p.playbook_id);
-      insert.setString(2, account_id);
-      insert.setString(3, drawn);
-      insert.setDouble(4, draw);
-      insert.setInt(5, p.holdout_percent);
-      insert.setString(6, db::ToSqlDatetime(triggered_at));
-      insert.executeUpdate();
-    }
-    if (drawn == kHeldOutArm) {
-      RecordTrigger(tx.conn, p.playbook_id, account_id, trigger_key, "", tx.now);
-      return std::optional<StartResult>();
+      HeldRun h;
+      Run& run = h.run;
+      run.run_id = absl::StrCat("run-", Fingerprint64Hex(absl::StrCat(p.playbook_id, "\n",
+                                                                      account_id, "\n",
+                                                                      trigger_key)));
+      run.playbook_id = p.playbook_id;
+      run.playbook_version = p.version;
+      run.account_id = account_id;
+      run.state = RunState::kActive;
+      run.tier = account.profile.tier;
+      run.owner_id = account.profile.owner_id;
+      run.trigger_key = trigger_key;
+      run.triggered_at = triggered_at;
+      run.trigger_count = 1;
+      run.last_triggered_at = triggered_at;
+      h.inserted = true;
+      h.trigger_kind = std::string(TriggerKindName(p.trigger.kind));
+      h.trigger_band = p.trigger.band;
+      h.exit_green_days = p.exit.green_days;
+      h.fail_on_churn = p.exit.fail_on_churn;
+      // An account already GREEN when the run opens (an alert on a green account) is
+      // counting its green days from now.
+      if (account.band == "GREEN") h.green_since = triggered_at;
+      applied(run.run_id);
+      // Cadence runs get their tasks from the scheduler, one touchpoint at a time.
+      if (p.trigger.kind != TriggerKind::kCadence) {
+        ASSIGN_OR_RETURN(const EscalationChain* chain, CachedChain(tx, p.escalation_chain_id));
+        for (size_t i = 0; i < p.steps.size(); ++i) {
+          Task t = TaskForStep(run, p, *chain, static_cast<int>(i), triggered_at,
+                               absl::StrCat(run.run_id, ".", i), tx.now);
+          tx.events.push_back({0, TaskEventKind::kCreated, tx.now, t, std::nullopt});
+          rows.new_tasks.push_back(std::move(t));
+        }
+      }
+      result = StartResult{run, true};
+      rows.active.emplace(key, std::move(h));
     }
   }
-  ASSIGN_OR_RETURN(std::optional<Run> active, ActiveRun(tx.conn, account_id, p.playbook_id));
-  if (active.has_value()) {
-    auto& bump = tx.conn.Prepare(
-        "UPDATE runs SET trigger_count = trigger_count + 1, last_triggered_at = ? WHERE run_id = ?");
-    bump.setString(1, db::ToSqlDatetime(triggered_at));
-    bump.setString(2, active->run_id);
-    bump.executeUpdate();
-    active->trigger_count += 1;
-    active->last_triggered_at = triggered_at;
-    RecordTrigger(tx.conn, p.playbook_id, account_id, trigger_key, active->run_id, tx.now);
-    return std::optional<StartResult>(StartResult{*std::move(active), false});
-  }
-  Run run;
-  run.run_id = absl::StrCat(
-      "run-", Fingerprint64Hex(absl::StrCat(p.playbook_id, "\n", account_id, "\n", trigger_key)));
-  run.playbook_id = p.playbook_id;
-  run.playbook_version = p.version;
-  run.account_id = account_id;
-  run.state = RunState::kActive;
-  run.tier = account.profile.tier;
-  run.owner_id = account.profile.owner_id;
-  run.trigger_key = trigger_key;
-  run.triggered_at = triggered_at;
-  run.trigger_count = 1;
-  run.last_triggered_at = triggered_at;
-  auto& insert = tx.conn.Prepare(
-      "INSERT INTO runs (run_id, playbook_id, playbook_version, account_id, state, tier, owner_id,"
-      " trigger_kind, trigger_band, trigger_key, triggered_at, trigger_count, last_triggered_at,"
-      " green_since, exit_green_days, fail_on_churn, ended_at, end_reason, active_flag)"
-      " VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, NULL, '', 1)");
-  insert.setString(1, run.run_id);
-  insert.setString(2, run.playbook_id);
-  insert.setInt(3, run.playbook_version);
-  insert.setString(4, run.account_id);
-  insert.setString(5, run.tier);
-  insert.setString(6, run.owner_id);
-  insert.setString(7, std::string(TriggerKindName(p.trigger.kind)));
-  insert.setString(8, p.trigger.band);
-  insert.setString(9, run.trigger_key);
-  insert.setString(10, db::ToSqlDatetime(triggered_at));
-  insert.setString(11, db::ToSqlDatetime(triggered_at));
-  // An account already GREEN when the run opens (an alert on a green account) is
-  // counting its green days from now.
-  db::SetOptionalTime(insert, 12, account.band == "GREEN" ? std::optional<absl::Time>(triggered_at)
-                                                 : std::nullopt);
-  insert.setInt(13, p.exit.green_days);
-  insert.setBoolean(14, p.exit.fail_on_churn);
-  insert.executeUpdate();
-  RecordTrigger(tx.conn, p.playbook_id, account_id, trigger_key, run.run_id, tx.now);
-  // Cadence runs get their tasks from the scheduler, one touchpoint at a time.
-  if (p.trigger.kind != TriggerKind::kCadence) {
-    ASSIGN_OR_RETURN(const EscalationChain* chain, CachedChain(tx, p.escalation_chain_id));
-    std::vector<Task> tasks;
-    tasks.reserve(p.steps.size());
-    for (size_t i = 0; i < p.steps.size(); ++i) {
-      tasks.push_back(TaskForStep(run, p, *chain, static_cast<int>(i), triggered_at,
-                                  absl::StrCat(run.run_id, ".", i), tx.now));
-    }
-    InsertNewRunTasks(tx, tasks);
-  }
-  return std::optional<StartResult>(StartResult{std::move(run), true});
+  if (!held) WriteRunRows(tx, single);
+  return result;
 }
 
 // Ends a run: its open tasks are cancelled.
@@ -796,26 +1027,78 @@ absl::Status EndRunTx(Tx& tx, Run& run, RunState state, const std::string& reaso
 // ---------------------------------------------------------------------------
 // Applying health events
 
-// Opens runs of every enabled playbook with `kind`'s trigger that `matches` and covers the account.
-absl::Status Fire(Tx& tx, TriggerKind kind, const std::function<bool(const Trigger&)>& matches,
-                  const AccountRow& account, const HealthEvent& e) {
+// The current playbooks with `kind`'s trigger, read once per transaction.
+absl::StatusOr<const std::vector<Playbook>*> PlaybooksFor(Tx& tx, TriggerKind kind) {
   auto cached = tx.by_trigger.find(kind);
   if (cached == tx.by_trigger.end()) {
     ASSIGN_OR_RETURN(std::vector<Playbook> playbooks, ReadCurrentPlaybooks(tx.conn, kind));
     cached = tx.by_trigger.emplace(kind, std::move(playbooks)).first;
   }
-  for (const Playbook& p : cached->second) {
-    if (p.disabled || !matches(p.trigger)) continue;
+  return &cached->second;
+}
+
+// The trigger kind a health event of `kind` can fire.
+std::optional<TriggerKind> FiredKind(HealthEventKind kind) {
+  switch (kind) {
+    case HealthEventKind::kAccountUpserted: return TriggerKind::kAccountCreated;
+    case HealthEventKind::kAccountChurned: return TriggerKind::kAccountChurned;
+    case HealthEventKind::kBandChanged: return TriggerKind::kBandEntered;
+    case HealthEventKind::kAlertOpened: return TriggerKind::kAlertOpened;
+    default: return std::nullopt;
+  }
+}
+
+// Whether a playbook's trigger (of the event's FiredKind) fires on the event.
+bool TriggerMatches(const Trigger& t, const HealthEvent& e) {
+  switch (t.kind) {
+    case TriggerKind::kBandEntered: return t.band == e.band;
+    case TriggerKind::kAlertOpened: return t.alert_kind == e.alert_kind;
+    default: return true;
+  }
+}
+
+std::string HealthTriggerKey(const HealthEvent& e) { return absl::StrCat("health:", e.sequence); }
+
+// Opens runs of every enabled playbook the event fires that covers the account.
+absl::Status Fire(Tx& tx, const AccountRow& account, const HealthEvent& e) {
+  const std::optional<TriggerKind> kind = FiredKind(e.kind);
+  if (!kind.has_value()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const std::vector<Playbook>* playbooks, PlaybooksFor(tx, *kind));
+  for (const Playbook& p : *playbooks) {
+    if (p.disabled || !TriggerMatches(p.trigger, e)) continue;
     if (!Applies(p, account.profile.tier, account.profile.industry)) continue;
     ASSIGN_OR_RETURN(std::optional<StartResult> started,
-                     StartRunTx(tx, p, account, absl::StrCat("health:", e.sequence),
-                                e.occurred_at, /*automatic=*/true));
+                     StartRunTx(tx, p, account, HealthTriggerKey(e), e.occurred_at,
+                                /*automatic=*/true));
     (void)started;
   }
   return absl::OkStatus();
 }
 
+// A page's runs, triggers and cohort rows read up front: its accounts' active runs
+// and cohort rows, and the triggers its events can fire (ApplyEvent's Fire calls,
+// give or take the tier and industry filter).
+absl::Status ReadPageRunRows(Tx& tx, const std::vector<std::string>& accounts,
+                             const std::vector<HealthEvent>& events, int64_t cursor) {
+  std::set<TriggerId> triggers;
+  for (const HealthEvent& e : events) {
+    if (e.sequence <= cursor || e.account_id.empty()) continue;
+    const std::optional<TriggerKind> kind = FiredKind(e.kind);
+    if (!kind.has_value()) continue;
+    ASSIGN_OR_RETURN(const std::vector<Playbook>* playbooks, PlaybooksFor(tx, *kind));
+    for (const Playbook& p : *playbooks) {
+      if (p.disabled || !TriggerMatches(p.trigger, e)) continue;
+      triggers.emplace(p.playbook_id, e.account_id, HealthTriggerKey(e));
+    }
+  }
+  tx.page = std::make_unique<RunRows>();
+  return ReadRunRows(tx, accounts, std::vector<TriggerId>(triggers.begin(), triggers.end()),
+                     *tx.page);
+}
+
 absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
+  // Its runs end and its cohort rows change below, in the database.
+  ReleaseAccount(tx, account_id);
   auto& mark = tx.conn.Prepare(
       "UPDATE accounts SET churned_at = ?, lifecycle = 'CHURNED', next_schedule_at = ?"
       " WHERE account_id = ?");
@@ -851,13 +1134,63 @@ absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
   return absl::OkStatus();
 }
 
+// The bands of a page's accounts, one statement per chunk: nothing in the page's
+// transaction reads the column back from the database (its rows are kept).
+void WriteBands(Tx& tx) {
+  std::vector<const std::pair<const std::string, std::string>*> bands;
+  for (const auto& entry : tx.bands) bands.push_back(&entry);
+  db::ForEachChunk(bands.size(), [&](size_t offset, size_t count) {
+    std::string cases;
+    for (size_t i = 0; i < count; ++i) absl::StrAppend(&cases, " WHEN ? THEN ?");
+    auto& set = tx.conn.Prepare(absl::StrCat("UPDATE accounts SET band = CASE account_id", cases,
+                                             " END WHERE account_id IN ",
+                                             db::RowPlaceholders(1, count)));
+    for (size_t i = 0; i < count; ++i) {
+      set.setString(static_cast<int>(2 * i + 1), bands[offset + i]->first);
+      set.setString(static_cast<int>(2 * i + 2), bands[offset + i]->second);
+      set.setString(static_cast<int>(2 * count + i + 1), bands[offset + i]->first);
+    }
+    set.executeUpdate();
+  });
+  tx.bands.clear();
+}
+
 absl::Status ApplyBand(Tx& tx, const std::string& account_id, const std::string& band,
                        absl::Time at) {
-  auto& set = tx.conn.Prepare("UPDATE accounts SET band = ? WHERE account_id = ?");
-  set.setString(1, band);
-  set.setString(2, account_id);
-  set.executeUpdate();
-  if (AccountRow* kept = KeptRow(tx, account_id)) kept->band = band;
+  if (AccountRow* kept = KeptRow(tx, account_id); kept != nullptr && tx.page != nullptr) {
+    kept->band = band;
+    tx.bands[account_id] = band;
+  } else {
+    auto& set = tx.conn.Prepare("UPDATE accounts SET band = ? WHERE account_id = ?");
+    set.setString(1, band);
+    set.setString(2, account_id);
+    set.executeUpdate();
+    if (kept != nullptr) kept->band = band;
+  }
+  if (tx.page != nullptr && tx.page->accounts.count(account_id)) {
+    // The page holds every active run and cohort row of the account: the same
+    // changes as the statements below, in memory, written with the page.
+    RunRows& rows = *tx.page;
+    const bool green = band == "GREEN";
+    for (auto it = rows.active.lower_bound(AccountPlaybook(account_id, ""));
+         it != rows.active.end() && it->first.first == account_id; ++it) {
+      HeldRun& h = it->second;
+      if (green == h.green_since.has_value()) continue;
+      h.green_since = green ? std::optional<absl::Time>(at) : std::nullopt;
+      if (!h.inserted) h.changed = true;
+      rows.unwritten.insert(account_id);
+    }
+    if (!green) return absl::OkStatus();
+    for (auto it = rows.cohort.lower_bound(AccountPlaybook(account_id, ""));
+         it != rows.cohort.end() && it->first.first == account_id; ++it) {
+      HeldCohort& c = it->second;
+      if (c.recovered_at.has_value() || c.churned_at.has_value() || c.entered_at > at) continue;
+      c.recovered_at = at;
+      if (!c.inserted) c.changed = true;
+      rows.unwritten.insert(account_id);
+    }
+    return absl::OkStatus();
+  }
   if (band == "GREEN") {
     auto& green = tx.conn.Prepare(
         "UPDATE runs SET green_since = ? WHERE account_id = ? AND active_flag = 1"
@@ -936,33 +1269,31 @@ absl::Status ApplyEvent(Tx& tx, const HealthEvent& e,
   AccountRow& account = upserted.first;
   const bool created = upserted.second;
   const bool churned = account.churned_at.has_value();
-  // Standing (score, band, NPS, ARR) and onboarding first value (advocacy_store.cc).
+  // Standing (score, band, NPS, ARR) and onboarding first value (advocacy_store.cc),
+  // which marks the account's onboarding runs in the database.
+  if (e.kind == HealthEventKind::kFirstValueReached) WritePageRowsOf(tx, e.account_id);
   RETURN_IF_ERROR(ApplyOutcomeEvent(tx.conn, e, tx.now, tx.standing));
   switch (e.kind) {
     case HealthEventKind::kAccountUpserted:
       if (created && !churned &&
           (account.profile.lifecycle.empty() || account.profile.lifecycle == "ONBOARDING")) {
-        return Fire(tx, TriggerKind::kAccountCreated, [](const Trigger&) { return true; },
-                    account, e);
+        return Fire(tx, account, e);
       }
       return absl::OkStatus();
     case HealthEventKind::kAccountChurned:
       if (churned) return absl::OkStatus();
       RETURN_IF_ERROR(ApplyChurn(tx, e.account_id, e.occurred_at));
       account.churned_at = e.occurred_at;
-      return Fire(tx, TriggerKind::kAccountChurned, [](const Trigger&) { return true; }, account,
-                  e);
+      return Fire(tx, account, e);
     case HealthEventKind::kBandChanged:
       if (e.band.empty() || e.band == account.band) return absl::OkStatus();
       RETURN_IF_ERROR(ApplyBand(tx, e.account_id, e.band, e.occurred_at));
       account.band = e.band;
       if (churned) return absl::OkStatus();
-      return Fire(tx, TriggerKind::kBandEntered,
-                  [&](const Trigger& t) { return t.band == e.band; }, account, e);
+      return Fire(tx, account, e);
     case HealthEventKind::kAlertOpened:
       if (churned) return absl::OkStatus();
-      return Fire(tx, TriggerKind::kAlertOpened,
-                  [&](const Trigger& t) { return t.alert_kind == e.alert_kind; }, account, e);
+      return Fire(tx, account, e);
     case HealthEventKind::kExpansionSignal: {
       // DOMAIN §4: opportunities come from GREEN accounts; red ones are not pushed.
       if (churned || e.band != "GREEN") return absl::OkStatus();
@@ -1457,6 +1788,8 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     RETURN_IF_ERROR(
         ReadAccountsForPage(tx, std::vector<std::string>(accounts.begin(), accounts.end())));
     InsertPageAccounts(tx, events, cursor, context);
+    RETURN_IF_ERROR(ReadPageRunRows(
+        tx, std::vector<std::string>(accounts.begin(), accounts.end()), events, cursor));
     int applied = 0;
     for (const HealthEvent& e : events) {
       if (e.sequence <= cursor) continue;
@@ -1465,6 +1798,8 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
       ++applied;
     }
     if (applied == 0) return 0;
+    WriteRunRows(tx, *tx.page);
+    WriteBands(tx);
     tx.standing.Write(conn, now);
     auto& advance = conn.Prepare(
         "UPDATE consumer_cursors SET last_sequence = ?, updated_at = ? WHERE consumer = ?");

@@ -153,6 +153,15 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
     e.mutable_alert()->set_severity(hv1::SEVERITY_HIGH);
   }
 
+  void FirstValue(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hv1::FirstValueReached* f =
+        Append(hv1::EVENT_KIND_FIRST_VALUE_REACHED, id).mutable_first_value_reached();
+    f->set_tier(accounts_[id].tier());
+    ToTimestamp(clock_->Now(), f->mutable_reached_at());
+    f->set_signal_event_id(absl::StrCat("fv-", events_.size()));
+  }
+
   int list_calls() {
     std::lock_guard<std::mutex> lock(mu_);
     return list_calls_;
@@ -1005,6 +1014,110 @@ TEST_F(PlaybookDbTest, LaterEventsOfAnAccountInAPageSeeEarlierWrites) {
             1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE account_id = 'moved' AND active_flag = 1"
                   " AND green_since IS NULL"),
+            0);
+}
+
+// A page's runs, triggers and cohort draws are read up front and written when the
+// page is done; every event of the page must still see what the earlier ones did.
+// The same stream applied in one page and one event per page (a second schema)
+// leaves the same rows.
+TEST_F(PlaybookDbTest, OnePageLeavesTheRowsThatOneEventPerPageLeaves) {
+  std::unique_ptr<cs::testing::TestDatabase> single_db;
+  CS_TEST_DATABASE_OR_SKIP(single_db, "pbone");
+  db::Pool single_pool(single_db->config());
+  ASSERT_OK(db::ApplyMigrations(
+      single_pool, {{"common", &common_migrations()}, {"playbooks", &playbooks_migrations()}}));
+  PlaybookService::Options one;
+  one.consume_page_size = 1;
+  std::unique_ptr<PlaybookService> single = MakeService(&single_pool, one);
+  ASSERT_OK(single->EnsureDefaultPlaybooks());
+  Playbook alert = DefaultPlaybooks()[1];
+  alert.playbook_id = "usage-rescue";
+  alert.trigger = Trigger();
+  alert.trigger.kind = TriggerKind::kAlertOpened;
+  alert.trigger.alert_kind = "USAGE_DECLINE";
+  alert.holdout_percent = 0;
+  ASSERT_OK(service_->CreatePlaybook({"CreatePlaybook", "", ""}, playbook_codec_, alert));
+  ASSERT_OK(single->CreatePlaybook({"CreatePlaybook", "", ""}, playbook_codec_, alert));
+
+  auto later = [&] { clock_.Advance(absl::Minutes(7)); };
+  for (const std::string id : {"a", "c", "d"}) {
+    health_.UpsertAccount(id, hv1::TIER_SMB, "csm-ann");
+    later();
+  }
+  // Interleaved, so one account's events are spread over the page. (An event
+  // without a profile takes the account's current one from health: b's first
+  // event after its upsert hands its work over to the owner it has later.)
+  health_.FirstValue("d");  // marks the onboarding run opened earlier in the page
+  health_.UpsertAccount("b", hv1::TIER_SMB, "csm-ann");
+  health_.Band("a", hv1::BAND_RED);  // a RED run and its cohort draw
+  later();
+  health_.Band("b", hv1::BAND_RED);
+  health_.Band("c", hv1::BAND_RED);  // its run is unwritten when c churns
+  later();
+  health_.Band("a", hv1::BAND_GREEN);  // green_since on the unwritten runs, cohort recovered
+  health_.AlertOpened("a", hv1::ALERT_KIND_USAGE_DECLINE);  // opens GREEN: green from now
+  later();
+  health_.UpsertAccount("b", hv1::TIER_SMB, "csm-bo");  // hand-over of unwritten work
+  health_.Churn("c");                                   // ends runs opened in the page
+  health_.Band("c", hv1::BAND_YELLOW);                  // churned: nothing opens
+  later();
+  health_.Band("a", hv1::BAND_RED);  // the RED run is bumped, green_since cleared
+  health_.Band("b", hv1::BAND_YELLOW);
+  health_.AlertOpened("a", hv1::ALERT_KIND_USAGE_DECLINE);  // bumped too
+  later();
+  health_.Band("a", hv1::BAND_YELLOW);
+  health_.Band("d", hv1::BAND_RED);
+
+  ASSERT_THAT(service_->ConsumeHealthEvents(), IsOkAndHolds(18));
+  for (int i = 0; i < 18; ++i) ASSERT_THAT(single->ConsumeHealthEvents(), IsOkAndHolds(1));
+  EXPECT_THAT(single->ConsumeHealthEvents(), IsOkAndHolds(0));
+
+  // Everything but the run ids (from the trigger's sequence, the same in both) and
+  // the consumer's own clock, which is the same too: the rows must match exactly.
+  const std::vector<std::string> queries = {
+      "SELECT run_id, playbook_id, account_id, state, owner_id, trigger_key, triggered_at,"
+      " trigger_count, last_triggered_at, green_since, exit_green_days, fail_on_churn,"
+      " ended_at, end_reason, active_flag, reached_value_at FROM runs ORDER BY run_id",
+      "SELECT playbook_id, account_id, trigger_key, run_id FROM run_triggers"
+      " ORDER BY playbook_id, account_id, trigger_key",
+      "SELECT playbook_id, account_id, arm, draw, entered_at, recovered_at, churned_at"
+      " FROM cohort ORDER BY playbook_id, account_id",
+      "SELECT task_id, run_id, account_id, step_index, role, assignee_id, status, due_at,"
+      " escalate_at FROM tasks ORDER BY task_id",
+      "SELECT account_id, band, churned_at, owner_id FROM accounts ORDER BY account_id",
+      "SELECT kind, subject_id, payload FROM event_log ORDER BY sequence"};
+  for (const std::string& q : queries) {
+    const std::vector<std::string> paged = cs::testing::QueryRows(*pool_, q);
+    EXPECT_FALSE(paged.empty()) << q;
+    EXPECT_EQ(paged, cs::testing::QueryRows(single_pool, q)) << q;
+  }
+  // And the scenario did what the comments say.
+  EXPECT_EQ(cs::testing::QueryRows(*pool_, "SELECT account_id, band FROM accounts"
+                                           " ORDER BY account_id"),
+            (std::vector<std::string>{"a\tYELLOW", "b\tYELLOW", "c\tYELLOW", "d\tRED"}));
+  EXPECT_EQ(Count("SELECT trigger_count FROM runs WHERE account_id = 'a'"
+                  " AND playbook_id = 'red-emergency-response'"),
+            2);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE account_id = 'a' AND active_flag = 1"
+                  " AND green_since IS NOT NULL"),
+            0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM cohort WHERE account_id = 'a'"
+                  " AND recovered_at IS NOT NULL"),
+            1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE account_id = 'c' AND active_flag = 1"
+                  " AND playbook_id <> 'win-back'"),
+            0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE account_id = 'c' AND state = 'FAILED'"
+                  " AND playbook_id = 'red-emergency-response'"),
+            1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE account_id = 'd'"
+                  " AND reached_value_at IS NOT NULL"),
+            1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM tasks WHERE account_id = 'b' AND role = 'CSM'"
+                  " AND status = 'OPEN' AND assignee_id = 'csm-ann'"),
+            0);
+  EXPECT_GT(Count("SELECT COUNT(*) FROM tasks WHERE account_id = 'b' AND assignee_id = 'csm-bo'"),
             0);
 }
 
