@@ -307,14 +307,15 @@ TEST_F(HealthServiceDbTest, UsageDeclineOpensAnAlertAndRecoveryResolvesIt) {
   EXPECT_TRUE(health_->ListAlerts(q)->alerts[0].resolved_at.has_value());
 }
 
-class AlertIdsDbTest : public HealthServiceDbTest, public ::testing::WithParamInterface<bool> {};
+class AlertIdsDbTest : public HealthServiceDbTest,
+                       public ::testing::WithParamInterface<AlertIds> {};
 
 TEST_P(AlertIdsDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
   // One batch opens a payment-failure alert on several accounts: the alerts are
   // written with multi-row statements (of 4, 2 and 1 rows), and each ALERT_OPENED
-  // event must carry its own row's id, whether the ids come from LAST_INSERT_ID()
-  // or are read back by key.
-  if (GetParam()) repo_->ReadAlertIdsBack();
+  // event must carry its own row's id, whether the ids come from RETURNING, from
+  // LAST_INSERT_ID() or are read back by key.
+  repo_->UseAlertIds(GetParam());
   std::vector<Signal> batch;
   for (const std::string id : {"a1", "a2", "a3", "a4", "a5", "a6", "a7"}) {
     AddAccount(id);
@@ -346,7 +347,9 @@ TEST_P(AlertIdsDbTest, AlertsOpenedTogetherEachAnnounceTheirOwnId) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(IdsFromInsertOrReadBack, AlertIdsDbTest, ::testing::Bool());
+INSTANTIATE_TEST_SUITE_P(IdsFromInsertOrReadBack, AlertIdsDbTest,
+                         ::testing::Values(AlertIds::kReturning, AlertIds::kConsecutive,
+                                           AlertIds::kReadBack));
 
 TEST_F(HealthServiceDbTest, APaymentFailureStaysOpenUntilAPaymentSucceeds) {
   AddAccount("a1");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -1035,13 +1036,9 @@ absl::StatusOr<AccountsById> LockAccountsForRescore(db::Connection& conn,
 
 // Resolves and opens a rescore round's alerts with multi-row statements, resolutions
 // first (an alert of a kind may close and reopen in one round), and sets the ids of
-// the opened ones. With `consecutive_ids` (innodb_autoinc_lock_mode 0 or 1) a
-// multi-row INSERT's rows take consecutive AUTO_INCREMENT values, auto_increment_
-// increment apart, from LAST_INSERT_ID(): one small read per statement. Otherwise
-// (mode 2, interleaved, as on Galera) they are read back by key: an account has at
-// most one open alert per kind (alerts_one_open).
+// the opened ones, as `ids` says (AlertIds).
 absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolved,
-                         std::vector<Alert>& opened, bool consecutive_ids) {
+                         std::vector<Alert>& opened, AlertIds ids_from) {
   std::map<absl::Time, std::vector<int64_t>> resolved_at;
   for (const Alert& a : resolved) resolved_at[a.resolved_at.value_or(a.opened_at)].push_back(a.id);
   for (const auto& entry : resolved_at) {
@@ -1058,12 +1055,13 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
     });
   }
   if (opened.empty()) return absl::OkStatus();
-  // Each statement is followed by its id read: binary chunk sizes keep both few.
+  const bool returning = ids_from == AlertIds::kReturning;
+  // Each statement may be followed by its id read: binary chunk sizes keep both few.
   db::ForEachChunk(opened.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
     auto& stmt = conn.Prepare(absl::StrCat(
         "INSERT INTO alerts (account_id, kind, severity, summary, evidence, opened_at,"
         " open_flag) VALUES ",
-        db::RowPlaceholders(count, 7)));
+        db::RowPlaceholders(count, 7), returning ? " RETURNING alert_id" : ""));
     for (size_t i = 0; i < count; ++i) {
       const Alert& a = opened[offset + i];
       const int p = static_cast<int>(i * 7);
@@ -1075,8 +1073,14 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
       stmt.setString(p + 6, db::ToSqlDatetime(a.opened_at));
       stmt.setInt(p + 7, 1);
     }
+    if (returning) {
+      // The rows come back in the order of the VALUES list.
+      ResultSetPtr rs(stmt.executeQuery());
+      for (size_t i = 0; i < count && rs->next(); ++i) opened[offset + i].id = rs->getInt64(1);
+      return;
+    }
     stmt.executeUpdate();
-    if (!consecutive_ids) return;
+    if (ids_from != AlertIds::kConsecutive) return;
     ResultSetPtr rs(
         conn.Prepare("SELECT LAST_INSERT_ID(), @@auto_increment_increment").executeQuery());
     if (!rs->next()) return;
@@ -1086,7 +1090,7 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
       opened[offset + i].id = first + static_cast<int64_t>(i) * step;
     }
   });
-  if (consecutive_ids) {
+  if (ids_from != AlertIds::kReadBack) {
     for (const Alert& a : opened) {
       if (a.id <= 0) return absl::InternalError("an opened alert got no id");
     }
@@ -1127,14 +1131,29 @@ constexpr size_t kRescoreChunk = 256;
 
 }  // namespace
 
-bool MySqlHealthRepository::ConsecutiveAutoIncrement(db::Connection& conn) {
-  int known = consecutive_autoinc_.load(std::memory_order_relaxed);
-  if (known >= 0) return known == 1;
-  // Read-only after the server starts, so read once.
-  ResultSetPtr rs(conn.Prepare("SELECT @@innodb_autoinc_lock_mode").executeQuery());
-  known = rs->next() && rs->getInt(1) <= 1 ? 1 : 0;
-  consecutive_autoinc_.store(known, std::memory_order_relaxed);
-  return known == 1;
+AlertIds MySqlHealthRepository::AlertIdsFrom(db::Connection& conn) {
+  int known = alert_ids_.load(std::memory_order_relaxed);
+  if (known >= 0) return static_cast<AlertIds>(known);
+  // Both are fixed while the server runs, so read once.
+  ResultSetPtr rs(
+      conn.Prepare("SELECT VERSION(), @@innodb_autoinc_lock_mode").executeQuery());
+  AlertIds ids = AlertIds::kReadBack;
+  if (rs->next()) {
+    const std::string version = Str(*rs, 1);
+    int major = 0;
+    int minor = 0;
+    // INSERT ... RETURNING: MariaDB 10.5 and later.
+    const bool mariadb = absl::StrContains(version, "MariaDB") &&
+                         std::sscanf(version.c_str(), "%d.%d", &major, &minor) == 2 &&
+                         (major > 10 || (major == 10 && minor >= 5));
+    if (mariadb) {
+      ids = AlertIds::kReturning;
+    } else if (rs->getInt(2) <= 1) {
+      ids = AlertIds::kConsecutive;
+    }
+  }
+  alert_ids_.store(static_cast<int>(ids), std::memory_order_relaxed);
+  return ids;
 }
 
 absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
@@ -1275,7 +1294,7 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       }
     }
     RETURN_IF_ERROR(
-        WriteAlerts(conn, resolved_alerts, opened_alerts, ConsecutiveAutoIncrement(conn)));
+        WriteAlerts(conn, resolved_alerts, opened_alerts, AlertIdsFrom(conn)));
     for (RoundEvent& e : round_events) {
       if (e.opened >= 0) e.payload = encoders_.alert(opened_alerts[e.opened]);
       publish(e.kind, e.account_id, std::move(e.payload));

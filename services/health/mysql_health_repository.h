@@ -23,6 +23,15 @@
 
 namespace cs::health {
 
+// Where a multi-row INSERT's alert ids come from:
+// - kReturning: INSERT ... RETURNING alert_id (MariaDB 10.5 and later), no extra read;
+// - kConsecutive: innodb_autoinc_lock_mode 0 or 1 makes the rows' AUTO_INCREMENT
+//   values consecutive, auto_increment_increment apart, from LAST_INSERT_ID(): one
+//   small read per statement;
+// - kReadBack: otherwise (mode 2, interleaved, as on Galera) they are read back by
+//   key, since an account has at most one open alert per kind (alerts_one_open).
+enum class AlertIds { kReturning = 0, kConsecutive = 1, kReadBack = 2 };
+
 class MySqlHealthRepository final : public HealthRepository {
  public:
   MySqlHealthRepository(db::Pool* pool, const Clock* clock, HealthEventEncoders encoders)
@@ -199,13 +208,11 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::StatusOr<int> CutSlice(absl::Time now, int max_accounts);
   // Finishes the job (and forgets its slices) once all are cut and done.
   absl::Status FinishJobIfDone(db::Connection& conn, int64_t job_id, absl::Time now);
-  // Whether a multi-row INSERT's AUTO_INCREMENT values are consecutive
-  // (innodb_autoinc_lock_mode 0 or 1), read from the server once.
-  bool ConsecutiveAutoIncrement(db::Connection& conn);
+  // How this server gives opened alerts' ids, asked once.
+  AlertIds AlertIdsFrom(db::Connection& conn);
  public:
-  // Opened alerts' ids read back by key, as on a server in interleaved
-  // auto-increment mode (innodb_autoinc_lock_mode 2), whatever this one uses.
-  void ReadAlertIdsBack() { consecutive_autoinc_.store(0); }
+  // Opened alerts' ids as `ids` says, whatever the server would allow (tests).
+  void UseAlertIds(AlertIds ids) { alert_ids_.store(static_cast<int>(ids)); }
 
  private:
   // Rescores each account inside the caller's transaction and appends the events.
@@ -227,8 +234,8 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::Duration group_linger_;
   size_t queued_signals_ = 0;
   GroupStats group_stats_;
-  // -1 until ConsecutiveAutoIncrement has asked the server, then 0 or 1.
-  std::atomic<int> consecutive_autoinc_{-1};
+  // -1 until AlertIdsFrom has asked the server, then an AlertIds.
+  std::atomic<int> alert_ids_{-1};
   std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
   std::deque<PendingIngest*> ingest_queue_;
