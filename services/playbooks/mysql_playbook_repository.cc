@@ -666,13 +666,6 @@ bool IsRiskTrigger(const Trigger& t) {
          t.kind == TriggerKind::kAlertOpened;
 }
 
-// `row` (a row's placeholders and fixed values) `count` times, comma-separated.
-std::string RepeatedRow(size_t count, absl::string_view row) {
-  std::string out;
-  for (size_t i = 0; i < count; ++i) absl::StrAppend(&out, i == 0 ? "" : ", ", row);
-  return out;
-}
-
 // Writes what `rows` holds that the database does not, in multi-row statements where
 // rows are new: cohort draws, runs, triggers and tasks, then the stored runs and
 // cohort rows the page changed.
@@ -710,13 +703,17 @@ void WriteRunRows(Tx& tx, RunRows& rows) {
     if (r.changed) changed_runs.push_back(&r);
   }
   db::ForEachChunk(new_runs.size(), [&](size_t offset, size_t count) {
+    std::string values;
+    for (size_t i = 0; i < count; ++i) {
+      absl::StrAppend(&values, i == 0 ? "" : ", ",
+                      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', NULL, '', 1)");
+    }
     auto& insert = tx.conn.Prepare(absl::StrCat(
         "INSERT INTO runs (run_id, playbook_id, playbook_version, account_id, tier, owner_id,"
         " trigger_kind, trigger_band, trigger_key, triggered_at, trigger_count,"
         " last_triggered_at, green_since, exit_green_days, fail_on_churn, state, ended_at,"
         " end_reason, active_flag) VALUES ",
-        RepeatedRow(count,
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', NULL, '', 1)")));
+        values));
     for (size_t i = 0; i < count; ++i) {
       const HeldRun& h = *new_runs[offset + i];
       const Run& run = h.run;
@@ -757,8 +754,12 @@ void WriteRunRows(Tx& tx, RunRows& rows) {
   });
   // A new run's tasks: their ids start with the run's, so none exists yet.
   db::ForEachChunk(rows.new_tasks.size(), [&](size_t offset, size_t count) {
-    auto& stmt = tx.conn.Prepare(absl::StrCat("INSERT INTO tasks (", kTaskInsertColumns,
-                                              ") VALUES ", RepeatedRow(count, kTaskInsertRow)));
+    std::string values;
+    for (size_t i = 0; i < count; ++i) {
+      absl::StrAppend(&values, i == 0 ? "" : ", ", kTaskInsertRow);
+    }
+    auto& stmt = tx.conn.Prepare(
+        absl::StrCat("INSERT INTO tasks (", kTaskInsertColumns, ") VALUES ", values));
     for (size_t i = 0; i < count; ++i) {
       BindTaskRow(stmt, static_cast<int>(i) * kTaskInsertParams, rows.new_tasks[offset + i]);
     }
