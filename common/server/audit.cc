@@ -103,21 +103,29 @@ void Collect(const Message& m, int depth, MessageIds* ids, int* resource_depth) 
     if (f->is_repeated() ? r->FieldSize(m, f) == 0 : !r->HasField(m, f)) continue;
     const std::string& name = f->name();
     if (f->type() == FieldDescriptor::TYPE_STRING) {
+      // By reference, copied only when kept: a batch of 500 signals names a handful
+      // of accounts, and its event ids are never kept.
+      std::string scratch;
+      auto keep_account = [&](const std::string& id) {
+        if (ids->accounts.size() < kMaxAccounts && ids->accounts.count(id) == 0) {
+          ids->accounts.insert(id);
+        }
+      };
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(m, f) && ids->accounts.size() < kMaxAccounts; ++i) {
-          ids->accounts.insert(r->GetRepeatedString(m, f, i));
+          keep_account(r->GetRepeatedStringReference(m, f, i, &scratch));
         }
         continue;
       }
-      std::string value = r->GetString(m, f);
+      const std::string& value = r->GetStringReference(m, f, &scratch);
       if (value.empty()) continue;
       if (name == "account_id") {
-        if (ids->accounts.size() < kMaxAccounts) ids->accounts.insert(std::move(value));
+        keep_account(value);
       } else if (name == "request_id") {
-        if (depth == 0) ids->request_id = std::move(value);
+        if (depth == 0) ids->request_id = value;
       } else if (depth < *resource_depth) {
         ids->resource_type = name;
-        ids->resource_id = std::move(value);
+        ids->resource_id = value;
         *resource_depth = depth;
       }
     } else if (depth < kMaxDepth) {

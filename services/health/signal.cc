@@ -49,6 +49,11 @@ bool CarriesAmount(SignalKind kind) {
   }
 }
 
+// An error of a field inside `field`, with its path.
+absl::Status Within(absl::string_view field, const absl::Status& inner) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ".", inner.message()));
+}
+
 absl::Status Invalid(absl::string_view field, absl::string_view sub, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ".", sub, ": ", why));
 }
@@ -67,8 +72,10 @@ bool IsKnownSignalKind(int number) {
 absl::CivilDay DayOf(absl::Time t) { return absl::ToCivilDay(t, absl::UTCTimeZone()); }
 
 absl::Status ValidateSignal(absl::string_view field, const Signal& s, absl::Time now) {
-  RETURN_IF_ERROR(ValidateId(absl::StrCat(field, ".event_id"), s.event_id));
-  RETURN_IF_ERROR(ValidateId(absl::StrCat(field, ".account_id"), s.account_id));
+  // The ids are checked under their own names and the signal's path is added only
+  // to an error: a valid batch builds no field names.
+  if (absl::Status v = ValidateId("event_id", s.event_id); !v.ok()) return Within(field, v);
+  if (absl::Status v = ValidateId("account_id", s.account_id); !v.ok()) return Within(field, v);
   if (!IsKnownSignalKind(static_cast<int>(s.kind))) {
     return Invalid(field, "kind", "must be a known signal kind");
   }
