@@ -16,7 +16,7 @@
 #include "services/playbooks/mysql_playbook_repository.h"
 #include "services/playbooks/playbook_service.h"
 #include "services/playbooks/proto_mapping.h"
-#include "services/playbooks/recent_events.h"
+#include "services/playbooks/shared_event_feed.h"
 #include "services/playbooks/success_plan_wiring.h"
 #include "services/playbooks/worker.h"
 
@@ -283,7 +283,7 @@ struct PlaybooksWiring : cs::ServiceWiring {
         playbook_repository(pool, clock, cs::playbooks::TaskEventCodecForOutbox()),
         counted_repository(&playbook_repository, metrics.sla_breaches),
         health(s.health_addr, clock, HealthOptions(s)),
-        // The playbook consumer leads; success plans follow what it read (recent_events.h).
+        // The playbook consumer leads; success plans follow what it read (shared_event_feed.h).
         shared_health(&health, clock, 4 * static_cast<size_t>(s.consume_page_size),
                       std::max(absl::Seconds(10), 4 * s.consume_interval)),
         tracked_health(&shared_health, metrics.consumer_lag),

@@ -1,5 +1,5 @@
-#ifndef CS_SERVICES_PLAYBOOKS_RECENT_EVENTS_H_
-#define CS_SERVICES_PLAYBOOKS_RECENT_EVENTS_H_
+#ifndef CS_SERVICES_PLAYBOOKS_SHARED_EVENT_FEED_H_
+#define CS_SERVICES_PLAYBOOKS_SHARED_EVENT_FEED_H_
 
 // One replica runs two consumers of health's event log, each with its own cursor
 // and transaction: playbook runs (the leader) and success plans (the follower).
@@ -95,4 +95,4 @@ class SharedEventFeed final : public HealthFeed {
 
 }  // namespace cs::playbooks
 
-#endif  // CS_SERVICES_PLAYBOOKS_RECENT_EVENTS_H_
+#endif  // CS_SERVICES_PLAYBOOKS_SHARED_EVENT_FEED_H_

@@ -1,4 +1,4 @@
-#include "services/playbooks/recent_events.h"
+#include "services/playbooks/shared_event_feed.h"
 
 #include <algorithm>
 #include <utility>

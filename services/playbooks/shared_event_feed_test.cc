@@ -1,7 +1,7 @@
 // The feed the two consumers of one replica share: the follower reads what the
 // leader read, from memory, and health only when it is behind or the leader stopped.
 
-#include "services/playbooks/recent_events.h"
+#include "services/playbooks/shared_event_feed.h"
 
 #include <gtest/gtest.h>
 
