@@ -12,6 +12,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <utility>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -76,8 +80,57 @@ std::optional<int> ChildProcess::WaitExit(absl::Duration timeout) {
 
 bool ChildProcess::running() { return !WaitExit(absl::ZeroDuration()).has_value(); }
 
+namespace {
+
+// Whether a listening socket could bind 127.0.0.1:port now.
+bool CanBind(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// The kernel's ephemeral port range (ip_local_port_range), Linux's default when
+// unreadable.
+std::pair<int, int> EphemeralRange() {
+  int low = 32768;
+  int high = 60999;
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  if (in >> low >> high && low > 0 && high >= low) return {low, high};
+  return {32768, 60999};
+}
+
+}  // namespace
+
 int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  // Picked outside the ephemeral range: a port the kernel hands out there and the
+  // test then releases can be taken by any outgoing connection (to MariaDB, say)
+  // before the service binds it, which failed a start with "Address already in
+  // use". Below the range nothing takes a port but a listener, and each port is
+  // handed out once per process; parallel tests draw at random.
+  static std::mutex mu;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  static std::set<int> handed_out;
+  const auto [low, high] = EphemeralRange();
+  const int first = low > 11024 ? 10000 : high + 1;
+  const int last = low > 11024 ? low - 1 : 65535;
+  std::lock_guard<std::mutex> lock(mu);
+  if (last - first > 1000) {
+    std::uniform_int_distribution<int> pick(first, last);
+    for (int attempt = 0; attempt < 500; ++attempt) {
+      const int port = pick(rng);
+      if (handed_out.count(port) || !CanBind(port)) continue;
+      handed_out.insert(port);
+      return port;
+    }
+  }
+  // No room outside the range: one the kernel picks.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -39,7 +39,8 @@ class ChildProcess {
   std::optional<int> exit_code_;
 };
 
-// A port nothing listens on right now (bind to 0, read, close).
+// A loopback port nothing listens on right now, outside the ephemeral range that
+// outgoing connections take their ports from (process.cc).
 int FreePort();
 
 // GET http://host:port/path; the whole response (headers and body), or "" on failure.
