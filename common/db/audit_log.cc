@@ -3,6 +3,8 @@
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -23,12 +25,11 @@ std::string Fit(const std::string& value, size_t max) {
 
 }  // namespace
 
-absl::Status AuditLog::Append(const std::vector<AuditRecord>& records) {
-  if (records.empty()) return absl::OkStatus();
-  // One statement is atomic by itself; only batches of several chunks need a
+absl::Status AuditLog::Write(const std::vector<const AuditRecord*>& rows) {
+  // One statement is atomic by itself; only rows of several chunks need a
   // transaction (and its two extra round trips).
   auto append = [&](Connection& conn) -> absl::Status {
-    ForEachChunk(records.size(), [&](size_t offset, size_t count) {
+    ForEachChunk(rows.size(), [&](size_t offset, size_t count) {
       auto& stmt = conn.Prepare(absl::StrCat(
           "INSERT INTO audit_events (occurred_at, principal, method, access, account_id,"
           " resource_type, resource_id, status_code, request_id, peer, client_subject)"
@@ -36,7 +37,7 @@ absl::Status AuditLog::Append(const std::vector<AuditRecord>& records) {
           RowPlaceholders(count, kColumns)));
       int i = 0;
       for (size_t r = offset; r < offset + count; ++r) {
-        const AuditRecord& a = records[r];
+        const AuditRecord& a = *rows[r];
         stmt.setString(++i, ToSqlDatetime(a.occurred_at));
         stmt.setString(++i, Fit(a.principal, 255));
         stmt.setString(++i, Fit(a.method, 255));
@@ -53,11 +54,88 @@ absl::Status AuditLog::Append(const std::vector<AuditRecord>& records) {
     });
     return absl::OkStatus();
   };
-  const bool one_statement = records.size() == 1 || records.size() == kMultiRowChunks[0] ||
-                             records.size() == kMultiRowChunks[1] ||
-                             records.size() == kMultiRowChunks[2] ||
-                             records.size() == kMultiRowChunks[3];
+  const bool one_statement =
+      std::find(std::begin(kMultiRowChunks), std::end(kMultiRowChunks), rows.size()) !=
+      std::end(kMultiRowChunks);
   return one_statement ? pool_->Run(append) : pool_->InTransaction(append);
+}
+
+absl::Status AuditLog::WriteAlone(const std::vector<AuditRecord>& records) {
+  std::vector<const AuditRecord*> rows;
+  rows.reserve(records.size());
+  for (const AuditRecord& r : records) rows.push_back(&r);
+  return Write(rows);
+}
+
+absl::Status AuditLog::Append(const std::vector<AuditRecord>& records) {
+  if (records.empty()) return absl::OkStatus();
+  if (max_group_rows_ <= 1) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.calls;
+      ++stats_.groups;
+    }
+    return WriteAlone(records);
+  }
+  Pending pending;
+  pending.records = &records;
+  std::unique_lock<std::mutex> lock(mu_);
+  ++stats_.calls;
+  queue_.push_back(&pending);
+  for (;;) {
+    if (pending.done) return pending.out;
+    if (pending.alone) {
+      ++stats_.alone;
+      lock.unlock();
+      return WriteAlone(records);
+    }
+    if (running_) {
+      ++stats_.waiting;
+      cv_.wait(lock);
+      --stats_.waiting;
+      continue;
+    }
+    // No group running: this call takes the queue, which holds at least itself
+    // (a call leaves the queue only in a group, and only that group's leader
+    // marks it done).
+    running_ = true;
+    std::vector<Pending*> group;
+    std::vector<const AuditRecord*> rows;
+    while (!queue_.empty()) {
+      const std::vector<AuditRecord>& next = *queue_.front()->records;
+      if (!group.empty() &&
+          rows.size() + next.size() > static_cast<size_t>(max_group_rows_)) {
+        break;
+      }
+      for (const AuditRecord& r : next) rows.push_back(&r);
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    ++stats_.groups;
+    lock.unlock();
+    absl::Status written;
+    try {
+      written = Write(rows);
+    } catch (...) {
+      written = absl::InternalError("audit rows not written");
+    }
+    lock.lock();
+    running_ = false;
+    for (Pending* p : group) {
+      if (written.ok() || group.size() == 1) {
+        p->out = written;
+        p->done = true;
+      } else {
+        p->alone = true;
+      }
+    }
+    cv_.notify_all();
+  }
+}
+
+AuditLog::Stats AuditLog::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
 }
 
 absl::StatusOr<AuditPage> AuditLog::List(const AuditQuery& q) {

@@ -5,7 +5,10 @@
 // by each service's migration): who did what to which account, when, from where,
 // and how it ended. Rows are only ever appended.
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -54,15 +57,46 @@ struct AuditPage {
 
 class AuditLog {
  public:
-  explicit AuditLog(Pool* pool) : pool_(pool) {}
+  struct Stats {
+    int64_t calls = 0;   // Append calls with rows
+    int64_t groups = 0;  // transactions (or single statements) that wrote them
+    int64_t alone = 0;   // calls written again on their own after their group failed
+    int waiting = 0;     // calls queued now behind a running group
+  };
 
-  // All rows in one statement per chunk, in one transaction: a call is recorded
-  // whole or not at all.
+  // `max_group_rows`: the most rows one group writes (1: every call alone).
+  explicit AuditLog(Pool* pool, int max_group_rows = 1024)
+      : pool_(pool), max_group_rows_(max_group_rows) {}
+
+  // Writes the call's rows before returning: a call is recorded whole or not at all.
+  // Concurrent calls are written together: a call that finds no group running takes
+  // every queued call (up to max_group_rows rows, its own first) and writes their rows
+  // in one transaction, one multi-row statement per chunk; the calls queued behind it
+  // wait, and the next of them takes the queue that formed meanwhile. When a group's
+  // transaction fails, each of its calls writes its own rows again in its own thread,
+  // so one bad call fails alone and a failing database fails each call once.
   absl::Status Append(const std::vector<AuditRecord>& records);
   absl::StatusOr<AuditPage> List(const AuditQuery& query);
 
+  Stats stats() const;
+
  private:
+  struct Pending {
+    const std::vector<AuditRecord>* records = nullptr;
+    absl::Status out;
+    bool done = false;
+    bool alone = false;  // its group failed: write it again on its own
+  };
+  absl::Status Write(const std::vector<const AuditRecord*>& rows);
+  absl::Status WriteAlone(const std::vector<AuditRecord>& records);
+
   Pool* pool_;
+  const int max_group_rows_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending*> queue_;
+  bool running_ = false;
+  Stats stats_;
 };
 
 // Which of `account_ids` belong to a regulated industry (healthcare, financial
