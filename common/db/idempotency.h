@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -32,6 +33,9 @@ struct ResultCodec {
   std::function<absl::StatusOr<T>(const std::string&)> decode;
 };
 
+// INVALID_ARGUMENT naming request_id: the id was used for a different request.
+absl::Status RequestIdReused();
+
 // Inside an open transaction: the stored answer for `key`, locking its row.
 // INVALID_ARGUMENT when the id was used for a different request.
 absl::StatusOr<std::optional<std::string>> FindStoredResponse(Connection& conn,
@@ -39,6 +43,20 @@ absl::StatusOr<std::optional<std::string>> FindStoredResponse(Connection& conn,
 // Inside an open transaction: stores the answer for `key`.
 void StoreResponse(Connection& conn, const WriteKey& key, const std::string& response,
                    absl::Time now);
+
+// The same for several writes of one transaction (a group commit), one statement per
+// method and chunk: entry i is the stored answer of keys[i] (nullopt when none, or
+// when keys[i] has no request id), or INVALID_ARGUMENT when its id was used for a
+// different request. The rows found stay locked until the transaction ends.
+absl::StatusOr<std::vector<std::optional<absl::StatusOr<std::string>>>> FindStoredResponses(
+    Connection& conn, const std::vector<const WriteKey*>& keys);
+// Stores every answer in multi-row statements; a key stored before (a concurrent
+// first attempt) aborts the transaction for a retry, as StoreResponse does.
+struct StoredAnswer {
+  const WriteKey* key = nullptr;
+  std::string response;
+};
+void StoreResponses(Connection& conn, const std::vector<StoredAnswer>& answers, absl::Time now);
 
 // Deletes stored answers created before `cutoff`, `batch` rows per statement (short
 // transactions, no long lock), and returns how many went. Safe to run on several

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/migrations.h"
+#include "common/status.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_db.h"
 
@@ -145,6 +146,50 @@ TEST_F(IdempotencyTest, StoredAnswersOfAnyBytesReadBackUnchanged) {
       return absl::OkStatus();
     }));
   }
+}
+
+// The group form: answers stored in one statement, then read back at once for keys
+// of two methods, an id asked twice, an id used for a different request, keys with
+// no request id and ids never stored.
+TEST_F(IdempotencyTest, StoredAnswersOfAGroupAreReadAndWrittenTogether) {
+  const WriteKey a{"/svc/Write", "r1", "fp1"};
+  const WriteKey b{"/svc/Write", "r2", "fp2"};
+  const WriteKey c{"/svc/Other", "r1", "fp3"};  // same id, another method
+  ASSERT_OK(pool_->InTransaction([&](Connection& conn) -> absl::Status {
+    StoreResponses(conn, {{&a, "answer-a"}, {&b, std::string("b\0b", 3)}, {&c, "answer-c"}},
+                   clock_.Now());
+    return absl::OkStatus();
+  }));
+  const WriteKey a_again{"/svc/Write", "r1", "fp1"};
+  const WriteKey b_changed{"/svc/Write", "r2", "fp-other"};
+  const WriteKey unnamed{"/svc/Write", "", ""};
+  const WriteKey fresh{"/svc/Write", "r9", "fp9"};
+  std::vector<std::optional<absl::StatusOr<std::string>>> found;
+  ASSERT_OK(pool_->InTransaction([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(found, FindStoredResponses(conn, {&a, &b_changed, &c, &unnamed, &fresh, &a_again}));
+    return absl::OkStatus();
+  }));
+  ASSERT_EQ(found.size(), 6u);
+  ASSERT_TRUE(found[0].has_value());
+  EXPECT_THAT(*found[0], ::cs::testing::IsOkAndHolds(std::string("answer-a")));
+  ASSERT_TRUE(found[1].has_value());
+  EXPECT_THAT(*found[1], StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_TRUE(found[2].has_value());
+  EXPECT_THAT(*found[2], ::cs::testing::IsOkAndHolds(std::string("answer-c")));
+  EXPECT_FALSE(found[3].has_value());
+  EXPECT_FALSE(found[4].has_value());
+  ASSERT_TRUE(found[5].has_value());
+  EXPECT_THAT(*found[5], ::cs::testing::IsOkAndHolds(std::string("answer-a")));
+
+  // A key stored before aborts the transaction, which a retry then answers.
+  const absl::Status again = pool_->InTransaction(
+      [&](Connection& conn) -> absl::Status {
+        StoreResponses(conn, {{&fresh, "answer-9"}, {&a, "answer-a2"}}, clock_.Now());
+        return absl::OkStatus();
+      },
+      /*attempts=*/1);
+  EXPECT_THAT(again, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(cs::testing::QueryInt(*pool_, "SELECT COUNT(*) FROM idempotency_keys"), 3);
 }
 
 }  // namespace

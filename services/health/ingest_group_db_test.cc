@@ -86,18 +86,20 @@ class IngestGroupDbTest : public HealthDbFixture {
     return Tally{accepted.load(), duplicates.load(), failed.load()};
   }
 
-  db::ResultCodec<IngestResult> codec_ = ProtoCodec<IngestResult, v1::RecordSignalsResponse>(
-      RecordSignalsResultToProto, IngestResultFromProto);
-};
-
-TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
-  for (const char* id : {"a1", "a2", "a3"}) AddAccount(id);
+  // One RecordSignals call of a test and what it got.
   struct Call {
     db::WriteKey key;
     std::vector<Signal> signals;
     bool atomic = false;
     absl::StatusOr<IngestResult> out = absl::UnknownError("not run");
   };
+
+  db::ResultCodec<IngestResult> codec_ = ProtoCodec<IngestResult, v1::RecordSignalsResponse>(
+      RecordSignalsResultToProto, IngestResultFromProto);
+};
+
+TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
+  for (const char* id : {"a1", "a2", "a3"}) AddAccount(id);
   std::vector<Call> calls(5);
   calls[0].key = {"RecordSignals", "r0", "same"};
   calls[0].signals = Logins("a1", "x", 0, 4);
@@ -154,6 +156,81 @@ TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
   EXPECT_GT(a3->score, 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM account_scores WHERE account_id IN ('a1', 'a3')"), 2);
   EXPECT_THAT(health_->GetHealth("a2", "", std::nullopt), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Request ids inside one group: the group reads the answers stored before it at once
+// and stores its own after its last call, so a call repeating an id a call before it
+// in the same group staged must get what it would have got run after it: that
+// call's answer (not a second run, whose signals would all be duplicates), or
+// INVALID_ARGUMENT for a different request. An id whose first call failed stored
+// nothing and runs again.
+TEST_F(IngestGroupDbTest, RequestIdsRepeatedInsideOneGroupAnswerAsOneByOne) {
+  AddAccount("a1");
+  absl::StatusOr<IngestResult> old = health_->RecordSignals(
+      {"RecordSignals", "r-old", "fp-old"}, codec_, Logins("a1", "old", 0, 2), {}, false);
+  ASSERT_OK(old);
+  ASSERT_EQ(old->accepted, 3);
+
+  std::vector<Call> calls(7);
+  calls[0] = {{"RecordSignals", "r-old", "fp-old"}, Logins("a1", "old", 0, 2)};
+  calls[1] = {{"RecordSignals", "r-old", "fp-other"}, Logins("a1", "other", 0, 0)};
+  calls[2] = {{"RecordSignals", "r-new", "fp-new"}, Logins("a1", "new", 0, 4)};
+  calls[3] = {{"RecordSignals", "r-new", "fp-new"}, Logins("a1", "new", 0, 4)};
+  calls[4] = {{"RecordSignals", "r-new", "fp-changed"}, Logins("a1", "changed", 0, 1)};
+  calls[5] = {{"RecordSignals", "r-fail", "fp-fail"}, Logins("nobody", "f", 0, 1), true};
+  calls[6] = {{"RecordSignals", "r-fail", "fp-fail"}, Logins("nobody", "f", 0, 1), true};
+  size_t signals = 0;
+  for (const Call& c : calls) signals += c.signals.size();
+  // One group of all seven, in this order: the leader lingers until every signal is
+  // queued, and each call is queued before the next starts.
+  repo_->SetIngestGroupCommit(static_cast<int>(signals), absl::Seconds(60));
+  const MySqlHealthRepository::GroupStats before = repo_->group_stats();
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    threads.emplace_back([&, call = &calls[i]] {
+      call->out = health_->RecordSignals(call->key, codec_, call->signals, {}, call->atomic);
+    });
+    // Queued, or taken by the group (the last call completes it).
+    auto taken = [&] {
+      const MySqlHealthRepository::GroupStats now = repo_->group_stats();
+      return now.queued + (now.requests - before.requests) >= static_cast<int64_t>(i + 1);
+    };
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!taken() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  }
+  for (std::thread& t : threads) t.join();
+  repo_->SetIngestGroupCommit(100000);
+  const MySqlHealthRepository::GroupStats after = repo_->group_stats();
+  EXPECT_EQ(after.groups - before.groups, 1);
+  EXPECT_EQ(after.requests - before.requests, 7);
+  // Answered by the group itself, not by running each call again after it failed.
+  EXPECT_EQ(after.alone - before.alone, 0);
+
+  // Stored before the group: replayed, or refused for a different request.
+  ASSERT_OK(calls[0].out);
+  EXPECT_EQ(calls[0].out->accepted, 3);
+  EXPECT_EQ(calls[0].out->duplicates, 0);
+  EXPECT_THAT(calls[1].out, StatusIs(absl::StatusCode::kInvalidArgument));
+  // Staged earlier in the group: the same answer, not a second run.
+  ASSERT_OK(calls[2].out);
+  EXPECT_EQ(calls[2].out->accepted, 5);
+  ASSERT_OK(calls[3].out);
+  EXPECT_EQ(calls[3].out->accepted, 5);
+  EXPECT_EQ(calls[3].out->duplicates, 0);
+  ASSERT_EQ(calls[3].out->acks.size(), calls[2].out->acks.size());
+  EXPECT_THAT(calls[4].out, StatusIs(absl::StatusCode::kInvalidArgument));
+  // Failed: nothing stored, so the repeat runs and fails the same way.
+  EXPECT_THAT(calls[5].out, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(calls[6].out, StatusIs(absl::StatusCode::kNotFound));
+
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM idempotency_keys"), 2);
+  EXPECT_EQ(Count(CountLoggedSignalsSql()), 8);
+  EXPECT_EQ(Count(CountLoggedSignalsSql("event_id LIKE 'other%' OR event_id LIKE 'changed%'")), 0);
+  // A retry after the group is answered from what the group stored.
+  absl::StatusOr<IngestResult> again = health_->RecordSignals(
+      {"RecordSignals", "r-new", "fp-new"}, codec_, Logins("a1", "new", 0, 4), {}, false);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->accepted, 5);
 }
 
 TEST_F(IngestGroupDbTest, ASingleCallRunsAloneAsBefore) {

@@ -62,10 +62,14 @@ class MySqlHealthRepository final : public HealthRepository {
   struct GroupStats {
     int64_t groups = 0;    // transactions run for queued calls
     int64_t requests = 0;  // calls they carried
+    int64_t alone = 0;     // calls run again on their own after their group failed
+    int64_t queued = 0;    // calls in the queue now (a lingering leader's among them)
   };
   GroupStats group_stats() {
     std::lock_guard<std::mutex> lock(ingest_mu_);
-    return group_stats_;
+    GroupStats out = group_stats_;
+    out.queued = static_cast<int64_t>(ingest_queue_.size());
+    return out;
   }
 
   absl::StatusOr<IngestResult> Ingest(const db::WriteKey& key,
