@@ -17,6 +17,9 @@ namespace {
 
 constexpr int kColumns = 11;
 
+// The industries whose reads are audited (DOMAIN §5).
+constexpr char kRegulatedIndustry[] = "industry IN ('HEALTHCARE', 'FINANCIAL_SERVICES')";
+
 // Values longer than their column are cut rather than refused: an audit row must be
 // written whatever the caller sent (an oversized id is itself worth recording).
 std::string Fit(const std::string& value, size_t max) {
@@ -192,7 +195,7 @@ absl::StatusOr<std::set<std::string>> RegulatedAccountsIn(
   RETURN_IF_ERROR(pool.Run([&](Connection& conn) -> absl::Status {
     ForEachChunk(account_ids.size(), [&](size_t offset, size_t count) {
       auto& stmt = conn.Prepare(absl::StrCat(
-          "SELECT account_id FROM accounts WHERE industry IN ('HEALTHCARE', 'FINANCIAL_SERVICES')"
+          "SELECT account_id FROM accounts WHERE ", kRegulatedIndustry,
           " AND account_id IN ", RowPlaceholders(1, count)));
       for (size_t k = 0; k < count; ++k) {
         stmt.setString(static_cast<int>(k + 1), account_ids[offset + k]);
@@ -203,6 +206,17 @@ absl::StatusOr<std::set<std::string>> RegulatedAccountsIn(
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::Status ForEachRegulatedAccount(Pool& pool,
+                                     const std::function<void(const std::string&)>& fn) {
+  return pool.Run([&](Connection& conn) -> absl::Status {
+    auto& stmt =
+        conn.Prepare(absl::StrCat("SELECT account_id FROM accounts WHERE ", kRegulatedIndustry));
+    std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+    while (rs->next()) fn(std::string(rs->getString(1)));
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace cs::db

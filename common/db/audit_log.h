@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -104,6 +105,9 @@ class AuditLog {
 // health and playbooks both keep.
 absl::StatusOr<std::set<std::string>> RegulatedAccountsIn(Pool& pool,
                                                           const std::vector<std::string>& account_ids);
+// Every account of a regulated industry in that table, in one read: `fn` per id.
+absl::Status ForEachRegulatedAccount(Pool& pool,
+                                     const std::function<void(const std::string&)>& fn);
 
 }  // namespace cs::db
 

@@ -54,6 +54,15 @@ class HealthCacheDbTest : public HealthDbFixture {
 
   int64_t Hits(HealthService& service) { return service.view_cache()->stats().hits; }
 
+  // Creates or rewrites the account with this industry.
+  void SetIndustry(const std::string& id, Industry industry) {
+    Account a;
+    a.account_id = id;
+    a.name = "Name of " + id;
+    a.industry = industry;
+    ASSERT_OK(accounts_->UpsertAccount({"UpsertAccount", "", ""}, upsert_codec_, a));
+  }
+
   std::unique_ptr<MySqlHealthRepository> other_repo_;
   std::unique_ptr<HealthService> other_;
   db::ResultCodec<IngestResult> codec_;
@@ -131,14 +140,8 @@ TEST_F(HealthCacheDbTest, RegulatedAccountsFollowIndustryChangesOfAnyReplica) {
 
   // The first replica moves a2 into healthcare: the second one sees it after its
   // tail reads the ACCOUNT_UPSERTED event, and a new account as soon as it exists.
-  Account a;
-  a.account_id = "a2";
-  a.name = "Name of a2";
-  a.industry = Industry::kHealthcare;
-  ASSERT_OK(accounts_->UpsertAccount({"UpsertAccount", "", ""}, upsert_codec_, a));
-  a.account_id = "nobody";
-  a.name = "Now somebody";
-  ASSERT_OK(accounts_->UpsertAccount({"UpsertAccount", "", ""}, upsert_codec_, a));
+  SetIndustry("a2", Industry::kHealthcare);
+  SetIndustry("nobody", Industry::kHealthcare);
   ASSERT_OK(other_->PollCacheInvalidations());
   EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2", "nobody"}), (Set{"a2", "nobody"}));
   // Without a fresh tail the store answers.
@@ -147,6 +150,52 @@ TEST_F(HealthCacheDbTest, RegulatedAccountsFollowIndustryChangesOfAnyReplica) {
   untailed.EnableViewCache(100);
   EXPECT_EQ(Regulated(untailed, Ids{"a1", "a2"}), (Set{"a2"}));
   EXPECT_EQ(untailed.view_cache()->stats().fills, 0);
+}
+
+// With the regulated index a replica answers accounts it never read before from
+// memory (the view cache is not asked: neither hits nor fills move), follows another
+// replica's industry changes after its tail step, and asks the store about an
+// account it wrote itself until its next step.
+TEST_F(HealthCacheDbTest, TheRegulatedIndexAnswersAccountsNeverReadBefore) {
+  using Ids = std::vector<std::string>;
+  using Set = std::set<std::string>;
+  AddAccount("a1");
+  SetIndustry("r1", Industry::kHealthcare);
+  SetIndustry("r2", Industry::kFinancialServices);
+
+  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
+  HealthService replica(&repo, &clock_);
+  replica.EnableViewCache(100);
+  replica.EnableRegulatedIndex();
+  EXPECT_FALSE(replica.regulated_index()->loaded());
+  ASSERT_OK(replica.PollCacheInvalidations());  // finds the log's end, then loads
+  ASSERT_TRUE(replica.regulated_index()->loaded());
+  EXPECT_EQ(replica.regulated_index()->size(), 2u);
+  auto untouched = [&] {
+    const HealthViewCache::Stats st = replica.view_cache()->stats();
+    return st.hits + st.misses + st.fills;
+  };
+  EXPECT_EQ(Regulated(replica, Ids{"a1", "r1", "r2", "nobody"}), (Set{"r1", "r2"}));
+  EXPECT_EQ(untouched(), 0);
+
+  // Another replica moves a1 into healthcare: seen after this replica's tail step.
+  SetIndustry("a1", Industry::kHealthcare);
+  ASSERT_OK(replica.PollCacheInvalidations());
+  EXPECT_EQ(Regulated(replica, Ids{"a1", "r1", "r2"}), (Set{"a1", "r1", "r2"}));
+  EXPECT_EQ(untouched(), 0);
+
+  // This replica moves r1 out of healthcare: the very next read asks the store (a
+  // miss and a fill of the view cache) ...
+  SetIndustry("r1", Industry::kSaas);
+  replica.InvalidateCachedViews("r1");
+  EXPECT_EQ(Regulated(replica, Ids{"r1", "r2"}), (Set{"r2"}));
+  EXPECT_EQ(replica.view_cache()->stats().fills, 1);
+  // ... and after the next tail step the index answers again.
+  ASSERT_OK(replica.PollCacheInvalidations());
+  const int64_t before = untouched();
+  EXPECT_EQ(Regulated(replica, Ids{"r1", "r2", "a1"}), (Set{"r2", "a1"}));
+  EXPECT_EQ(untouched(), before);
+  EXPECT_EQ(replica.regulated_index()->size(), 2u);
 }
 
 TEST_F(HealthCacheDbTest, AStaleTailMeansReadingThrough) {

@@ -186,6 +186,9 @@ class HealthRepository {
   };
   struct Changes {
     std::vector<std::string> accounts;
+    // Of those, the accounts whose record was written (ACCOUNT_UPSERTED): the only
+    // events that can change an account's industry.
+    std::vector<std::string> records;
     bool everything = false;
   };
   virtual absl::StatusOr<Changes> ChangedAccounts(ChangeCursor& cursor, int limit) {
@@ -196,6 +199,12 @@ class HealthRepository {
   // Which of the accounts are in a regulated industry (DOMAIN §5).
   virtual absl::StatusOr<std::set<std::string>> RegulatedAccountsIn(
       const std::vector<std::string>& account_ids) = 0;
+  // Every account in a regulated industry, in one read.
+  virtual absl::Status ForEachRegulatedAccount(
+      const std::function<void(const std::string&)>& fn) {
+    (void)fn;
+    return absl::UnimplementedError("this repository cannot list regulated accounts");
+  }
 };
 
 }  // namespace cs::health

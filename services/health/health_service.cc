@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -301,8 +302,14 @@ void HealthService::EnablePortfolioIndex() {
   portfolio_ = std::make_unique<PortfolioTracker>(repository_, clock_);
 }
 
+void HealthService::EnableRegulatedIndex() { regulated_ = std::make_unique<RegulatedIndex>(); }
+
 bool HealthService::CacheUsable() {
   if (cache_ == nullptr || !cache_->enabled()) return false;
+  return TailFresh();
+}
+
+bool HealthService::TailFresh() const {
   const int64_t ok_at = tail_ok_at_ns_.load(std::memory_order_acquire);
   if (ok_at == 0) return false;
   const int64_t age = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -313,45 +320,101 @@ bool HealthService::CacheUsable() {
 }
 
 absl::Status HealthService::PollCacheInvalidations() {
-  if (cache_ == nullptr && portfolio_ == nullptr) return absl::OkStatus();
+  if (cache_ == nullptr && portfolio_ == nullptr && regulated_ == nullptr) {
+    return absl::OkStatus();
+  }
   std::lock_guard<std::mutex> lock(tail_mu_);
   // Taken before reading: the views are fresh as of this instant once it succeeds.
   const int64_t started = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::steady_clock::now().time_since_epoch())
                               .count();
+  const uint64_t step = regulated_ != nullptr ? regulated_->BeginStep() : 0;
+  // Accounts whose records changed: their regulated flags are read again. A step that
+  // fails once the cursor has passed some of them leaves the index unloaded, to be
+  // read whole by the next step.
+  std::vector<std::string> records;
+  auto unload = [&](absl::Status status) {
+    if (regulated_ != nullptr && !records.empty()) regulated_->Unload();
+    return status;
+  };
   constexpr int kLimit = 10000;
   for (;;) {
     absl::StatusOr<HealthRepository::Changes> changes =
         repository_->ChangedAccounts(tail_cursor_, kLimit);
-    if (!changes.ok()) return changes.status();
+    // The records of an earlier batch of this step are behind the cursor now.
+    if (!changes.ok()) return unload(changes.status());
     if (changes->everything) {
       if (cache_ != nullptr) cache_->InvalidateAll();
       if (portfolio_ != nullptr) portfolio_->MarkAllDirty();
+      if (regulated_ != nullptr) regulated_->Unload();
       break;
     }
     if (cache_ != nullptr) {
       for (const std::string& account_id : changes->accounts) cache_->Invalidate(account_id);
     }
     if (portfolio_ != nullptr) portfolio_->MarkDirty(changes->accounts);
+    records.insert(records.end(), changes->records.begin(), changes->records.end());
     if (changes->accounts.size() < static_cast<size_t>(kLimit)) break;
+  }
+  if (regulated_ != nullptr) {
+    // The cursor stands where the log was before this read, so a write after it is
+    // read again by a later step.
+    if (!regulated_->loaded()) {
+      std::vector<std::string> all;
+      RETURN_IF_ERROR(
+          repository_->ForEachRegulatedAccount([&](const std::string& id) { all.push_back(id); }));
+      regulated_->Load(all);
+    } else if (!records.empty()) {
+      std::sort(records.begin(), records.end());
+      records.erase(std::unique(records.begin(), records.end()), records.end());
+      absl::StatusOr<std::set<std::string>> regulated = repository_->RegulatedAccountsIn(records);
+      if (!regulated.ok()) return unload(regulated.status());
+      regulated_->Update(records, *regulated);
+    }
+    regulated_->EndStep(step);
   }
   tail_ok_at_ns_.store(started, std::memory_order_release);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccounts(
-    const std::vector<std::string>& account_ids) {
-  if (!CacheUsable()) return repository_->RegulatedAccountsIn(account_ids);
-  std::set<std::string> out;
+namespace {
+
+// Adds the ids `known` says are regulated to `out`; returns those it does not know.
+std::vector<std::string> TakeKnown(const std::vector<std::string>& ids,
+                                   const std::function<std::optional<bool>(const std::string&)>& known,
+                                   std::set<std::string>& out) {
   std::vector<std::string> unknown;
-  for (const std::string& id : account_ids) {
-    std::optional<bool> regulated = cache_->GetRegulated(id);
+  for (const std::string& id : ids) {
+    const std::optional<bool> regulated = known(id);
     if (!regulated.has_value()) {
       unknown.push_back(id);
     } else if (*regulated) {
       out.insert(id);
     }
   }
+  return unknown;
+}
+
+}  // namespace
+
+absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccounts(
+    const std::vector<std::string>& account_ids) {
+  std::set<std::string> out;
+  const std::vector<std::string>* asked = &account_ids;
+  std::vector<std::string> not_indexed;
+  if (regulated_ != nullptr && TailFresh()) {
+    not_indexed = TakeKnown(
+        account_ids, [&](const std::string& id) { return regulated_->Get(id); }, out);
+    if (not_indexed.empty()) return out;
+    asked = &not_indexed;
+  }
+  if (!CacheUsable()) {
+    ASSIGN_OR_RETURN(std::set<std::string> found, repository_->RegulatedAccountsIn(*asked));
+    out.insert(found.begin(), found.end());
+    return out;
+  }
+  const std::vector<std::string> unknown = TakeKnown(
+      *asked, [&](const std::string& id) { return cache_->GetRegulated(id); }, out);
   if (unknown.empty()) return out;
   const uint64_t ticket = cache_->BeginFill();
   ASSIGN_OR_RETURN(std::set<std::string> found, repository_->RegulatedAccountsIn(unknown));
@@ -365,6 +428,7 @@ absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccounts(
 
 void HealthService::InvalidateCachedViews(const std::string& account_id) {
   if (cache_ != nullptr) cache_->Invalidate(account_id);
+  if (regulated_ != nullptr) regulated_->Invalidate(account_id);
 }
 
 void HealthService::InvalidateIngested(const IngestBatch& batch, const IngestResult& result) {

@@ -17,6 +17,7 @@
 #include "services/health/health_cache.h"
 #include "services/health/health_repository.h"
 #include "services/health/portfolio_tracker.h"
+#include "services/health/regulated_index.h"
 
 namespace cs::health {
 
@@ -100,6 +101,12 @@ class HealthService {
   // Answers GetPortfolioSummary from in-memory indexes (PortfolioTracker) kept
   // current by the same event log tail, instead of aggregating every account.
   void EnablePortfolioIndex();
+  // Answers RegulatedAccounts from an in-memory RegulatedIndex of every regulated
+  // account, loaded and kept by PollCacheInvalidations (so only with the tail
+  // running), instead of the view cache's per-account flags and the store.
+  void EnableRegulatedIndex();
+  // nullptr when not enabled.
+  const RegulatedIndex* regulated_index() const { return regulated_.get(); }
   // nullptr when not enabled.
   PortfolioTracker* portfolio_tracker() { return portfolio_.get(); }
   // One step of the cache's tail of the shared event log and overrides: drops the
@@ -148,6 +155,8 @@ class HealthService {
                                              const std::string& score_name, absl::Time now,
                                              const std::optional<StoredChurnModel>& model);
   bool CacheUsable();
+  // The tail caught up within kCacheTailStaleAfter.
+  bool TailFresh() const;
   void InvalidateIngested(const IngestBatch& batch, const IngestResult& result);
   // The newest model, kept for kModelCacheTtl: GetHealth asks on every call, and a
   // model changes only when one is trained.
@@ -162,6 +171,7 @@ class HealthService {
 
   std::unique_ptr<HealthViewCache> cache_;
   std::unique_ptr<PortfolioTracker> portfolio_;
+  std::unique_ptr<RegulatedIndex> regulated_;
   std::mutex tail_mu_;  // one tail step at a time (the tail thread, the rescore worker)
   HealthRepository::ChangeCursor tail_cursor_;
   // When the tail last caught up; the cache serves only while this is recent.

@@ -139,6 +139,8 @@ int main(int argc, char** argv) {
         const int cache_accounts = absl::GetFlag(FLAGS_health_view_cache_accounts);
         if (cache_accounts > 0) {
           wiring->health.EnableViewCache(static_cast<size_t>(cache_accounts));
+          // Kept by the same tail: audited reads ask no query per account.
+          wiring->health.EnableRegulatedIndex();
           wiring->cache_tail = std::make_unique<cs::PeriodicRefresher>(
               "health view cache tail", absl::GetFlag(FLAGS_health_view_cache_tail),
               [health = &wiring->health] { return health->PollCacheInvalidations(); });

@@ -906,10 +906,10 @@ void MySqlHealthRepository::RunIngestGroup(const std::vector<PendingIngest*>& gr
         continue;
       }
       if (!p.key->request_id.empty()) {
-        // Run one by one, the later call would find the earlier one's stored answer.
-        auto earlier = answered.find({p.key->method, p.key->request_id});
-        if (earlier != answered.end()) {
-          const db::StoredAnswer& a = answers[earlier->second];
+        // Run one by one, the later call would find the first one's stored answer.
+        auto first_call = answered.find({p.key->method, p.key->request_id});
+        if (first_call != answered.end()) {
+          const db::StoredAnswer& a = answers[first_call->second];
           outs[i] = a.key->fingerprint == p.key->fingerprint ? p.codec->decode(a.response)
                                                               : db::RequestIdReused();
           continue;
@@ -2424,6 +2424,11 @@ absl::StatusOr<std::set<std::string>> MySqlHealthRepository::RegulatedAccountsIn
   return db::RegulatedAccountsIn(*pool_, account_ids);
 }
 
+absl::Status MySqlHealthRepository::ForEachRegulatedAccount(
+    const std::function<void(const std::string&)>& fn) {
+  return db::ForEachRegulatedAccount(*pool_, fn);
+}
+
 absl::StatusOr<HealthRepository::Changes> MySqlHealthRepository::ChangedAccounts(
     ChangeCursor& cursor, int limit) {
   // How far back the override tail looks again for rows that committed late.
@@ -2438,7 +2443,7 @@ absl::StatusOr<HealthRepository::Changes> MySqlHealthRepository::ChangedAccounts
       // Sequences are claimed under the head row lock held to commit, so they
       // become visible in order and nothing appears behind the cursor.
       auto& stmt = conn.Prepare(
-          "SELECT sequence, subject_id FROM event_log WHERE sequence > ? ORDER BY sequence"
+          "SELECT sequence, subject_id, kind FROM event_log WHERE sequence > ? ORDER BY sequence"
           " LIMIT ?");
       stmt.setInt64(1, cursor.event_sequence);
       stmt.setInt(2, limit + 1);
@@ -2451,6 +2456,9 @@ absl::StatusOr<HealthRepository::Changes> MySqlHealthRepository::ChangedAccounts
         }
         cursor.event_sequence = rs->getInt64(1);
         out.accounts.push_back(Str(*rs, 2));
+        if (Str(*rs, 3) == EventKindName(EventKind::kAccountUpserted)) {
+          out.records.push_back(out.accounts.back());
+        }
       }
       if (out.everything) {
         ResultSetPtr head(conn.Prepare("SELECT COALESCE(MAX(last_sequence), 0) FROM event_log_head")

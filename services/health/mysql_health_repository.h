@@ -145,6 +145,8 @@ class MySqlHealthRepository final : public HealthRepository {
   absl::StatusOr<std::optional<StoredChurnModel>> FindChurnModel(int64_t model_id,
                                                                  absl::Time at) override;
   absl::StatusOr<Changes> ChangedAccounts(ChangeCursor& cursor, int limit) override;
+  absl::Status ForEachRegulatedAccount(
+      const std::function<void(const std::string&)>& fn) override;
   absl::StatusOr<std::set<std::string>> RegulatedAccountsIn(
       const std::vector<std::string>& account_ids) override;
 
