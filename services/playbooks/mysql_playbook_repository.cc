@@ -1765,22 +1765,39 @@ absl::StatusOr<int64_t> MySqlPlaybookRepository::Cursor(const std::string& consu
 absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     const std::string& consumer, const std::vector<HealthEvent>& events,
     const std::map<std::string, AccountProfile>& context, absl::Time now) {
-  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    auto& ensure = conn.Prepare(
-        "INSERT IGNORE INTO consumer_cursors (consumer, last_sequence, updated_at) VALUES (?, 0, ?)");
-    ensure.setString(1, consumer);
-    ensure.setString(2, db::ToSqlDatetime(now));
-    ensure.executeUpdate();
-    return absl::OkStatus();
-  }));
+  // The cursor row is made once per consumer and replica, not once per page.
+  bool known = false;
+  {
+    std::lock_guard<std::mutex> lock(cursors_mu_);
+    known = cursor_rows_.count(consumer) > 0;
+  }
+  if (!known) {
+    RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+      auto& ensure = conn.Prepare(
+          "INSERT IGNORE INTO consumer_cursors (consumer, last_sequence, updated_at)"
+          " VALUES (?, 0, ?)");
+      ensure.setString(1, consumer);
+      ensure.setString(2, db::ToSqlDatetime(now));
+      ensure.executeUpdate();
+      return absl::OkStatus();
+    }));
+    std::lock_guard<std::mutex> lock(cursors_mu_);
+    cursor_rows_.insert(consumer);
+  }
   return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
     Tx tx{conn, events_, now};
     // The claim: a replica that finds the row locked leaves this page to the holder.
+    // SKIP LOCKED cannot tell a locked row from a missing one, so a miss also has
+    // the row made again on the next page, in case it was deleted.
     auto& claim = conn.Prepare(
         "SELECT last_sequence FROM consumer_cursors WHERE consumer = ? FOR UPDATE SKIP LOCKED");
     claim.setString(1, consumer);
     ResultSetPtr rs(claim.executeQuery());
-    if (!rs->next()) return 0;
+    if (!rs->next()) {
+      std::lock_guard<std::mutex> lock(cursors_mu_);
+      cursor_rows_.erase(consumer);
+      return 0;
+    }
     int64_t cursor = rs->getInt64(1);
     std::set<std::string> accounts;
     for (const HealthEvent& e : events) {

@@ -1,6 +1,10 @@
 #ifndef CS_SERVICES_PLAYBOOKS_MYSQL_PLAYBOOK_REPOSITORY_H_
 #define CS_SERVICES_PLAYBOOKS_MYSQL_PLAYBOOK_REPOSITORY_H_
 
+#include <mutex>
+#include <set>
+#include <string>
+
 #include "common/clock.h"
 #include "common/db/pool.h"
 #include "services/playbooks/playbook_repository.h"
@@ -74,6 +78,10 @@ class MySqlPlaybookRepository final : public PlaybookRepository {
   db::Pool* pool_;
   const Clock* clock_;
   TaskEventCodec events_;
+  // Consumers whose cursor row this replica has made sure of (a page that finds the
+  // row gone forgets the consumer, so the next page makes it again).
+  std::mutex cursors_mu_;
+  std::set<std::string> cursor_rows_;
 };
 
 }  // namespace cs::playbooks

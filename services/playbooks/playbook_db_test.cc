@@ -830,6 +830,24 @@ TEST_F(PlaybookDbTest, HealthDownLeavesTheCursorAndResumes) {
               StatusIs(absl::StatusCode::kUnavailable));
   health_.SetDown(false);
   health_.Band("acme", hv1::BAND_RED);
+  // The first pass finds the row gone (applying nothing), the next makes it again.
+  Consume();
+  Consume();
+  EXPECT_EQ(Count("SELECT last_sequence FROM consumer_cursors WHERE consumer = 'health'"), 2);
+  EXPECT_TRUE(RunOf("acme", "red-emergency-response").has_value());
+}
+
+// The cursor row is made once per consumer; one deleted under a running replica (an
+// operator resetting the stream) is made again by the next pass instead of leaving
+// the consumer stuck, and the stream is then read from its start.
+TEST_F(PlaybookDbTest, ADeletedCursorRowIsMadeAgain) {
+  health_.UpsertAccount("acme", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  Consume();
+  EXPECT_EQ(Count("SELECT last_sequence FROM consumer_cursors WHERE consumer = 'health'"), 1);
+  Execute("DELETE FROM consumer_cursors WHERE consumer = 'health'");
+  health_.Band("acme", hv1::BAND_RED);
+  // The first pass finds the row gone (applying nothing), the next makes it again.
+  Consume();
   Consume();
   EXPECT_EQ(Count("SELECT last_sequence FROM consumer_cursors WHERE consumer = 'health'"), 2);
   EXPECT_TRUE(RunOf("acme", "red-emergency-response").has_value());
