@@ -22,7 +22,7 @@ AccountHealthHandler::AccountHealthHandler(AccountService* accounts, EventServic
           UpsertResultToProto, UpsertResultFromProto)),
       account_codec_(ProtoCodec<Account, v1::Account>(AccountToProto, StoredAccountFromProto)),
       ingest_codec_(ProtoCodec<IngestResult, v1::RecordSignalsResponse>(
-          RecordSignalsResultToProto, IngestResultFromProto)),
+          IngestResultToStored, IngestResultFromProto)),
       mapping_codec_(ProtoCodec<EventMapping, v1::EventMapping>(EventMappingToProto,
                                                                 EventMappingFromProto)),
       scorecard_codec_(

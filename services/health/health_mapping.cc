@@ -54,11 +54,12 @@ void SetNextBeforeId(int64_t next_before_id, cs::common::v1::PageResponse* out) 
 }
 
 template <typename Response>
-void IngestResultToResponse(const IngestResult& r, Response* out) {
+void IngestResultToResponse(const IngestResult& r, Response* out, bool event_ids = true) {
+  out->mutable_acks()->Reserve(static_cast<int>(r.acks.size()));
   for (const RecordAck& ack : r.acks) {
     v1::RecordAck* p = out->add_acks();
     p->set_index(ack.index);
-    p->set_event_id(ack.event_id);
+    if (event_ids) p->set_event_id(ack.event_id);
     p->set_outcome(static_cast<v1::RecordOutcome>(ack.outcome));
     p->set_reason(ack.reason);
   }
@@ -163,6 +164,10 @@ void RecordSignalsResultToProto(const IngestResult& r, v1::RecordSignalsResponse
 
 void TrackEventsResultToProto(const IngestResult& r, v1::TrackEventsResponse* out) {
   IngestResultToResponse(r, out);
+}
+
+void IngestResultToStored(const IngestResult& r, v1::RecordSignalsResponse* out) {
+  IngestResultToResponse(r, out, /*event_ids=*/false);
 }
 
 absl::StatusOr<IngestResult> IngestResultFromProto(const v1::RecordSignalsResponse& p) {

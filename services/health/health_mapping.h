@@ -44,6 +44,10 @@ std::vector<TrackEvent> TrackEventsFromProto(const cs::health::v1::TrackEventsRe
 void RecordSignalsResultToProto(const IngestResult& r, cs::health::v1::RecordSignalsResponse* out);
 void TrackEventsResultToProto(const IngestResult& r, cs::health::v1::TrackEventsResponse* out);
 absl::StatusOr<IngestResult> IngestResultFromProto(const cs::health::v1::RecordSignalsResponse& p);
+// The answer as stored for a retry: every ack but without its record's event id, which
+// the retry (the same request, by its fingerprint) carries again; HealthService puts
+// the ids back. A quarter of the size for typical ids (15 KB to 3.5 KB for 500 acks).
+void IngestResultToStored(const IngestResult& r, cs::health::v1::RecordSignalsResponse* out);
 
 void EventMappingToProto(const EventMapping& m, cs::health::v1::EventMapping* out);
 absl::StatusOr<EventMapping> EventMappingFromProto(const cs::health::v1::EventMapping& p);

@@ -76,9 +76,7 @@ absl::StatusOr<IngestResult> HealthService::RecordSignals(
     }
     batch.records.push_back(std::move(r));
   }
-  absl::StatusOr<IngestResult> result = repository_->Ingest(key, codec, batch, now);
-  if (result.ok()) InvalidateIngested(batch, *result);
-  return result;
+  return Ingest(key, codec, batch, now);
 }
 
 absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
@@ -146,9 +144,7 @@ absl::StatusOr<IngestResult> HealthService::TrackEvents(const db::WriteKey& key,
     }
     batch.records.push_back(std::move(r));
   }
-  absl::StatusOr<IngestResult> result = repository_->Ingest(key, codec, batch, now);
-  if (result.ok()) InvalidateIngested(batch, *result);
-  return result;
+  return Ingest(key, codec, batch, now);
 }
 
 absl::StatusOr<EventMapping> HealthService::SetEventMapping(
@@ -429,6 +425,23 @@ absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccounts(
 void HealthService::InvalidateCachedViews(const std::string& account_id) {
   if (cache_ != nullptr) cache_->Invalidate(account_id);
   if (regulated_ != nullptr) regulated_->Invalidate(account_id);
+}
+
+absl::StatusOr<IngestResult> HealthService::Ingest(const db::WriteKey& key,
+                                                  const db::ResultCodec<IngestResult>& codec,
+                                                  const IngestBatch& batch, absl::Time now) {
+  absl::StatusOr<IngestResult> result = repository_->Ingest(key, codec, batch, now);
+  if (!result.ok()) return result;
+  InvalidateIngested(batch, *result);
+  // A stored answer replayed for a retry may come without its records' event ids:
+  // the retry is the same request, so they are the batch's.
+  for (RecordAck& ack : result->acks) {
+    if (ack.event_id.empty() && ack.index >= 0 &&
+        static_cast<size_t>(ack.index) < batch.records.size()) {
+      ack.event_id = batch.records[ack.index].event_id;
+    }
+  }
+  return result;
 }
 
 void HealthService::InvalidateIngested(const IngestBatch& batch, const IngestResult& result) {

@@ -157,6 +157,11 @@ class HealthService {
   bool CacheUsable();
   // The tail caught up within kCacheTailStaleAfter.
   bool TailFresh() const;
+  // Stores the batch (or replays the stored answer) and drops the cached views of the
+  // accounts it changed.
+  absl::StatusOr<IngestResult> Ingest(const db::WriteKey& key,
+                                      const db::ResultCodec<IngestResult>& codec,
+                                      const IngestBatch& batch, absl::Time now);
   void InvalidateIngested(const IngestBatch& batch, const IngestResult& result);
   // The newest model, kept for kModelCacheTtl: GetHealth asks on every call, and a
   // model changes only when one is trained.

@@ -124,6 +124,36 @@ TEST_F(HealthScoresTest, RecordedSignalsProduceAScoreAndRepeatsAreDuplicates) {
   }
 }
 
+// A retry with the request id gets the first answer back whole, every ack with its
+// event id, though the stored answer keeps no event id (the retry carries them).
+TEST_F(HealthScoresTest, ARetryGetsTheFirstAnswerWithItsEventIdsFromAStoreWithoutThem) {
+  ASSERT_NO_FATAL_FAILURE(UpsertAccount("acme"));
+  v1::RecordSignalsRequest req = TenLogins("acme");
+  req.set_request_id("retry-me");
+  *req.add_signals() = Login("acme", "from-the-future", absl::Now() + absl::Hours(48));
+  v1::RecordSignalsResponse first;
+  grpc::Status s = stub_->RecordSignals(Context().get(), req, &first);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(first.acks_size(), 11);
+  EXPECT_EQ(first.accepted(), 10);
+  EXPECT_EQ(first.rejected(), 1);
+  EXPECT_EQ(first.acks(3).event_id(), "login-3");
+  EXPECT_EQ(first.acks(10).event_id(), "from-the-future");
+
+  v1::RecordSignalsResponse again;
+  s = stub_->RecordSignals(Context().get(), req, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString())
+      << again.DebugString() << "\nagainst\n" << first.DebugString();
+
+  db::Pool pool(db_->config());
+  EXPECT_EQ(QueryInt(pool, "SELECT COUNT(*) FROM idempotency_keys WHERE request_id = 'retry-me'"), 1);
+  EXPECT_EQ(QueryInt(pool,
+                     "SELECT LOCATE('login-', response) + LOCATE('from-the-future', response)"
+                     " FROM idempotency_keys WHERE request_id = 'retry-me'"),
+            0);
+}
+
 TEST_F(HealthScoresTest, AFutureSignalIsRejectedAndDeadLetteredOrRefusesAnAtomicBatch) {
   ASSERT_NO_FATAL_FAILURE(UpsertAccount("acme"));
   v1::RecordSignalsRequest req;
