@@ -1803,11 +1803,10 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     for (const HealthEvent& e : events) {
       if (e.sequence > cursor && !e.account_id.empty()) accounts.insert(e.account_id);
     }
-    RETURN_IF_ERROR(
-        ReadAccountsForPage(tx, std::vector<std::string>(accounts.begin(), accounts.end())));
+    const std::vector<std::string> page_accounts(accounts.begin(), accounts.end());
+    RETURN_IF_ERROR(ReadAccountsForPage(tx, page_accounts));
     InsertPageAccounts(tx, events, cursor, context);
-    RETURN_IF_ERROR(ReadPageRunRows(
-        tx, std::vector<std::string>(accounts.begin(), accounts.end()), events, cursor));
+    RETURN_IF_ERROR(ReadPageRunRows(tx, page_accounts, events, cursor));
     int applied = 0;
     for (const HealthEvent& e : events) {
       if (e.sequence <= cursor) continue;

@@ -83,16 +83,22 @@ bool ChildProcess::running() { return !WaitExit(absl::ZeroDuration()).has_value(
 namespace {
 
 // Whether a listening socket could bind 127.0.0.1:port now.
-bool CanBind(int port) {
+// Binds a loopback socket to `port` (0: one the kernel picks) and closes it again:
+// the port it got, or -1.
+int BindLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  int got = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    socklen_t len = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) got = ntohs(addr.sin_port);
+  }
   close(fd);
-  return ok;
+  return got;
 }
 
 // The kernel's ephemeral port range (ip_local_port_range), Linux's default when
@@ -124,22 +130,13 @@ int FreePort() {
     std::uniform_int_distribution<int> pick(first, last);
     for (int attempt = 0; attempt < 500; ++attempt) {
       const int port = pick(rng);
-      if (handed_out.count(port) || !CanBind(port)) continue;
+      if (handed_out.count(port) || BindLoopback(port) != port) continue;
       handed_out.insert(port);
       return port;
     }
   }
   // No room outside the range: one the kernel picks.
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  return BindLoopback(0);
 }
 
 std::string HttpGet(const std::string& host, int port, const std::string& path) {
