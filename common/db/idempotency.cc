@@ -71,7 +71,10 @@ absl::StatusOr<std::vector<std::optional<absl::StatusOr<std::string>>>> FindStor
     if (keys[i]->request_id.empty()) continue;
     asked[keys[i]->method][keys[i]->request_id].push_back(i);
   }
-  for (const auto& [method, by_id] : asked) {
+  for (const auto& entry : asked) {
+    // Named, not bound: a lambda below uses them.
+    const std::string& method = entry.first;
+    const std::map<std::string, std::vector<size_t>>& by_id = entry.second;
     std::vector<const std::string*> ids;
     ids.reserve(by_id.size());
     for (const auto& [id, positions] : by_id) ids.push_back(&id);
