@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/db/sql_values.h"
+#include "common/status.h"
 
 namespace cs::db {
 
@@ -36,30 +37,6 @@ constexpr char kInsertAnswers[] =
 absl::Status RequestIdReused() {
   return absl::InvalidArgumentError(
       "request_id: already used for a different request; use a new request_id");
-}
-
-absl::StatusOr<std::optional<std::string>> FindStoredResponse(Connection& conn,
-                                                              const WriteKey& key) {
-  auto& stmt = conn.Prepare(
-      "SELECT request_fingerprint, response FROM idempotency_keys"
-      " WHERE method = ? AND request_id = ? FOR UPDATE");
-  stmt.setString(1, key.method);
-  stmt.setString(2, key.request_id);
-  std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
-  if (!rs->next()) return std::optional<std::string>();
-  if (std::string(rs->getString(1)) != key.fingerprint) return RequestIdReused();
-  return std::optional<std::string>(std::string(rs->getString(2)));
-}
-
-void StoreResponse(Connection& conn, const WriteKey& key, const std::string& response,
-                   absl::Time now) {
-  auto& stmt = conn.Prepare(absl::StrCat(kInsertAnswers, RowPlaceholders(1, 5)));
-  stmt.setString(1, key.method);
-  stmt.setString(2, key.request_id);
-  stmt.setString(3, key.fingerprint);
-  stmt.setString(4, response);  // any bytes: sent with its length, stored unconverted
-  stmt.setString(5, ToSqlDatetime(now));
-  ExecuteStore(stmt);
 }
 
 absl::StatusOr<std::vector<std::optional<absl::StatusOr<std::string>>>> FindStoredResponses(
@@ -117,6 +94,19 @@ void StoreResponses(Connection& conn, const std::vector<StoredAnswer>& answers, 
     }
     ExecuteStore(stmt);
   });
+}
+
+absl::StatusOr<std::optional<std::string>> FindStoredResponse(Connection& conn,
+                                                              const WriteKey& key) {
+  ASSIGN_OR_RETURN(auto found, FindStoredResponses(conn, {&key}));
+  if (!found.front().has_value()) return std::optional<std::string>();
+  if (!found.front()->ok()) return found.front()->status();
+  return std::optional<std::string>(**std::move(found.front()));
+}
+
+void StoreResponse(Connection& conn, const WriteKey& key, const std::string& response,
+                   absl::Time now) {
+  StoreResponses(conn, {{&key, response}}, now);
 }
 
 absl::StatusOr<int64_t> PurgeStoredResponses(Pool& pool, absl::Time cutoff, int batch) {
