@@ -30,9 +30,22 @@ CounterWindow::CounterWindow(const std::vector<CounterRow>& rows) {
 }
 
 void CounterWindow::Add(absl::CivilDay day, absl::string_view counter, double value) {
-  auto it = by_counter_.find(counter);
-  if (it == by_counter_.end()) it = by_counter_.emplace(std::string(counter), Days()).first;
+  ByCounter::iterator it = by_counter_.end();
+  if (has_hint_) {
+    // The entry after the hint, wrapping to the first (map iterators outlive inserts).
+    auto next = std::next(hint_);
+    if (next == by_counter_.end()) next = by_counter_.begin();
+    if (next->first == counter) it = next;
+  }
+  if (it == by_counter_.end()) it = by_counter_.find(counter);
+  if (it == by_counter_.end()) {
+    it = by_counter_.emplace(std::string(counter), Days()).first;
+    // A 90-day window holds up to 90 days of a counter; most accounts fewer.
+    it->second.reserve(32);
+  }
   it->second.emplace_back(day, value);
+  hint_ = it;
+  has_hint_ = true;
 }
 
 void CounterWindow::Seal() {

@@ -27,6 +27,22 @@ class CounterWindow {
  public:
   CounterWindow() = default;
   explicit CounterWindow(const std::vector<CounterRow>& rows);
+  // The lookup hint points into this window's own map: a copy starts without one.
+  CounterWindow(const CounterWindow& other) : by_counter_(other.by_counter_) {}
+  CounterWindow& operator=(const CounterWindow& other) {
+    by_counter_ = other.by_counter_;
+    has_hint_ = false;
+    return *this;
+  }
+  CounterWindow(CounterWindow&& other) noexcept : by_counter_(std::move(other.by_counter_)) {
+    other.has_hint_ = false;
+  }
+  CounterWindow& operator=(CounterWindow&& other) noexcept {
+    by_counter_ = std::move(other.by_counter_);
+    has_hint_ = false;
+    other.has_hint_ = false;
+    return *this;
+  }
 
   // Built value by value: Add each day's value of a counter (in any order), then
   // Seal once before the first read.
@@ -45,7 +61,13 @@ class CounterWindow {
  private:
   // Each counter's days in order, one entry per day.
   using Days = std::vector<std::pair<absl::CivilDay, double>>;
-  std::map<std::string, Days, std::less<>> by_counter_;
+  using ByCounter = std::map<std::string, Days, std::less<>>;
+  ByCounter by_counter_;
+  // The entry the last Add wrote. Packed rows list a day's counters in name order,
+  // and every day the same ones, so the next Add's counter is most often the entry
+  // after it (or the first, on the next day): one name compare instead of a search.
+  ByCounter::iterator hint_;
+  bool has_hint_ = false;
 };
 
 // Every measure name the service knows, in a fixed order.

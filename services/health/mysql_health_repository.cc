@@ -262,7 +262,9 @@ absl::CivilMonth PackedMonth(sql::ResultSet& rs, int first) {
 // `first` to `out` (sealed by the caller once every row is in).
 absl::Status ReadPackedCounters(sql::ResultSet& rs, int first, absl::CivilDay from,
                                 absl::CivilDay to, CounterWindow& out) {
-  return AddCounters(PackedMonth(rs, first), Str(rs, first + 1), from, to, out);
+  // Read in place: the row's text can be kilobytes, and a window is built from it once.
+  const sql::SQLString text = rs.getString(first + 1);
+  return AddCounters(PackedMonth(rs, first), text.asStdString(), from, to, out);
 }
 
 // One account's daily counters from..to (inclusive).
@@ -1034,6 +1036,9 @@ absl::StatusOr<AccountsById> LockAccountsForRescore(db::Connection& conn,
                                                     const std::vector<std::string>& ids,
                                                     size_t offset, size_t count) {
   AccountsById out;
+  // Named ids, even when they make a key range: a locking range scan locks the row
+  // past its end as well (before testing it), and that row is the next slice's,
+  // held by whichever worker rescores that slice.
   auto& stmt = conn.Prepare(absl::StrCat(
       "SELECT account_id, tier, industry, lifecycle FROM accounts WHERE account_id IN ",
       db::RowPlaceholders(1, count), " ORDER BY account_id FOR UPDATE"));
@@ -1174,7 +1179,7 @@ AlertIds MySqlHealthRepository::AlertIdsFrom(db::Connection& conn) {
 
 absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
                                                          const std::vector<std::string>& ids,
-                                                         absl::Time now) {
+                                                         absl::Time now, RescoreIds how) {
   if (ids.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<Scorecard> scorecards, CurrentScorecards(conn));
   ASSIGN_OR_RETURN(AlertSettings settings, LoadSettings(conn));
@@ -1198,16 +1203,28 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
   // writes. Alerts change rarely and need their ids, so they stay row by row.
   for (size_t offset = 0; offset < sorted.size(); offset += kRescoreChunk) {
     const size_t count = std::min(kRescoreChunk, sorted.size() - offset);
+    const bool key_range = how == RescoreIds::kKeyRange;
     ASSIGN_OR_RETURN(AccountsById accounts, LockAccountsForRescore(conn, sorted, offset, count));
     if (accounts.empty()) continue;
     std::vector<std::string> present;
     for (const auto& [id, a] : accounts) present.push_back(id);
-    const std::string in_list = db::RowPlaceholders(1, present.size());
+    // The round's accounts in the WHERE clause of its unlocked reads: their ids
+    // listed, or their key range (whose rows of other accounts the reads skip).
+    const std::string in_list =
+        key_range ? std::string("BETWEEN ? AND ?")
+                  : absl::StrCat("IN ", db::RowPlaceholders(1, present.size()));
+    const int id_params = key_range ? 2 : static_cast<int>(present.size());
     auto bind_ids = [&](sql::PreparedStatement& stmt, int first) {
+      if (key_range) {
+        stmt.setString(first, present.front());
+        stmt.setString(first + 1, present.back());
+        return;
+      }
       for (size_t i = 0; i < present.size(); ++i) {
         stmt.setString(first + static_cast<int>(i), present[i]);
       }
     };
+    auto in_round = [&](const std::string& id) { return accounts.count(id) > 0; };
 
     // Through the end of time: a signal dated up to a day ahead counts once its day comes.
     // The month is compared through TO_DAYS so it bounds no index range: with
@@ -1218,26 +1235,28 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     std::map<std::string, CounterWindow> windows;
     {
       auto& stmt = conn.Prepare(absl::StrCat("SELECT account_id, ", kCounterMonth,
-                                             " FROM signal_counters WHERE account_id IN ",
+                                             " FROM signal_counters WHERE account_id ",
                                              in_list, " AND TO_DAYS(month) >= TO_DAYS(?)"));
       bind_ids(stmt, 1);
-      stmt.setString(static_cast<int>(present.size()) + 1,
-                     MonthText(absl::CivilMonth(first_day)));
+      stmt.setString(id_params + 1, MonthText(absl::CivilMonth(first_day)));
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
+        std::string id = Str(*rs, 1);
+        if (!in_round(id)) continue;
         RETURN_IF_ERROR(ReadPackedCounters(*rs, 2, first_day, absl::CivilDay(9999, 12, 31),
-                                           windows[Str(*rs, 1)]));
+                                           windows[std::move(id)]));
       }
     }
     std::map<std::string, std::map<std::string, StoredScore>> current;
     {
       auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kScoreColumns,
                                              ", published_score FROM account_scores"
-                                             " WHERE account_id IN ", in_list));
+                                             " WHERE account_id ", in_list));
       bind_ids(stmt, 1);
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
         ASSIGN_OR_RETURN(StoredScore s, ReadScore(*rs));
+        if (!in_round(s.account_id)) continue;
         s.published_score = rs->getDouble(9);
         const std::string account_id = s.account_id;
         const std::string name = s.score_name;
@@ -1250,12 +1269,13 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       // walk alerts_open, every open alert of every account, once per round.
       auto& stmt = conn.Prepare(absl::StrCat("SELECT ", kAlertColumns,
                                              " FROM alerts FORCE INDEX (alerts_one_open)"
-                                             " WHERE account_id IN ", in_list,
+                                             " WHERE account_id ", in_list,
                                              " AND open_flag = 1"));
       bind_ids(stmt, 1);
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
         ASSIGN_OR_RETURN(Alert a, ReadAlert(*rs));
+        if (!in_round(a.account_id)) continue;
         open_alerts[a.account_id].push_back(std::move(a));
       }
       for (auto& [account_id, alerts] : open_alerts) {
@@ -1422,7 +1442,7 @@ absl::StatusOr<std::optional<int>> MySqlHealthRepository::WorkOpenSlice(absl::Ti
           ResultSetPtr rs(stmt.executeQuery());
           while (rs->next()) ids.push_back(Str(*rs, 1));
         }
-        RETURN_IF_ERROR(RescoreInTransaction(conn, ids, now));
+        RETURN_IF_ERROR(RescoreInTransaction(conn, ids, now, RescoreIds::kKeyRange));
         auto& done = conn.Prepare(
             "UPDATE rescore_job_slices SET done_at = ?, accounts = ? WHERE job_id = ?"
             " AND slice_no = ?");

@@ -221,9 +221,18 @@ class MySqlHealthRepository final : public HealthRepository {
   void UseAlertIds(AlertIds ids) { alert_ids_.store(static_cast<int>(ids)); }
 
  private:
+  // How RescoreInTransaction's ids were chosen, and so how its rounds read them.
+  enum class RescoreIds {
+    // Any accounts (an ingest's): each round names its ids in IN lists.
+    kListed,
+    // Every account in a key range, as one read found them (a job's slice): each
+    // round's unlocked reads take its first to last id as one key range, with no
+    // optimizer work per id, and drop rows of accounts made since.
+    kKeyRange,
+  };
   // Rescores each account inside the caller's transaction and appends the events.
   absl::Status RescoreInTransaction(db::Connection& conn, const std::vector<std::string>& ids,
-                                    absl::Time now);
+                                    absl::Time now, RescoreIds how = RescoreIds::kListed);
   // Appends one EXPANSION_SIGNAL event per signal (grouped by account) with the
   // account's health standing as the caller's transaction now sees it.
   absl::Status PublishExpansionSignals(db::Connection& conn,

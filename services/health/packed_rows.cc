@@ -1,6 +1,8 @@
 #include "services/health/packed_rows.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <optional>
 #include <vector>
 #include <system_error>
@@ -71,29 +73,37 @@ struct Fields {
 };
 
 // Calls fn(fields, line) with each non-empty line's tab-separated fields. Counters
-// are read for every account a rescore scores, so this walks the text once.
+// are read for every account a rescore scores, so this walks the text once, byte by
+// byte: lines and fields are short, and a memchr call per tab cost more than the scan.
 template <typename Fn>
 absl::Status ForEachRow(absl::string_view text, Fn fn) {
-  int line = 0;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == absl::string_view::npos) end = text.size();
-    ++line;
-    const absl::string_view row = text.substr(start, end - start);
-    start = end + 1;
-    if (row.empty()) continue;
-    Fields fields;
-    size_t from = 0;
-    while (true) {
-      const size_t tab = row.find('\t', from);
-      const size_t stop = tab == absl::string_view::npos ? row.size() : tab;
-      if (fields.count < kMaxFields) fields.field[fields.count] = row.substr(from, stop - from);
-      ++fields.count;
-      if (tab == absl::string_view::npos) break;
-      from = tab + 1;
+  int line = 1;
+  Fields fields;
+  const char* const data = text.data();
+  const size_t size = text.size();
+  size_t field_start = 0;
+  auto close_field = [&](size_t end) {
+    if (fields.count < kMaxFields) {
+      fields.field[fields.count] = absl::string_view(data + field_start, end - field_start);
     }
-    RETURN_IF_ERROR(fn(fields, line));
+    ++fields.count;
+    field_start = end + 1;
+  };
+  size_t row_start = 0;
+  for (size_t i = 0; i <= size; ++i) {
+    const char c = i < size ? data[i] : '\n';
+    if (c == '\t') {
+      close_field(i);
+    } else if (c == '\n') {
+      if (i > row_start) {
+        close_field(i);
+        RETURN_IF_ERROR(fn(fields, line));
+      }
+      fields.count = 0;
+      ++line;
+      row_start = i + 1;
+      field_start = i + 1;
+    }
   }
   return absl::OkStatus();
 }
@@ -109,11 +119,33 @@ bool ParseDay(absl::string_view text, int& day) {
   return day >= 1 && day <= 31;
 }
 
+// A counter's value. Counts are whole numbers far more often than not: digits alone
+// (up to 15, exact in a double) are read here, anything else by SimpleAtod.
+bool ParseValue(absl::string_view text, double& value) {
+  if (!text.empty() && text.size() <= 15) {
+    int64_t whole = 0;
+    bool digits = true;
+    for (char c : text) {
+      if (c < '0' || c > '9') {
+        digits = false;
+        break;
+      }
+      whole = whole * 10 + (c - '0');
+    }
+    if (digits) {
+      value = static_cast<double>(whole);
+      return true;
+    }
+  }
+  return absl::SimpleAtod(text, &value);
+}
+
 // Calls visit(day, counter, value) for each line; visit returns false for a day the
-// month does not have.
+// month does not have. The counter is a view of the text when its name holds no
+// escape, else of a buffer reused across lines.
 template <typename Visit>
 absl::Status ForEachCounter(absl::string_view text, Visit visit) {
-  std::string counter;
+  std::string unescaped;
   return ForEachRow(text, [&](const Fields& f, int line) -> absl::Status {
     if (f.size() != 3) return Malformed("counters", line, "not three fields");
     int day = 0;
@@ -121,10 +153,13 @@ absl::Status ForEachCounter(absl::string_view text, Visit visit) {
     if (!ParseDay(f[0], day)) {
       return Malformed("counters", line, "day of month not 1-31");
     }
-    if (!Unescape(f[1], counter) || counter.empty()) {
-      return Malformed("counters", line, "bad counter name");
+    absl::string_view counter = f[1];
+    if (std::find(counter.begin(), counter.end(), '\\') != counter.end()) {
+      if (!Unescape(counter, unescaped)) return Malformed("counters", line, "bad counter name");
+      counter = unescaped;
     }
-    if (!absl::SimpleAtod(f[2], &value)) return Malformed("counters", line, "bad value");
+    if (counter.empty()) return Malformed("counters", line, "bad counter name");
+    if (!ParseValue(f[2], value)) return Malformed("counters", line, "bad value");
     if (!visit(day, counter, value)) return Malformed("counters", line, "day past the month's end");
     return absl::OkStatus();
   });
@@ -146,8 +181,8 @@ std::string EncodeMonthCounters(const MonthCounters& counters) {
 }
 
 absl::Status DecodeMonthCounters(absl::string_view text, MonthCounters& out) {
-  return ForEachCounter(text, [&](int day, const std::string& counter, double value) {
-    out[{day, counter}] += value;
+  return ForEachCounter(text, [&](int day, absl::string_view counter, double value) {
+    out[{day, std::string(counter)}] += value;
     return true;
   });
 }
@@ -222,9 +257,10 @@ template <typename Add>
 absl::Status ForEachCounterIn(absl::CivilMonth month, absl::string_view text,
                               absl::CivilDay from, absl::CivilDay to, Add add) {
   const absl::CivilDay first(month);
-  return ForEachCounter(text, [&](int day, const std::string& counter, double value) {
+  const int days_in_month = static_cast<int>(absl::CivilDay(month + 1) - first);
+  return ForEachCounter(text, [&](int day, absl::string_view counter, double value) {
+    if (day > days_in_month) return false;
     const absl::CivilDay d = first + (day - 1);
-    if (absl::CivilMonth(d) != month) return false;
     if (d >= from && d <= to) add(d, counter, value);
     return true;
   });
@@ -236,15 +272,15 @@ absl::Status AppendCounterRows(absl::CivilMonth month, absl::string_view text,
                                absl::CivilDay from, absl::CivilDay to,
                                std::vector<CounterRow>& out) {
   return ForEachCounterIn(month, text, from, to,
-                          [&](absl::CivilDay d, const std::string& counter, double value) {
-                            out.push_back(CounterRow{d, counter, value});
+                          [&](absl::CivilDay d, absl::string_view counter, double value) {
+                            out.push_back(CounterRow{d, std::string(counter), value});
                           });
 }
 
 absl::Status AddCounters(absl::CivilMonth month, absl::string_view text, absl::CivilDay from,
                          absl::CivilDay to, CounterWindow& out) {
   return ForEachCounterIn(month, text, from, to,
-                          [&](absl::CivilDay d, const std::string& counter, double value) {
+                          [&](absl::CivilDay d, absl::string_view counter, double value) {
                             out.Add(d, counter, value);
                           });
 }

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "services/health/measures.h"
 
@@ -170,6 +172,78 @@ TEST(CounterWindowTest, MonthsAddedStraightToAWindowMatchRowsWindowed) {
   EXPECT_EQ(added.FeaturesUsed(from, to), std::set<std::string>{"x"});
   // Outside from..to: not added.
   EXPECT_EQ(added.Sum("logins", absl::CivilDay(2026, 11, 1), absl::CivilDay(2026, 11, 2)), 0);
+}
+
+// Whole numbers are read without SimpleAtod; every value reads as SimpleAtod reads it.
+TEST(CounterPackTest, WholeNumbersAndOtherValuesReadAsSimpleAtodReadsThem) {
+  const char* values[] = {"0",   "7",    "007",  "999999999999999", "1000000000000000",
+                          "12345678901234567890", "2.5", "1e3", "-4", "+6", "0.30000000000000004"};
+  for (const char* value : values) {
+    MonthCounters out;
+    ASSERT_OK(DecodeMonthCounters(absl::StrCat("1\tlogins\t", value), out)) << value;
+    double expected = 0;
+    ASSERT_TRUE(absl::SimpleAtod(value, &expected)) << value;
+    EXPECT_EQ((out[{1, "logins"}]), expected) << value;
+  }
+}
+
+// A window built the way packed months list counters (each day's in name order,
+// with a counter missing on some days and one first seen midway) sums each counter
+// as rows gathered one by one do.
+TEST(CounterWindowTest, CountersListedInNameOrderEachDaySumAsRowsDo) {
+  const absl::CivilDay first(2026, 9, 1);
+  MonthCounters month;
+  std::vector<CounterRow> rows;
+  for (int day = 1; day <= 30; ++day) {
+    for (const char* counter : {"a", "b", "feature:x", "logins"}) {
+      if (day % 7 == 3 && counter[0] == 'b') continue;
+      if (day < 12 && counter[0] == 'f') continue;
+      const double value = day * 10 + counter[0] % 7;
+      month[{day, counter}] = value;
+      rows.push_back({first + (day - 1), counter, value});
+    }
+  }
+  CounterWindow added;
+  ASSERT_OK(AddCounters(absl::CivilMonth(first), EncodeMonthCounters(month), first, first + 29,
+                        added));
+  added.Seal();
+  const CounterWindow windowed(rows);
+  for (const char* counter : {"a", "b", "feature:x", "logins"}) {
+    for (int from = 0; from < 30; from += 7) {
+      EXPECT_EQ(added.Sum(counter, first + from, first + 29),
+                windowed.Sum(counter, first + from, first + 29))
+          << counter << " from day " << from;
+    }
+  }
+  EXPECT_EQ(added.FeaturesUsed(first, first + 29), std::set<std::string>{"x"});
+}
+
+// A window copied or moved midway keeps adding to its own days, not its source's.
+TEST(CounterWindowTest, AWindowCopiedOrMovedMidwayAddsToItsOwnDays) {
+  const absl::CivilDay d(2026, 10, 1);
+  CounterWindow source;
+  source.Add(d, "a", 1);
+  source.Add(d, "b", 2);
+  CounterWindow copy = source;
+  copy.Add(d + 1, "a", 10);
+  copy.Add(d + 1, "b", 20);
+  source.Add(d + 1, "a", 100);
+  CounterWindow assigned;
+  assigned.Add(d, "z", 5);
+  assigned = source;
+  assigned.Add(d + 2, "b", 1000);
+  CounterWindow moved = std::move(copy);
+  moved.Add(d + 2, "a", 3);
+  source.Seal();
+  assigned.Seal();
+  moved.Seal();
+  EXPECT_EQ(source.Sum("a", d, d + 5), 101);
+  EXPECT_EQ(source.Sum("b", d, d + 5), 2);
+  EXPECT_EQ(assigned.Sum("a", d, d + 5), 101);
+  EXPECT_EQ(assigned.Sum("b", d, d + 5), 1002);
+  EXPECT_EQ(assigned.Sum("z", d, d + 5), 0);
+  EXPECT_EQ(moved.Sum("a", d, d + 5), 14);
+  EXPECT_EQ(moved.Sum("b", d, d + 5), 22);
 }
 
 TEST(SignalLogTest, RoundTripsEveryField) {
