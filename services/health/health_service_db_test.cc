@@ -458,6 +458,20 @@ TEST_F(HealthServiceDbTest, ReplicasShareTheDailyRescoreAndNoAccountIsDoneTwice)
   EXPECT_EQ(*health_->RunRescoreJobs(5), 0);
 }
 
+// The replica remembers the day whose daily job it made, and makes the next day's
+// once that day comes.
+TEST_F(HealthServiceDbTest, EachDayGetsOneDailyJobFromAReplicaThatRunsAcrossMidnight) {
+  AddAccount("acct1");
+  ASSERT_OK(Record(Many("acct1", SignalKind::kLogin, 3, 1)));
+  for (int day = 0; day < 3; ++day) {
+    for (int i = 0; i < 4; ++i) ASSERT_OK(health_->RunRescoreJobs(5));
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM rescore_jobs WHERE kind = 'DAILY'"), day + 1);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM rescore_jobs WHERE kind = 'DAILY' AND finished_at IS NULL"),
+              0);
+    clock_.Advance(absl::Hours(24));
+  }
+}
+
 TEST_F(HealthServiceDbTest, ASliceLeftByAWorkerIsWorkedByAnotherAndLateAccountsAreIncluded) {
   for (int i = 0; i < 12; ++i) {
     AddAccount(absl::StrCat("acct", 100 + i));

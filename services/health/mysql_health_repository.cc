@@ -1066,7 +1066,8 @@ absl::Status WriteAlerts(db::Connection& conn, const std::vector<Alert>& resolve
     // Named, not bound: clang 14 cannot capture structured bindings in a lambda.
     const absl::Time at = entry.first;
     const std::vector<int64_t>& ids = entry.second;
-    db::ForEachChunk(ids.size(), [&](size_t offset, size_t count) {
+    // Binary chunk sizes: a round resolves a few dozen, in two or three statements.
+    db::ForEachChunk(ids.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
       auto& stmt = conn.Prepare(
           absl::StrCat("UPDATE alerts SET resolved_at = ?, open_flag = NULL WHERE alert_id IN ",
                        db::RowPlaceholders(1, count)));
@@ -1404,15 +1405,19 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
 absl::StatusOr<int> MySqlHealthRepository::RunRescoreJobs(absl::Time now, int max_accounts) {
   // A server that started while the database was down seeds the default here.
   RETURN_IF_ERROR(EnsureDefaultScorecard(now));
-  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    auto& stmt = conn.Prepare(
-        "INSERT IGNORE INTO rescore_jobs (kind, day, reason, created_at)"
-        " VALUES ('DAILY', ?, 'daily rescore', ?)");
-    stmt.setString(1, DayText(DayOf(now)));
-    stmt.setString(2, db::ToSqlDatetime(now));
-    stmt.executeUpdate();
-    return absl::OkStatus();
-  }));
+  const int64_t today = DayOf(now) - absl::CivilDay(1970, 1, 1);
+  if (daily_job_day_.load(std::memory_order_relaxed) != today) {
+    RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+      auto& stmt = conn.Prepare(
+          "INSERT IGNORE INTO rescore_jobs (kind, day, reason, created_at)"
+          " VALUES ('DAILY', ?, 'daily rescore', ?)");
+      stmt.setString(1, DayText(DayOf(now)));
+      stmt.setString(2, db::ToSqlDatetime(now));
+      stmt.executeUpdate();
+      return absl::OkStatus();
+    }));
+    daily_job_day_.store(today, std::memory_order_relaxed);
+  }
   // Work an open slice first (one whose worker died, or one just cut), else cut the
   // next one; a cut slice is worked on the next call, by whichever worker locks it.
   ASSIGN_OR_RETURN(std::optional<int> worked, WorkOpenSlice(now));

@@ -251,6 +251,10 @@ class MySqlHealthRepository final : public HealthRepository {
   GroupStats group_stats_;
   // -1 until AlertIdsFrom has asked the server, then an AlertIds.
   std::atomic<int> alert_ids_{-1};
+  // The day (days since 1970-01-01) whose DAILY rescore job this replica has made or
+  // found: each RunRescoreJobs call asked for it again, and the INSERT IGNORE's
+  // lock on the job row waited on the other worker's count of its slice.
+  std::atomic<int64_t> daily_job_day_{-1};
   std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
   std::deque<PendingIngest*> ingest_queue_;
