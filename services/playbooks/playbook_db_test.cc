@@ -810,6 +810,27 @@ TEST_F(PlaybookDbTest, TwoConsumersApplyEachEventOnce) {
   EXPECT_EQ(Count("SELECT MAX(trigger_count) FROM runs"), 1);
 }
 
+// A page naming 300 accounts reads them, their runs and cohort rows in several
+// chunk sizes (256 + 32 + 8 + 4): every account is found on both pages.
+TEST_F(PlaybookDbTest, APageOfThreeHundredAccountsFindsEveryAccountAndRun) {
+  for (int i = 0; i < 300; ++i) {
+    const std::string id = absl::StrCat("acct-", 1000 + i);
+    health_.UpsertAccount(id, hv1::TIER_SMB, "csm-bo", hv1::LIFECYCLE_ADOPTING);
+    health_.Band(id, hv1::BAND_YELLOW);
+  }
+  ASSERT_OK(service_->ConsumeHealthEvents(1000));
+  EXPECT_EQ(Count("SELECT last_sequence FROM consumer_cursors WHERE consumer = 'health'"), 600);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE playbook_id = 'yellow-recovery'"), 300);
+  // The same band again, on one page: each account's active run is found, none is
+  // started twice and nothing is skipped.
+  for (int i = 0; i < 300; ++i) health_.Band(absl::StrCat("acct-", 1000 + i), hv1::BAND_YELLOW);
+  ASSERT_OK(service_->ConsumeHealthEvents(1000));
+  EXPECT_EQ(Count("SELECT last_sequence FROM consumer_cursors WHERE consumer = 'health'"), 900);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM runs WHERE playbook_id = 'yellow-recovery'"), 300);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts"), 300);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM skipped_events"), 0);
+}
+
 TEST_F(PlaybookDbTest, AnEventThatCannotBeAppliedIsRecordedAndSkipped) {
   health_.UpsertAccount("acme", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
   // An account id longer than any column allows (health itself would refuse it).
