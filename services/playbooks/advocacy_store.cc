@@ -87,7 +87,8 @@ void StandingUpdates::Write(db::Connection& conn, absl::Time now) {
   const std::string updated_at = db::ToSqlDatetime(now);
   for (int restarted = 0; restarted < 2; ++restarted) {
     const auto& group = rows[restarted];
-    db::ForEachChunk(group.size(), [&](size_t offset, size_t count) {
+    // Binary chunk sizes, as the page's reads: a page holds a few hundred accounts.
+    db::ForEachChunk(group.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
       auto& stmt = conn.Prepare(absl::StrCat(
           "INSERT INTO account_standing (account_id, score, band, green_since, arr_currency,"
           " updated_at) VALUES ",
