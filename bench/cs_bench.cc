@@ -76,7 +76,7 @@ ABSL_FLAG(int, baseline_rows, 200000, "Rows the INSERT baseline writes");
 ABSL_FLAG(int, rescore_accounts, 100000, "Accounts seeded for the rescore scenario");
 ABSL_FLAG(int, rescore_passes, 2,
           "Scorecard changes timed in turn: the first scores the seeded accounts for the"
-          " first time (rescore.first_scoring_*), each later one rescores scored accounts"
+          " first time (rescore.first_scoring.*), each later one rescores scored accounts"
           " (rescore.wall_seconds, the last pass's)");
 ABSL_FLAG(absl::Duration, rescore_settle_max, absl::Minutes(30),
           "Longest wait between rescore passes for the consumers to work off the last one");

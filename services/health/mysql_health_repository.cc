@@ -1202,9 +1202,9 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
   // A round of up to kRescoreChunk accounts: four multi-row reads (accounts locked,
   // counters, stored scores, open alerts), the scoring in memory, then multi-row
   // writes. Alerts change rarely and need their ids, so they stay row by row.
+  const bool key_range = how == RescoreIds::kKeyRange;
   for (size_t offset = 0; offset < sorted.size(); offset += kRescoreChunk) {
     const size_t count = std::min(kRescoreChunk, sorted.size() - offset);
-    const bool key_range = how == RescoreIds::kKeyRange;
     ASSIGN_OR_RETURN(AccountsById accounts, LockAccountsForRescore(conn, sorted, offset, count));
     if (accounts.empty()) continue;
     std::vector<std::string> present;

@@ -108,34 +108,32 @@ absl::Status ForEachRow(absl::string_view text, Fn fn) {
   return absl::OkStatus();
 }
 
-// A day of month, 1-31, written as plain digits.
-bool ParseDay(absl::string_view text, int& day) {
-  if (text.empty() || text.size() > 2) return false;
-  day = 0;
+// Plain digits, 1 to `max_digits` of them, as a number.
+bool ParseDigits(absl::string_view text, size_t max_digits, int64_t& out) {
+  if (text.empty() || text.size() > max_digits) return false;
+  out = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return false;
-    day = day * 10 + (c - '0');
+    out = out * 10 + (c - '0');
   }
-  return day >= 1 && day <= 31;
+  return true;
+}
+
+// A day of month, 1-31, written as plain digits.
+bool ParseDay(absl::string_view text, int& day) {
+  int64_t n = 0;
+  if (!ParseDigits(text, 2, n) || n < 1 || n > 31) return false;
+  day = static_cast<int>(n);
+  return true;
 }
 
 // A counter's value. Counts are whole numbers far more often than not: digits alone
 // (up to 15, exact in a double) are read here, anything else by SimpleAtod.
 bool ParseValue(absl::string_view text, double& value) {
-  if (!text.empty() && text.size() <= 15) {
-    int64_t whole = 0;
-    bool digits = true;
-    for (char c : text) {
-      if (c < '0' || c > '9') {
-        digits = false;
-        break;
-      }
-      whole = whole * 10 + (c - '0');
-    }
-    if (digits) {
-      value = static_cast<double>(whole);
-      return true;
-    }
+  int64_t whole = 0;
+  if (ParseDigits(text, 15, whole)) {
+    value = static_cast<double>(whole);
+    return true;
   }
   return absl::SimpleAtod(text, &value);
 }
