@@ -224,14 +224,15 @@ absl::StatusOr<std::vector<AdvocateCandidate>> MySqlOutcomeRepository::ListCandi
     const CandidateCriteria& c, absl::Time now) {
   std::vector<AdvocateCandidate> out;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    // A range of standing_by_band, each row checked against its account, its active
-    // runs (runs_one_active starts with account_id) and its recent asks
-    // (asks_by_account): no per-account round trip, whatever the portfolio size.
+    // A range of standing_green (the scores of GREEN accounts), each row checked
+    // against its account, its active runs (runs_one_active starts with account_id)
+    // and its recent asks (asks_by_account): no per-account round trip, whatever
+    // the portfolio size.
     auto& stmt = conn.Prepare(
         "SELECT s.account_id, a.tier, a.owner_id, s.score, s.nps, s.nps_at, s.green_since,"
         " s.arr_minor, s.arr_currency"
         " FROM account_standing s JOIN accounts a ON a.account_id = s.account_id"
-        " WHERE s.band = 'GREEN' AND s.score >= ? AND s.nps >= ? AND s.green_since <= ?"
+        " WHERE s.green_score >= ? AND s.nps >= ? AND s.green_since <= ?"
         " AND a.churned_at IS NULL AND (? = '' OR a.tier = ?)"
         " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.account_id = s.account_id"
         "   AND r.active_flag = 1 AND (r.trigger_band IN ('RED', 'YELLOW')"

@@ -562,10 +562,12 @@ absl::StatusOr<int> MySqlSuccessPlanRepository::ApplyScoreEvents(
       if (score) nudged.insert(e.account_id);
     }
     if (consumed == 0) return 0;
-    // One statement per chunk of the page's accounts, in key order.
+    // One statement per chunk of the page's accounts, in key order; binary chunk
+    // sizes, as the playbooks consumer's page statements: a page names a few
+    // hundred accounts.
     const std::vector<std::string> accounts(nudged.begin(), nudged.end());
     const std::string at = db::ToSqlDatetime(now);
-    db::ForEachChunk(accounts.size(), [&](size_t offset, size_t count) {
+    db::ForEachChunk(accounts.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
       auto& nudge = conn.Prepare(
           absl::StrCat("UPDATE success_plan_criteria FORCE INDEX (success_plan_criteria_account)"
                        " SET check_at = ? WHERE check_at > ?"
