@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "services/health/event.h"
 #include "services/health/mysql_account_repository.h"
+#include "services/health/packed_rows.h"
 
 namespace cs::health {
 namespace {
@@ -44,38 +45,6 @@ absl::StatusOr<absl::CivilDay> ReadDay(sql::ResultSet& rs, int i) {
 }
 
 Band ReadBand(sql::ResultSet& rs, int i) { return BandFromName(Str(rs, i)).value_or(Band::kUnspecified); }
-
-// Components as stored: one "COMPONENT|measure|weight|raw|normalized|contribution|missing"
-// per component, ';' between them; doubles in %.17g so they read back exactly.
-std::string EncodeComponents(const std::vector<ComponentScore>& components) {
-  std::vector<std::string> parts;
-  for (const ComponentScore& c : components) {
-    parts.push_back(absl::StrFormat("%s|%s|%d|%.17g|%.17g|%.17g|%d", ComponentName(c.component),
-                                    c.measure, c.weight, c.raw, c.normalized, c.contribution,
-                                    c.missing ? 1 : 0));
-  }
-  return absl::StrJoin(parts, ";");
-}
-
-absl::StatusOr<std::vector<ComponentScore>> DecodeComponents(absl::string_view text) {
-  std::vector<ComponentScore> out;
-  for (absl::string_view part : absl::StrSplit(text, ';', absl::SkipEmpty())) {
-    std::vector<absl::string_view> f = absl::StrSplit(part, '|');
-    ComponentScore c;
-    int missing = 0;
-    std::optional<Component> component = f.size() == 7 ? ComponentFromName(f[0]) : std::nullopt;
-    if (!component || !absl::SimpleAtoi(f[2], &c.weight) || !absl::SimpleAtod(f[3], &c.raw) ||
-        !absl::SimpleAtod(f[4], &c.normalized) || !absl::SimpleAtod(f[5], &c.contribution) ||
-        !absl::SimpleAtoi(f[6], &missing)) {
-      return absl::DataLossError("stored score components do not parse");
-    }
-    c.component = *component;
-    c.measure = std::string(f[1]);
-    c.missing = missing != 0;
-    out.push_back(std::move(c));
-  }
-  return out;
-}
 
 std::string EncodeEvidence(const std::map<std::string, double>& evidence) {
   std::vector<std::string> parts;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status.h"
 
 namespace cs::health {
@@ -325,6 +326,88 @@ absl::Status ForEachLoggedSignal(absl::string_view text,
     visit(s);
     return absl::OkStatus();
   });
+}
+
+namespace {
+
+// The measure DefaultScorecard gives each component, by component number; empty for
+// a component it leaves out.
+const std::vector<std::string>& DefaultMeasures() {
+  static const std::vector<std::string>* const measures = [] {
+    auto* out = new std::vector<std::string>();
+    for (const ComponentSpec& c : DefaultScorecard().components) {
+      const auto i = static_cast<size_t>(c.component);
+      if (out->size() <= i) out->resize(i + 1);
+      (*out)[i] = c.measure.measure;
+    }
+    return out;
+  }();
+  return *measures;
+}
+
+absl::string_view DefaultMeasure(Component component) {
+  const auto i = static_cast<size_t>(component);
+  const std::vector<std::string>& measures = DefaultMeasures();
+  return i < measures.size() ? absl::string_view(measures[i]) : absl::string_view();
+}
+
+absl::Status MalformedComponent(int part, absl::string_view why) {
+  return absl::DataLossError(absl::StrCat("stored score components, part ", part, ": ", why));
+}
+
+}  // namespace
+
+std::string EncodeComponents(const std::vector<ComponentScore>& components) {
+  std::string out;
+  out.reserve(components.size() * 32);
+  for (const ComponentScore& c : components) {
+    if (!out.empty()) out += ';';
+    absl::StrAppend(&out, static_cast<int>(c.component), "|");
+    if (c.measure != DefaultMeasure(c.component)) out += c.measure;
+    absl::StrAppend(&out, "|", c.weight, "|");
+    AppendNumber(c.raw, out);
+    out += '|';
+    AppendNumber(c.normalized, out);
+    out += '|';
+    AppendNumber(c.contribution, out);
+    out += c.missing ? "|1" : "|0";
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ComponentScore>> DecodeComponents(absl::string_view text) {
+  std::vector<ComponentScore> out;
+  int part_no = 0;
+  for (absl::string_view part : absl::StrSplit(text, ';', absl::SkipEmpty())) {
+    ++part_no;
+    const std::vector<absl::string_view> f = absl::StrSplit(part, '|');
+    if (f.size() != 7) return MalformedComponent(part_no, "not seven fields");
+    ComponentScore c;
+    std::optional<Component> component;
+    int number = 0;
+    if (!f[0].empty() && f[0][0] >= '0' && f[0][0] <= '9') {
+      // The current format: the component's number, the measure empty for its default.
+      if (absl::SimpleAtoi(f[0], &number) && number > 0 &&
+          ComponentName(static_cast<Component>(number)) != ComponentName(Component::kUnspecified)) {
+        component = static_cast<Component>(number);
+      }
+    } else {
+      component = ComponentFromName(f[0]);  // the first format
+    }
+    if (!component.has_value()) return MalformedComponent(part_no, "unknown component");
+    c.component = *component;
+    c.measure = f[1].empty() ? std::string(DefaultMeasure(c.component)) : std::string(f[1]);
+    if (c.measure.empty()) return MalformedComponent(part_no, "no measure");
+    int missing = 0;
+    if (!absl::SimpleAtoi(f[2], &c.weight) || !absl::SimpleAtod(f[3], &c.raw) ||
+        !absl::SimpleAtod(f[4], &c.normalized) || !absl::SimpleAtod(f[5], &c.contribution) ||
+        !absl::SimpleAtoi(f[6], &missing) || (missing != 0 && missing != 1)) {
+      return MalformedComponent(part_no, "bad number");
+    }
+    c.missing = missing != 0;
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 }  // namespace cs::health

@@ -29,7 +29,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "absl/status/statusor.h"
 #include "services/health/measures.h"
+#include "services/health/scorecard.h"
 #include "services/health/signal.h"
 
 namespace cs::health {
@@ -73,6 +75,20 @@ absl::Status ForEachLoggedSignal(absl::string_view text,
 // Calls visit(event_id) for each line, without reading the rest of the signal.
 absl::Status ForEachLoggedKey(absl::string_view text,
                               const std::function<void(absl::string_view)>& visit);
+
+// Score components: the components of one score as account_scores and every
+// score_history row store them, one part per component, parts joined by ';' and
+// fields by '|':
+//   "<component number>|<measure>|<weight>|<raw>|<normalized>|<contribution>|<missing 0/1>"
+// The measure is left empty when it is the one DefaultScorecard gives the
+// component, and numbers are the shortest text that reads back as the same double:
+// the bench's scores (the default scorecard's six components) average 134 bytes,
+// where the first format, which named the component and the measure in full and
+// wrote every double in 17 digits, took 327. Rows of the first format (a part starts with the
+// component's name, a letter, where the current one starts with a digit) still read.
+std::string EncodeComponents(const std::vector<ComponentScore>& components);
+// Malformed text is DATA_LOSS naming the part.
+absl::StatusOr<std::vector<ComponentScore>> DecodeComponents(absl::string_view text);
 
 }  // namespace cs::health
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "services/health/measures.h"
+#include "services/health/scorecard.h"
 
 namespace cs::health {
 namespace {
@@ -298,6 +299,137 @@ TEST(SignalLogTest, MalformedLinesAreDataLossNamingTheLine) {
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << text;
     EXPECT_NE(s.message().find("line"), std::string::npos) << text;
   }
+}
+
+// The default scorecard's components as a rescore scores them, plus one that is not
+// in it and one that moved to another measure.
+std::vector<ComponentScore> SomeComponents() {
+  std::vector<ComponentScore> out;
+  const Scorecard card = DefaultScorecard();
+  double raw = 0.1 + 0.2;  // 0.30000000000000004: needs all 17 digits
+  for (const ComponentSpec& spec : card.components) {
+    ComponentScore c;
+    c.component = spec.component;
+    c.measure = spec.measure.measure;
+    c.weight = spec.weight;
+    c.raw = raw;
+    c.normalized = raw * 7 / 3;
+    c.contribution = c.normalized * spec.weight / 100;
+    out.push_back(c);
+    raw = raw * 10 + 1.0 / 3;
+  }
+  out[2].missing = true;
+  out[2].raw = out[2].normalized = out[2].contribution = 0;
+  out[3].measure = "payment_failures";  // not the default for PAYMENT_HISTORY
+  ComponentScore relationship;
+  relationship.component = Component::kRelationship;
+  relationship.measure = "nps";
+  relationship.weight = 5;
+  relationship.raw = -12.5;
+  relationship.normalized = 1e-300;
+  relationship.contribution = std::numeric_limits<double>::max();
+  out.push_back(relationship);
+  return out;
+}
+
+void ExpectSameComponents(const std::vector<ComponentScore>& got,
+                          const std::vector<ComponentScore>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].component, want[i].component) << i;
+    EXPECT_EQ(got[i].measure, want[i].measure) << i;
+    EXPECT_EQ(got[i].weight, want[i].weight) << i;
+    // Exactly: the stored text reads back as the same doubles.
+    EXPECT_EQ(got[i].raw, want[i].raw) << i;
+    EXPECT_EQ(got[i].normalized, want[i].normalized) << i;
+    EXPECT_EQ(got[i].contribution, want[i].contribution) << i;
+    EXPECT_EQ(got[i].missing, want[i].missing) << i;
+  }
+}
+
+TEST(ComponentTextTest, RoundTripsEveryFieldExactly) {
+  const std::vector<ComponentScore> in = SomeComponents();
+  const std::string text = EncodeComponents(in);
+  absl::StatusOr<std::vector<ComponentScore>> out = DecodeComponents(text);
+  ASSERT_OK(out.status());
+  ExpectSameComponents(*out, in);
+  // A score without components (none scored) is the empty text.
+  EXPECT_EQ(EncodeComponents({}), "");
+  ASSERT_OK(DecodeComponents("").status());
+  EXPECT_TRUE(DecodeComponents("")->empty());
+}
+
+TEST(ComponentTextTest, DefaultMeasuresAreLeftOutAndOthersWritten) {
+  const std::string text = EncodeComponents(SomeComponents());
+  EXPECT_EQ(text.find("logins_per_week"), std::string::npos) << text;
+  EXPECT_EQ(text.find("PRODUCT_USAGE"), std::string::npos) << text;
+  EXPECT_NE(text.find("|payment_failures|"), std::string::npos) << text;
+  EXPECT_NE(text.find("7|nps|5|-12.5|"), std::string::npos) << text;
+  EXPECT_EQ(text.substr(0, 5), "1||25") << text;
+}
+
+TEST(ComponentTextTest, WritesNumbersShortestAndTheMeasureOnlyWhenNotTheDefault) {
+  ComponentScore usage;
+  usage.component = Component::kProductUsage;
+  usage.measure = "logins_per_week";
+  usage.weight = 25;
+  usage.raw = 17.5;
+  usage.normalized = 87.5;
+  usage.contribution = 21.875;
+  ComponentScore support = usage;
+  support.component = Component::kSupport;
+  support.measure = "avg_resolution_hours";
+  support.weight = 15;
+  support.raw = 40.0 / 3;
+  support.normalized = 0;
+  support.contribution = 0;
+  support.missing = true;
+  EXPECT_EQ(EncodeComponents({usage, support}),
+            "1||25|17.5|87.5|21.875|0;3|avg_resolution_hours|15|13.333333333333334|0|0|1");
+}
+
+TEST(ComponentTextTest, ReadsTheFirstFormat) {
+  // As rows written before the numbered format hold them.
+  const std::string first =
+      "PRODUCT_USAGE|logins_per_week|25|17.5|87.5|21.875|0;"
+      "SUPPORT|tickets_per_month|15|13.333333333333334|0|0|0;"
+      "RELATIONSHIP|nps|10|0|0|0|1";
+  absl::StatusOr<std::vector<ComponentScore>> out = DecodeComponents(first);
+  ASSERT_OK(out.status());
+  ASSERT_EQ(out->size(), 3u);
+  EXPECT_EQ((*out)[0].component, Component::kProductUsage);
+  EXPECT_EQ((*out)[0].measure, "logins_per_week");
+  EXPECT_EQ((*out)[0].contribution, 21.875);
+  EXPECT_EQ((*out)[1].raw, 40.0 / 3);
+  EXPECT_EQ((*out)[2].component, Component::kRelationship);
+  EXPECT_TRUE((*out)[2].missing);
+  // The same components written now read back the same.
+  absl::StatusOr<std::vector<ComponentScore>> again = DecodeComponents(EncodeComponents(*out));
+  ASSERT_OK(again.status());
+  ExpectSameComponents(*again, *out);
+}
+
+TEST(ComponentTextTest, MalformedTextIsDataLossNamingThePart) {
+  const char* bad[] = {
+      "1||25|1|2|3",                // six fields
+      "1||25|1|2|3|0|9",            // eight
+      "0||25|1|2|3|0",              // no component 0
+      "9||25|1|2|3|0",              // nor 9
+      "1x||25|1|2|3|0",             // not a number
+      "7||25|1|2|3|0",              // RELATIONSHIP has no default measure
+      "BOGUS|m|25|1|2|3|0",         // unknown name
+      "1||w|1|2|3|0",               // weight
+      "1||25|one|2|3|0",            // raw
+      "1||25|1|2|3|2",              // missing is 0 or 1
+      "1||25|1|2|3|0;2||20|1|2|x|0",  // the second part's contribution
+  };
+  for (const char* text : bad) {
+    absl::StatusOr<std::vector<ComponentScore>> out = DecodeComponents(text);
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_NE(out.status().message().find("part"), std::string::npos) << text;
+  }
+  EXPECT_NE(DecodeComponents("1||25|1|2|3|0;2||20|1|2|x|0").status().message().find("part 2"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 
 namespace cs::health {
 
+// The numbers are cs.health.v1.Component's and are stored (the score components'
+// text, packed_rows.h): a component keeps its number for good.
 enum class Component {
   kUnspecified = 0,
   kProductUsage = 1,
