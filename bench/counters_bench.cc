@@ -92,7 +92,7 @@ int Run(const Shape& shape) {
     per_account.push_back(ns / accounts);
   }
   const double median = MedianOf(per_account);
-  std::printf("counters.%s  %.0f ns/account  %.1f ns/line  (%d lines per account, checksum %.0f)\n",
+  std::printf("counters.%s  %.0f ns/account  %.1f ns/value  (%d values per account, checksum %.0f)\n",
               shape.name, median, median / lines_per_account, lines_per_account, checksum);
   return 0;
 }

@@ -888,8 +888,8 @@ int64_t PeakRssKiB(int pid) {
 // Accounts and 90 days of daily counters written straight into the health schema
 // (the API would take longer to load them than the rescore takes to run): weekly
 // points of logins, feature use, tickets, payments and email opens, varied per
-// account so scores spread over the bands, packed per account and month as
-// migration 009 packs them, 50,000 accounts per statement.
+// account so scores spread over the bands, packed per account and month in the
+// grouped format the service writes (packed_rows.h), 50,000 accounts per statement.
 absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
   return pool.Run([&](cs::db::Connection& conn) -> absl::Status {
     conn.Execute("DELETE FROM signal_counters WHERE account_id LIKE 'bench-rs-%'");
@@ -906,18 +906,22 @@ absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
     for (int first = 1; first <= n; first += kChunk) {
       conn.Execute(absl::StrCat(
           "INSERT INTO signal_counters (account_id, month, counters)"
-          " SELECT account_id, DATE_FORMAT(day, '%Y-%m-01'),"
-          "  GROUP_CONCAT(DAYOFMONTH(day), '\\t', counter, '\\t', value"
-          "   ORDER BY day, counter SEPARATOR '\\n')"
+          " SELECT account_id, month,"
+          "  CONCAT('#2\\n', GROUP_CONCAT(line ORDER BY CAST(counter AS BINARY) SEPARATOR '\\n'))"
+          " FROM (SELECT account_id, month, counter,"
+          "  CONCAT(counter, GROUP_CONCAT('\\t', DAYOFMONTH(day), '\\t', value"
+          "   ORDER BY day SEPARATOR '')) line"
           " FROM (SELECT CONCAT('bench-rs-', LPAD(a.seq, 7, '0')) account_id,"
-          "  UTC_DATE() - INTERVAL (w.seq * 7) DAY day, c.counter,"
+          "  UTC_DATE() - INTERVAL (w.seq * 7) DAY day,"
+          "  DATE_FORMAT(UTC_DATE() - INTERVAL (w.seq * 7) DAY, '%Y-%m-01') month, c.counter,"
           "  1 + (a.seq * 7 + w.seq * 3 + c.k) % c.spread value"
           "  FROM seq_", first, "_to_", std::min(n, first + kChunk - 1),
           "  a JOIN seq_0_to_12 w JOIN ("
           "  SELECT 'logins' counter, 1 k, 30 spread UNION ALL SELECT 'feature_uses', 2, 10"
           "  UNION ALL SELECT CONCAT('feature:f', 1), 3, 4 UNION ALL SELECT 'tickets_opened', 4, 5"
           "  UNION ALL SELECT 'payments_succeeded', 5, 2 UNION ALL SELECT 'email_opens', 6, 12) c) d"
-          " GROUP BY account_id, DATE_FORMAT(day, '%Y-%m-01')"));
+          " GROUP BY account_id, month, counter) l"
+          " GROUP BY account_id, month"));
     }
     return absl::OkStatus();
   });

@@ -32,10 +32,14 @@ CounterWindow::CounterWindow(const std::vector<CounterRow>& rows) {
 void CounterWindow::Add(absl::CivilDay day, absl::string_view counter, double value) {
   ByCounter::iterator it = by_counter_.end();
   if (has_hint_) {
-    // The entry after the hint, wrapping to the first (map iterators outlive inserts).
-    auto next = std::next(hint_);
-    if (next == by_counter_.end()) next = by_counter_.begin();
-    if (next->first == counter) it = next;
+    if (hint_->first == counter) {
+      it = hint_;
+    } else {
+      // The entry after the hint, wrapping to the first (map iterators outlive inserts).
+      auto next = std::next(hint_);
+      if (next == by_counter_.end()) next = by_counter_.begin();
+      if (next->first == counter) it = next;
+    }
   }
   if (it == by_counter_.end()) it = by_counter_.find(counter);
   if (it == by_counter_.end()) {

@@ -63,9 +63,10 @@ class CounterWindow {
   using Days = std::vector<std::pair<absl::CivilDay, double>>;
   using ByCounter = std::map<std::string, Days, std::less<>>;
   ByCounter by_counter_;
-  // The entry the last Add wrote. Packed rows list a day's counters in name order,
-  // and every day the same ones, so the next Add's counter is most often the entry
-  // after it (or the first, on the next day): one name compare instead of a search.
+  // The entry the last Add wrote. Packed rows list a counter's days together (the
+  // grouped format) or a day's counters in name order, every day the same ones (the
+  // first), so the next Add's counter is most often this entry or the one after it
+  // (or the first, on the next day): a name compare or two instead of a search.
   ByCounter::iterator hint_;
   bool has_hint_ = false;
 };

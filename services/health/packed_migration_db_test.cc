@@ -56,6 +56,17 @@ class PackedMigrationDbTest : public ::testing::Test {
 
   int64_t Count(const std::string& sql) { return cs::testing::QueryInt(*pool_, sql); }
 
+  // Every account's history as the rescore reads it, from 2025-12-01 on.
+  std::map<std::string, AccountHistory> Histories(MySqlHealthRepository& repo) {
+    std::map<std::string, AccountHistory> seen;
+    EXPECT_OK(repo.ForEachAccountHistory(absl::CivilDay(2025, 12, 1), absl::CivilDay(2026, 12, 31),
+                                         [&](const AccountHistory& h) -> absl::Status {
+                                           seen[h.account.account_id] = h;
+                                           return absl::OkStatus();
+                                         }));
+    return seen;
+  }
+
   std::unique_ptr<cs::testing::TestDatabase> db_;
   std::unique_ptr<db::Pool> pool_;
   FakeClock clock_{absl::FromUnixSeconds(1'795'000'000)};
@@ -94,13 +105,7 @@ TEST_F(PackedMigrationDbTest, PacksEveryDailyRowIntoItsMonth) {
 
   ASSERT_OK(MigrateToLatest());
   MySqlHealthRepository repo(&pool, &clock_, HealthEncoders());
-  std::map<std::string, AccountHistory> seen;
-  ASSERT_OK(repo.ForEachAccountHistory(
-      absl::CivilDay(2025, 12, 1), absl::CivilDay(2026, 12, 31),
-      [&](const AccountHistory& h) -> absl::Status {
-        seen[h.account.account_id] = h;
-        return absl::OkStatus();
-      }));
+  std::map<std::string, AccountHistory> seen = Histories(repo);
   ASSERT_EQ(seen.size(), 2u);
   for (const Row& r : rows) {
     const CounterWindow& w = seen[r.account].counters;
@@ -116,6 +121,31 @@ TEST_F(PackedMigrationDbTest, PacksEveryDailyRowIntoItsMonth) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM information_schema.tables WHERE"
                   " table_schema = DATABASE() AND table_name = 'signal_daily'"),
             0);
+
+  // The migration's rows are the first format; an ingest into one of them writes
+  // it grouped (packed_rows.h) and keeps every count, and leaves the other months'
+  // rows as they are.
+  HealthService health(&repo, &clock_);
+  Signal login;
+  login.event_id = "after-migration";
+  login.account_id = "m1";
+  login.kind = SignalKind::kLogin;
+  login.occurred_at = absl::FromCivil(absl::CivilSecond(2026, 2, 1, 12, 0, 0), absl::UTCTimeZone());
+  absl::StatusOr<IngestResult> r = health.RecordSignals(
+      {"RecordSignals", "", ""}, db::ResultCodec<IngestResult>(), {login}, {}, false);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->accepted, 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signal_counters WHERE account_id = 'm1'"
+                  " AND month = '2026-02-01' AND counters LIKE '#2\n%'"),
+            1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM signal_counters WHERE counters LIKE '#2\n%'"), 1);
+  seen = Histories(repo);
+  for (const Row& r : rows) {
+    const bool added = r.account == std::string("m1") && r.day == absl::CivilDay(2026, 2, 1) &&
+                       r.counter == std::string("logins");
+    EXPECT_EQ(seen[r.account].counters.Sum(r.counter, r.day, r.day), r.value + (added ? 1 : 0))
+        << r.account << " " << r.counter;
+  }
 }
 
 TEST_F(PackedMigrationDbTest, MovesEverySignalToTheLogAndKeepsItsKey) {
@@ -252,12 +282,7 @@ TEST_F(PackedMigrationDbTest, AStoppedRunCanRunAgain) {
   }));
   ASSERT_OK(MigrateToLatest());
   MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
-  std::map<std::string, AccountHistory> seen;
-  ASSERT_OK(repo.ForEachAccountHistory(absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 12, 31),
-                                       [&](const AccountHistory& h) -> absl::Status {
-                                         seen[h.account.account_id] = h;
-                                         return absl::OkStatus();
-                                       }));
+  std::map<std::string, AccountHistory> seen = Histories(repo);
   EXPECT_EQ(seen["m1"].counters.Sum("logins", absl::CivilDay(2026, 2, 1),
                                     absl::CivilDay(2026, 2, 28)),
             5);

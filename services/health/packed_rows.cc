@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
 
@@ -139,11 +140,26 @@ bool ParseValue(absl::string_view text, double& value) {
   return absl::SimpleAtod(text, &value);
 }
 
-// Calls visit(day, counter, value) for each line; visit returns false for a day the
-// month does not have. The counter is a view of the text when its name holds no
-// escape, else of a buffer reused across lines.
+// Rows of the grouped format start with this line (see packed_rows.h).
+constexpr absl::string_view kGroupedMark = "#2\n";
+
+bool IsGrouped(absl::string_view text) { return absl::StartsWith(text, kGroupedMark); }
+
+// The counter name of a line, unescaped into `buffer` when it holds an escape.
+bool CounterName(absl::string_view escaped, std::string& buffer, absl::string_view& name) {
+  name = escaped;
+  if (std::find(escaped.begin(), escaped.end(), '\\') != escaped.end()) {
+    if (!Unescape(escaped, buffer)) return false;
+    name = buffer;
+  }
+  return !name.empty();
+}
+
+// Calls visit(day, counter, value) for each line of the first format; visit returns
+// false for a day the month does not have. The counter is a view of the text when
+// its name holds no escape, else of a buffer reused across lines.
 template <typename Visit>
-absl::Status ForEachCounter(absl::string_view text, Visit visit) {
+absl::Status ForEachDayLine(absl::string_view text, Visit visit) {
   std::string unescaped;
   return ForEachRow(text, [&](const Fields& f, int line) -> absl::Status {
     if (f.size() != 3) return Malformed("counters", line, "not three fields");
@@ -152,29 +168,119 @@ absl::Status ForEachCounter(absl::string_view text, Visit visit) {
     if (!ParseDay(f[0], day)) {
       return Malformed("counters", line, "day of month not 1-31");
     }
-    absl::string_view counter = f[1];
-    if (std::find(counter.begin(), counter.end(), '\\') != counter.end()) {
-      if (!Unescape(counter, unescaped)) return Malformed("counters", line, "bad counter name");
-      counter = unescaped;
+    absl::string_view counter;
+    if (!CounterName(f[1], unescaped, counter)) {
+      return Malformed("counters", line, "bad counter name");
     }
-    if (counter.empty()) return Malformed("counters", line, "bad counter name");
     if (!ParseValue(f[2], value)) return Malformed("counters", line, "bad value");
     if (!visit(day, counter, value)) return Malformed("counters", line, "day past the month's end");
     return absl::OkStatus();
   });
 }
 
+// One line of the grouped format: a counter and its (day, value) pairs.
+struct CounterLine {
+  absl::string_view escaped_name;
+  absl::string_view name;  // unescaped
+  struct Day {
+    int day;
+    double value;
+    absl::string_view text;  // the value as stored
+  };
+  std::vector<Day> days;
+};
+
+// Calls fn(line, number) with each non-empty line of a grouped row (after the
+// mark), its days parsed. Counters are read for every account a rescore scores:
+// one pass over the bytes, and the line's buffers are reused.
+template <typename Fn>
+absl::Status ForEachCounterLine(absl::string_view text, Fn fn) {
+  CounterLine line;
+  std::string unescaped;
+  int number = 1;  // the mark's
+  const char* p = text.data() + kGroupedMark.size();
+  const char* const end = text.data() + text.size();
+  while (p < end) {
+    ++number;
+    const char* eol = std::find(p, end, '\n');
+    if (eol == p) {
+      p = eol + 1;
+      continue;
+    }
+    const char* tab = std::find(p, eol, '\t');
+    if (tab == eol) return Malformed("counters", number, "a counter without days");
+    line.escaped_name = absl::string_view(p, tab - p);
+    if (!CounterName(line.escaped_name, unescaped, line.name)) {
+      return Malformed("counters", number, "bad counter name");
+    }
+    line.days.clear();
+    for (const char* q = tab + 1;;) {
+      const char* t1 = std::find(q, eol, '\t');
+      if (t1 == eol) return Malformed("counters", number, "a day without a value");
+      const char* t2 = std::find(t1 + 1, eol, '\t');
+      CounterLine::Day d{0, 0, absl::string_view(t1 + 1, t2 - t1 - 1)};
+      if (!ParseDay(absl::string_view(q, t1 - q), d.day)) {
+        return Malformed("counters", number, "day of month not 1-31");
+      }
+      if (!ParseValue(d.text, d.value)) return Malformed("counters", number, "bad value");
+      line.days.push_back(d);
+      if (t2 == eol) break;
+      q = t2 + 1;
+    }
+    RETURN_IF_ERROR(fn(line, number));
+    p = eol + 1;
+  }
+  return absl::OkStatus();
+}
+
+// Calls visit(day, counter, value) for each day of each counter, in either format;
+// visit returns false for a day the month does not have.
+template <typename Visit>
+absl::Status ForEachCounter(absl::string_view text, Visit visit) {
+  if (!IsGrouped(text)) return ForEachDayLine(text, visit);
+  return ForEachCounterLine(text, [&](const CounterLine& line, int number) -> absl::Status {
+    for (const CounterLine::Day& d : line.days) {
+      if (!visit(d.day, line.name, d.value)) {
+        return Malformed("counters", number, "day past the month's end");
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+// A month's additions in the grouped format's order: by counter, then day.
+std::vector<const MonthCounters::value_type*> ByCounterThenDay(const MonthCounters& counters) {
+  std::vector<const MonthCounters::value_type*> out;
+  out.reserve(counters.size());
+  for (const auto& entry : counters) out.push_back(&entry);
+  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
+    if (a->first.second != b->first.second) return a->first.second < b->first.second;
+    return a->first.first < b->first.first;
+  });
+  return out;
+}
+
+void AppendDay(int day, double value, std::string& out) {
+  absl::StrAppend(&out, "\t", day, "\t");
+  AppendNumber(value, out);
+}
+
 }  // namespace
 
 std::string EncodeMonthCounters(const MonthCounters& counters) {
   std::string out;
-  out.reserve(counters.size() * 24);
-  for (const auto& [key, value] : counters) {
-    if (!out.empty()) out += '\n';
-    absl::StrAppend(&out, key.first, "\t");
-    AppendEscaped(key.second, out);
-    out += '\t';
-    AppendNumber(value, out);
+  if (counters.empty()) return out;
+  out.reserve(kGroupedMark.size() + counters.size() * 8 + 64);
+  out.append(kGroupedMark.data(), kGroupedMark.size());
+  const std::string* current = nullptr;
+  for (const MonthCounters::value_type* entry : ByCounterThenDay(counters)) {
+    const std::string& name = entry->first.second;
+    if (current == nullptr || *current != name) {
+      if (current != nullptr) out += '\n';
+      AppendEscaped(name, out);
+      current = &name;
+    }
+    AppendDay(entry->first.first, entry->second, out);
   }
   return out;
 }
@@ -189,63 +295,81 @@ absl::Status DecodeMonthCounters(absl::string_view text, MonthCounters& out) {
 absl::Status MergeMonthCounters(absl::string_view stored, const MonthCounters& add,
                                 std::string& out) {
   out.clear();
-  out.reserve(stored.size() + add.size() * 24);
-  auto emit = [&](int day, absl::string_view escaped_name, const std::string* name,
-                  double value) {
-    if (!out.empty()) out += '\n';
-    absl::StrAppend(&out, day, "\t");
-    if (name != nullptr) {
-      AppendEscaped(*name, out);
-    } else {
-      out.append(escaped_name.data(), escaped_name.size());
-    }
-    out += '\t';
-    AppendNumber(value, out);
-  };
-  auto next = add.begin();
-  std::string name;
-  std::optional<std::pair<int, std::string>> previous;
-  bool ordered = true;
-  absl::Status status = ForEachRow(stored, [&](const Fields& f, int line) -> absl::Status {
-    if (f.size() != 3) return Malformed("counters", line, "not three fields");
-    int day = 0;
-    double value = 0;
-    if (!ParseDay(f[0], day)) return Malformed("counters", line, "day of month not 1-31");
-    if (!Unescape(f[1], name) || name.empty()) {
-      return Malformed("counters", line, "bad counter name");
-    }
-    if (!absl::SimpleAtod(f[2], &value)) return Malformed("counters", line, "bad value");
-    if (!ordered) return absl::OkStatus();  // only checked from here on
-    std::pair<int, std::string> key(day, name);
-    if (previous.has_value() && !(*previous < key)) {
-      ordered = false;
-      return absl::OkStatus();
-    }
-    while (next != add.end() && next->first < key) {
-      emit(next->first.first, "", &next->first.second, next->second);
-      ++next;
-    }
-    if (next != add.end() && next->first == key) {
-      emit(day, f[1], nullptr, value + next->second);
-      ++next;
-    } else {
-      // Untouched: the line as stored.
-      if (!out.empty()) out += '\n';
-      absl::StrAppend(&out, f[0], "\t", f[1], "\t", f[2]);
-    }
-    previous = std::move(key);
-    return absl::OkStatus();
-  });
-  RETURN_IF_ERROR(status);
-  if (!ordered) {
-    // Lines out of order or a counter listed twice for a day (not written by
-    // EncodeMonthCounters): read it whole and write it in order.
+  // Whole: a row of the first format (written in the grouped one from now on), or
+  // one that is not in order (not written by EncodeMonthCounters).
+  auto whole = [&]() -> absl::Status {
     MonthCounters merged = add;
     RETURN_IF_ERROR(DecodeMonthCounters(stored, merged));
     out = EncodeMonthCounters(merged);
     return absl::OkStatus();
-  }
-  for (; next != add.end(); ++next) emit(next->first.first, "", &next->first.second, next->second);
+  };
+  if (!IsGrouped(stored)) return whole();
+  // Lines `add` does not touch are copied as they are, so a month's row is not read
+  // into a map to add one day's counts.
+  out.reserve(stored.size() + add.size() * 8 + 32);
+  out.append(kGroupedMark.data(), kGroupedMark.size());
+  const std::vector<const MonthCounters::value_type*> adds = ByCounterThenDay(add);
+  size_t next = 0;
+  bool first_line = true;
+  auto start_line = [&]() {
+    if (!first_line) out += '\n';
+    first_line = false;
+  };
+  // The additions to one counter not in the stored text, as a line of their own.
+  auto emit_added = [&]() {
+    start_line();
+    const std::string& name = adds[next]->first.second;
+    AppendEscaped(name, out);
+    for (; next < adds.size() && adds[next]->first.second == name; ++next) {
+      AppendDay(adds[next]->first.first, adds[next]->second, out);
+    }
+  };
+  std::string previous;
+  bool ordered = true;
+  absl::Status status =
+      ForEachCounterLine(stored, [&](const CounterLine& line, int) -> absl::Status {
+        if (!ordered) return absl::OkStatus();  // only checked from here on
+        if (!(absl::string_view(previous) < line.name)) {  // names are never empty
+          ordered = false;
+          return absl::OkStatus();
+        }
+        for (size_t i = 1; i < line.days.size(); ++i) {
+          if (line.days[i - 1].day >= line.days[i].day) {
+            ordered = false;
+            return absl::OkStatus();
+          }
+        }
+        previous.assign(line.name.data(), line.name.size());
+        while (next < adds.size() && absl::string_view(adds[next]->first.second) < line.name) {
+          emit_added();
+        }
+        start_line();
+        out.append(line.escaped_name.data(), line.escaped_name.size());
+        for (const CounterLine::Day& d : line.days) {
+          while (next < adds.size() && adds[next]->first.second == line.name &&
+                 adds[next]->first.first < d.day) {
+            AppendDay(adds[next]->first.first, adds[next]->second, out);
+            ++next;
+          }
+          if (next < adds.size() && adds[next]->first.second == line.name &&
+              adds[next]->first.first == d.day) {
+            AppendDay(d.day, d.value + adds[next]->second, out);
+            ++next;
+          } else {
+            // Untouched: the value as stored.
+            absl::StrAppend(&out, "\t", d.day, "\t", d.text);
+          }
+        }
+        while (next < adds.size() && adds[next]->first.second == line.name) {
+          AppendDay(adds[next]->first.first, adds[next]->second, out);
+          ++next;
+        }
+        return absl::OkStatus();
+      });
+  RETURN_IF_ERROR(status);
+  if (!ordered) return whole();
+  while (next < adds.size()) emit_added();
+  if (first_line) out.clear();  // nothing stored and nothing added
   return absl::OkStatus();
 }
 

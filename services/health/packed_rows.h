@@ -13,11 +13,19 @@
 // and one written row per counter an ingest touches. Packed per month it is four
 // rows read and one row rewritten per account and month an ingest group touches.
 //
-// The text is one line per day and counter, "<day of month>\t<counter>\t<value>",
-// lines joined by '\n'; in the counter name '\\', '\t' and '\n' are escaped as
-// "\\\\", "\\t" and "\\n"; the value is the shortest text that reads back as the
-// same double. Migration 009 builds the same text in SQL (GROUP_CONCAT), so the
-// format is plain text on purpose.
+// The text is the line "#2" and then one line per counter, in name order:
+// "<counter>\t<day of month>\t<value>\t<day of month>\t<value>...", the days in
+// order; in the counter name '\\', '\t' and '\n' are escaped as "\\\\", "\\t" and
+// "\\n"; a value is the shortest text that reads back as the same double. A counter's
+// name is written once a month instead of once a day: the bench's accounts (six
+// counters one day a week) take about 210 bytes a month instead of 438.
+//
+// Rows without the "#2" line are the first format, one line per day and counter,
+// "<day of month>\t<counter>\t<value>", which migration 009 built in SQL
+// (GROUP_CONCAT). They still read, and a row is written in the grouped format the
+// next time an ingest adds to it; rows no ingest touches again leave scoring's
+// 90-day window within four months. A replica of an earlier version reads a grouped
+// row as malformed (DATA_LOSS, nothing written from it) until it is replaced.
 
 #include <functional>
 #include <map>
@@ -28,8 +36,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
-#include "absl/time/time.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "services/health/measures.h"
 #include "services/health/scorecard.h"
 #include "services/health/signal.h"
