@@ -92,8 +92,12 @@ absl::Status ForEachLoggedKey(absl::string_view text,
 // component, and numbers are the shortest text that reads back as the same double:
 // the bench's scores (the default scorecard's six components) average 134 bytes,
 // where the first format, which named the component and the measure in full and
-// wrote every double in 17 digits, took 327. Rows of the first format (a part starts with the
-// component's name, a letter, where the current one starts with a digit) still read.
+// wrote every double in 17 digits, took 327. Rows of the first format (a part
+// starts with the component's name, a letter, where the current one starts with a
+// digit) still read; a score row takes the current format when it is next
+// rescored, and history rows keep the format they were written in. A replica of
+// an earlier version reads the current format as malformed (DATA_LOSS) until it is
+// replaced, as for the grouped counter rows.
 std::string EncodeComponents(const std::vector<ComponentScore>& components);
 // Malformed text is DATA_LOSS naming the part.
 absl::StatusOr<std::vector<ComponentScore>> DecodeComponents(absl::string_view text);
