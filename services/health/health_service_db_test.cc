@@ -6,7 +6,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/db/event_log.h"
@@ -527,6 +530,100 @@ TEST_F(HealthServiceDbTest, TrendsAndAsOfReadTheStoredHistory) {
   EXPECT_EQ(why->components[0].component, Component::kProductUsage);
   ASSERT_EQ(why->signals.size(), 1u);
   EXPECT_EQ(why->signals[0].second, 60);
+}
+
+TEST_F(HealthServiceDbTest, AChangedScoreWritesNoDayRowAndItsChangeIsTheDaysPoint) {
+  AddAccount("a1");
+  auto day_rows = [&] { return Count("SELECT COUNT(*) FROM score_daily WHERE account_id = 'a1'"); };
+  auto changes = [&] { return Count("SELECT COUNT(*) FROM score_history WHERE account_id = 'a1'"); };
+  ASSERT_OK(Record(Many("a1", SignalKind::kLogin, 20, 0)));
+  const double first = health_->GetHealth("a1", "", std::nullopt)->score;
+  EXPECT_EQ(day_rows(), 0);
+  const int64_t changed = changes();
+  EXPECT_GE(changed, 1);
+  absl::StatusOr<std::vector<HealthPoint>> points =
+      health_->GetHealthHistory("a1", "", std::nullopt, std::nullopt);
+  ASSERT_OK(points);
+  ASSERT_EQ(points->size(), 1u);
+  EXPECT_EQ(points->front().day, DayOf(clock_.Now()));
+  EXPECT_EQ(points->front().score, first);
+
+  // The daily rescore finds the score unchanged: a day row, no change.
+  for (int i = 0; i < 5 && *health_->RunRescoreJobs(10) > 0; ++i) {
+  }
+  EXPECT_EQ(day_rows(), 1);
+  EXPECT_EQ(changes(), changed);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM score_daily WHERE account_id = 'a1' AND score = "
+                  "(SELECT score FROM account_scores WHERE account_id = 'a1')"),
+            1);
+
+  // A later change the same day leaves the day row as it was; the change wins.
+  ASSERT_OK(Record(Many("a1", SignalKind::kLogin, 40, 0)));
+  const double second = health_->GetHealth("a1", "", std::nullopt)->score;
+  ASSERT_NE(second, first);
+  EXPECT_EQ(day_rows(), 1);
+  points = health_->GetHealthHistory("a1", "", std::nullopt, std::nullopt);
+  ASSERT_OK(points);
+  ASSERT_EQ(points->size(), 1u);
+  EXPECT_EQ(points->front().score, second);
+
+  // A month on, the 30-day change is measured from that day's last score.
+  clock_.Advance(absl::Hours(24 * 30));
+  ASSERT_OK(Record(Many("a1", SignalKind::kLogin, 5, 0)));
+  absl::StatusOr<HealthView> now = health_->GetHealth("a1", "", std::nullopt);
+  ASSERT_OK(now);
+  ASSERT_TRUE(now->change_30d.has_value());
+  EXPECT_THAT(*now->change_30d, DoubleNear(now->score - second, 1e-9));
+}
+
+// The rules by which a day's point is chosen, on rows written straight into both
+// tables, as a service that wrote a day row on every rescore left them too.
+TEST_F(HealthServiceDbTest, ADaysPointIsItsLastChangeElseItsDayRow) {
+  AddAccount("p1");
+  ASSERT_OK(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    conn.Execute(
+        "INSERT INTO score_history (account_id, score_name, computed_at, scorecard_id,"
+        " scorecard_version, score, band, components) VALUES"
+        " ('p1', 'health', '2026-11-05 09:00:00', 'default', 1, 40, 'YELLOW', ''),"
+        " ('p1', 'health', '2026-11-08 08:00:00', 'default', 1, 55, 'YELLOW', ''),"
+        " ('p1', 'health', '2026-11-08 20:00:00', 'default', 2, 60, 'YELLOW', ''),"
+        " ('p1', 'health', '2026-11-08 20:00:00', 'default', 2, 61, 'YELLOW', ''),"
+        " ('p1', 'health', '2026-11-12 00:00:00', 'default', 2, 20, 'RED', ''),"
+        " ('p1', 'other', '2026-11-09 10:00:00', 'default', 2, 99, 'GREEN', '')");
+    conn.Execute(
+        "INSERT INTO score_daily (account_id, score_name, day, score, band, scorecard_version)"
+        " VALUES ('p1', 'health', '2026-11-05', 39, 'YELLOW', 1),"
+        " ('p1', 'health', '2026-11-07', 50, 'YELLOW', 1),"
+        " ('p1', 'health', '2026-11-10', 70, 'GREEN', 2),"
+        " ('p1', 'other', '2026-11-10', 98, 'GREEN', 2)");
+    return absl::OkStatus();
+  }));
+  const absl::CivilDay d5(2026, 11, 5);
+  absl::StatusOr<std::vector<HealthPoint>> points =
+      repo_->History("p1", "health", d5 - 1, d5 + 6);
+  ASSERT_OK(points);
+  std::vector<std::pair<absl::CivilDay, double>> got;
+  for (const HealthPoint& p : *points) got.emplace_back(p.day, p.score);
+  // The 8th: the later of two changes, and of two at the same time the later id.
+  EXPECT_EQ(got, (std::vector<std::pair<absl::CivilDay, double>>{
+                     {d5, 40}, {d5 + 2, 50}, {d5 + 3, 61}, {d5 + 5, 70}}));
+  ASSERT_EQ(points->size(), 4u);
+  EXPECT_EQ((*points)[2].scorecard_version, 2);
+  EXPECT_EQ((*points)[3].band, Band::kGreen);
+  // The 12th's change starts at midnight: outside a range that ends on the 11th.
+  points = repo_->History("p1", "health", d5 + 7, d5 + 7);
+  ASSERT_OK(points);
+  ASSERT_EQ(points->size(), 1u);
+  EXPECT_EQ(points->front().score, 20);
+
+  absl::StatusOr<std::vector<std::optional<HealthPoint>>> on_or_before = repo_->PointsOnOrBefore(
+      "p1", "health", {d5 - 1, d5, d5 + 1, d5 + 2, d5 + 4, d5 + 6, d5 + 7});
+  ASSERT_OK(on_or_before);
+  std::vector<std::optional<double>> scores;
+  for (const std::optional<HealthPoint>& p : *on_or_before) {
+    scores.push_back(p.has_value() ? std::optional<double>(p->score) : std::nullopt);
+  }
+  EXPECT_EQ(scores, (std::vector<std::optional<double>>{std::nullopt, 40, 40, 50, 61, 70, 20}));
 }
 
 TEST_F(HealthServiceDbTest, TrackEventsMapsAnalyticsEventsThroughTheEventMap) {

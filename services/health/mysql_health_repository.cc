@@ -36,6 +36,8 @@ using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
 
 std::string DayText(absl::CivilDay day) { return absl::FormatCivilTime(day); }
 
+absl::Time StartOfDay(absl::CivilDay day) { return absl::FromCivil(day, absl::UTCTimeZone()); }
+
 std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
 
 absl::StatusOr<absl::CivilDay> ReadDay(sql::ResultSet& rs, int i) {
@@ -62,8 +64,7 @@ std::map<std::string, double> DecodeEvidence(absl::string_view text) {
   return out;
 }
 
-// Reads "day, score, band, scorecard_version" of a score_daily row.
-// day, score, band, scorecard_version from column `first` on.
+// Reads a point's "day, score, band, scorecard_version" from column `first` on.
 absl::StatusOr<HealthPoint> ReadPoint(sql::ResultSet& rs, int first = 1) {
   HealthPoint p;
   ASSIGN_OR_RETURN(p.day, ReadDay(rs, first));
@@ -1254,8 +1255,8 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       }
     }
 
-    std::vector<StoredScore> changed_scores;
-    std::vector<StoredScore> daily_scores;
+    std::vector<StoredScore> changed_scores;  // written to account_scores and score_history
+    std::vector<StoredScore> daily_scores;    // unchanged: written to score_daily
     // Alert writes are batched per round; their events keep each account's order
     // (score, band, resolved, opened) and are published once opened alerts have ids.
     std::vector<Alert> resolved_alerts;
@@ -1279,9 +1280,10 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       in.current = std::move(current[id]);
       in.open_alerts = std::move(open_alerts[id]);
       RescoreOutput out = Rescore(in);
+      // A changed score's history row is also its day's point (DayPoints), so only
+      // an unchanged score writes the day's row.
       for (size_t i = 0; i < out.scores.size(); ++i) {
-        if (out.changed[i]) changed_scores.push_back(out.scores[i]);
-        daily_scores.push_back(std::move(out.scores[i]));
+        (out.changed[i] ? changed_scores : daily_scores).push_back(std::move(out.scores[i]));
       }
       for (const ScoreChange& c : out.score_changed) {
         round_events.push_back({EventKind::kScoreChanged, id, encoders_.score_change(c)});
@@ -1749,25 +1751,44 @@ absl::StatusOr<StoredScore> MySqlHealthRepository::GetScoreAsOf(const std::strin
   return *std::move(found);
 }
 
+// A day's point is the day's last score_history row when the day has one (each
+// change of a score writes one), else the day's score_daily row (written by a
+// rescore that found the score unchanged). Where a day has both, the history row
+// is the newer or holds the same score: a score_daily row repeats the score as it
+// stood since the last change before it. Rows written when every rescore wrote
+// score_daily too read the same way.
 absl::StatusOr<std::vector<HealthPoint>> MySqlHealthRepository::History(
     const std::string& account_id, const std::string& score_name, absl::CivilDay from,
     absl::CivilDay to) {
-  std::vector<HealthPoint> out;
+  std::map<absl::CivilDay, HealthPoint> days;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    // One statement, so both tables are read as of one moment; the day rows first,
+    // then the changes oldest first, so each day keeps its last change.
     auto& stmt = conn.Prepare(
-        "SELECT day, score, band, scorecard_version FROM score_daily WHERE account_id = ?"
-        " AND score_name = ? AND day >= ? AND day <= ? ORDER BY day");
+        "(SELECT 0 AS src, day, score, band, scorecard_version, NULL AS at, 0 AS id"
+        "  FROM score_daily WHERE account_id = ? AND score_name = ? AND day >= ? AND day <= ?)"
+        " UNION ALL (SELECT 1, DATE(computed_at), score, band, scorecard_version, computed_at,"
+        "  id FROM score_history WHERE account_id = ? AND score_name = ? AND computed_at >= ?"
+        "  AND computed_at < ?)"
+        " ORDER BY src, at, id");
     stmt.setString(1, account_id);
     stmt.setString(2, score_name);
     stmt.setString(3, DayText(from));
     stmt.setString(4, DayText(to));
+    stmt.setString(5, account_id);
+    stmt.setString(6, score_name);
+    stmt.setString(7, db::ToSqlDatetime(StartOfDay(from)));
+    stmt.setString(8, db::ToSqlDatetime(StartOfDay(to + 1)));
     ResultSetPtr rs(stmt.executeQuery());
     while (rs->next()) {
-      ASSIGN_OR_RETURN(HealthPoint p, ReadPoint(*rs));
-      out.push_back(p);
+      ASSIGN_OR_RETURN(HealthPoint p, ReadPoint(*rs, 2));
+      days[p.day] = p;
     }
     return absl::OkStatus();
   }));
+  std::vector<HealthPoint> out;
+  out.reserve(days.size());
+  for (const auto& [day, p] : days) out.push_back(p);
   return out;
 }
 
@@ -1776,27 +1797,43 @@ absl::StatusOr<std::vector<std::optional<HealthPoint>>> MySqlHealthRepository::P
     const std::vector<absl::CivilDay>& days) {
   std::vector<std::optional<HealthPoint>> out(days.size());
   if (days.empty()) return out;
-  // One statement for all the days: GetHealth asks for three on every call.
+  // One statement for all the days: GetHealth asks for three on every call. For
+  // each, the newest day row and the newest change up to the day's end (see History).
   std::string sql;
   for (size_t i = 0; i < days.size(); ++i) {
     absl::StrAppend(&sql, i == 0 ? "" : " UNION ALL ", "(SELECT ", i,
-                    " AS k, day, score, band, scorecard_version FROM score_daily"
+                    " AS k, 0 AS src, day, score, band, scorecard_version FROM score_daily"
                     " WHERE account_id = ? AND score_name = ? AND day <= ?"
-                    " ORDER BY day DESC LIMIT 1)");
+                    " ORDER BY day DESC LIMIT 1) UNION ALL (SELECT ", i,
+                    ", 1, DATE(computed_at), score, band, scorecard_version FROM score_history"
+                    " WHERE account_id = ? AND score_name = ? AND computed_at < ?"
+                    " ORDER BY computed_at DESC, id DESC LIMIT 1)");
   }
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
     auto& stmt = conn.Prepare(sql);
     for (size_t i = 0; i < days.size(); ++i) {
-      const int p = static_cast<int>(i * 3);
+      const int p = static_cast<int>(i * 6);
       stmt.setString(p + 1, account_id);
       stmt.setString(p + 2, score_name);
       stmt.setString(p + 3, DayText(days[i]));
+      stmt.setString(p + 4, account_id);
+      stmt.setString(p + 5, score_name);
+      stmt.setString(p + 6, db::ToSqlDatetime(StartOfDay(days[i] + 1)));
     }
     ResultSetPtr rs(stmt.executeQuery());
+    std::vector<bool> from_history(days.size(), false);
     while (rs->next()) {
       const int k = rs->getInt(1);
       if (k < 0 || k >= static_cast<int>(days.size())) continue;
-      ASSIGN_OR_RETURN(out[k], ReadPoint(*rs, 2));
+      const bool history = rs->getInt(2) == 1;
+      ASSIGN_OR_RETURN(HealthPoint p, ReadPoint(*rs, 3));
+      std::optional<HealthPoint>& best = out[k];
+      // The later day; on the same day, the change.
+      if (!best.has_value() || p.day > best->day ||
+          (p.day == best->day && history && !from_history[k])) {
+        best = p;
+        from_history[k] = history;
+      }
     }
     return absl::OkStatus();
   }));
