@@ -1079,16 +1079,20 @@ absl::Status Fire(Tx& tx, const AccountRow& account, const HealthEvent& e) {
   return absl::OkStatus();
 }
 
-// A page's runs, triggers and cohort rows read up front: its accounts' active runs
-// and cohort rows, and the triggers its events can fire (ApplyEvent's Fire calls,
-// give or take the tier and industry filter).
-absl::Status ReadPageRunRows(Tx& tx, const std::vector<std::string>& accounts,
-                             const std::vector<HealthEvent>& events, int64_t cursor) {
+// A page's runs, triggers and cohort rows read up front: the active runs and cohort
+// rows of the accounts whose events can fire a trigger, and the triggers those
+// events can fire (ApplyEvent's Fire calls, give or take the tier and industry
+// filter). Only those events reach the runs (Fire, ApplyBand, ApplyChurn): an
+// account with score changes alone (most of a rescore's events) is not read or
+// locked here.
+absl::Status ReadPageRunRows(Tx& tx, const std::vector<HealthEvent>& events, int64_t cursor) {
   std::set<TriggerId> triggers;
+  std::set<std::string> accounts;
   for (const HealthEvent& e : events) {
     if (e.sequence <= cursor || e.account_id.empty()) continue;
     const std::optional<TriggerKind> kind = FiredKind(e.kind);
     if (!kind.has_value()) continue;
+    accounts.insert(e.account_id);
     ASSIGN_OR_RETURN(const std::vector<Playbook>* playbooks, PlaybooksFor(tx, *kind));
     for (const Playbook& p : *playbooks) {
       if (p.disabled || !TriggerMatches(p.trigger, e)) continue;
@@ -1096,8 +1100,8 @@ absl::Status ReadPageRunRows(Tx& tx, const std::vector<std::string>& accounts,
     }
   }
   tx.page = std::make_unique<RunRows>();
-  return ReadRunRows(tx, accounts, std::vector<TriggerId>(triggers.begin(), triggers.end()),
-                     *tx.page);
+  return ReadRunRows(tx, std::vector<std::string>(accounts.begin(), accounts.end()),
+                     std::vector<TriggerId>(triggers.begin(), triggers.end()), *tx.page);
 }
 
 absl::Status ApplyChurn(Tx& tx, const std::string& account_id, absl::Time at) {
@@ -1809,7 +1813,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     const std::vector<std::string> page_accounts(accounts.begin(), accounts.end());
     RETURN_IF_ERROR(ReadAccountsForPage(tx, page_accounts));
     InsertPageAccounts(tx, events, cursor, context);
-    RETURN_IF_ERROR(ReadPageRunRows(tx, page_accounts, events, cursor));
+    RETURN_IF_ERROR(ReadPageRunRows(tx, events, cursor));
     int applied = 0;
     for (const HealthEvent& e : events) {
       if (e.sequence <= cursor) continue;

@@ -7,6 +7,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <iostream>
@@ -122,6 +124,18 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
     s->set_score_name("health");
     s->set_band(band);
     s->set_score(band == hv1::BAND_GREEN ? 85 : band == hv1::BAND_YELLOW ? 68 : 40);
+    s->set_tier(accounts_[id].tier());
+  }
+
+  // SCORE_CHANGED within a band, as a rescore publishes most of the time.
+  void Score(const std::string& id, double score, hv1::Band band) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hv1::Event& e = Append(hv1::EVENT_KIND_SCORE_CHANGED, id);
+    hv1::ScoreChange* s = e.mutable_score_change();
+    s->set_account_id(id);
+    s->set_score_name("health");
+    s->set_band(band);
+    s->set_score(score);
     s->set_tier(accounts_[id].tier());
   }
 
@@ -1022,6 +1036,52 @@ TEST_F(PlaybookDbTest, APageOfEventsReadsItsAccountsInOneCall) {
 
 // Later events of an account in one page see what the earlier ones wrote (the row
 // read for the page is kept current, not read again).
+// A page whose events for an account are score changes alone updates the account's
+// standing without reading or locking its runs: it goes through while another
+// transaction holds them. A band change in the page still waits for them.
+TEST_F(PlaybookDbTest, ScoreChangesAloneLeaveTheAccountsRunsAlone) {
+  health_.UpsertAccount("acme", hv1::TIER_MID_MARKET, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.Band("acme", hv1::BAND_RED);
+  Consume();
+  ASSERT_TRUE(RunOf("acme", "red-emergency-response").has_value());
+
+  absl::StatusOr<db::Pool::Lease> other = pool_->Acquire();
+  ASSERT_OK(other);
+  (*other)->Execute("START TRANSACTION");
+  std::unique_ptr<sql::ResultSet> held((*other)->Prepare(
+      "SELECT run_id FROM runs WHERE account_id = 'acme' AND active_flag = 1 FOR UPDATE")
+      .executeQuery());
+  ASSERT_TRUE(held->next());
+
+  auto consume_in_background = [&](std::atomic<bool>& returned) {
+    return std::thread([&] {
+      Consume();
+      returned = true;
+    });
+  };
+  health_.Score("acme", 41, hv1::BAND_RED);
+  health_.Score("acme", 44.5, hv1::BAND_RED);
+  std::atomic<bool> scores_applied{false};
+  std::thread scores = consume_in_background(scores_applied);
+  for (int i = 0; i < 100 && !scores_applied.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(scores_applied.load()) << "score changes waited for the account's runs";
+  if (!scores_applied.load()) (*other)->Execute("COMMIT");
+  scores.join();
+  EXPECT_EQ(Count("SELECT ROUND(score * 10) FROM account_standing WHERE account_id = 'acme'"),
+            445);
+
+  health_.Band("acme", hv1::BAND_YELLOW);
+  std::atomic<bool> band_applied{false};
+  std::thread band = consume_in_background(band_applied);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(band_applied.load()) << "a band change did not read the account's runs";
+  (*other)->Execute("COMMIT");
+  band.join();
+  EXPECT_TRUE(RunOf("acme", "yellow-recovery").has_value());
+}
+
 TEST_F(PlaybookDbTest, LaterEventsOfAnAccountInAPageSeeEarlierWrites) {
   // A repeated band is no new entry: one trigger, not two.
   health_.UpsertAccount("same", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
