@@ -1,5 +1,7 @@
 #include "common/db/sql_values.h"
 
+#include <algorithm>
+
 #include <cppconn/datatype.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
@@ -63,6 +65,23 @@ std::string RowPlaceholders(size_t rows, size_t columns) {
     out += row;
   }
   return out;
+}
+
+size_t InListSlots(size_t n) {
+  size_t slots = 1;
+  while (slots < n) slots *= 2;
+  return slots;
+}
+
+std::string InListPlaceholders(size_t n) { return RowPlaceholders(1, InListSlots(n)); }
+
+int BindInList(sql::PreparedStatement& stmt, int first, const std::vector<std::string>& values,
+               size_t offset, size_t count) {
+  const size_t slots = InListSlots(count);
+  for (size_t i = 0; i < slots; ++i) {
+    stmt.setString(first + static_cast<int>(i), values[offset + std::min(i, count - 1)]);
+  }
+  return first + static_cast<int>(slots);
 }
 
 }  // namespace cs::db

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
@@ -62,6 +63,20 @@ void ForEachChunk(size_t n, const size_t (&sizes)[N],
 
 // "(?, ?), (?, ?)" for `rows` rows of `columns` columns.
 std::string RowPlaceholders(size_t rows, size_t columns);
+
+// A list of values a statement tests with IN, read in one statement whatever its
+// length: its places are `n` rounded up to a power of two, so lists of every length
+// share a few statement texts. Each text is prepared and kept on every connection,
+// and the server caps those of all its clients together (max_prepared_stmt_count):
+// one text per length would let a long-running service reach the cap.
+size_t InListSlots(size_t n);
+// "(?, ?, ...)" with InListSlots(n) places.
+std::string InListPlaceholders(size_t n);
+// Binds values[offset, offset + count), count > 0, from parameter `first` on and
+// repeats the last of them in the spare places, which IN ignores. Returns the next
+// parameter.
+int BindInList(sql::PreparedStatement& stmt, int first, const std::vector<std::string>& values,
+               size_t offset, size_t count);
 
 }  // namespace cs::db
 

@@ -1,9 +1,11 @@
 // Signals, scores, alerts, scorecards and overrides against the real MariaDB.
+#include <cppconn/connection.h>
+#include <cppconn/statement.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
-
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
@@ -624,6 +626,57 @@ TEST_F(HealthServiceDbTest, ADaysPointIsItsLastChangeElseItsDayRow) {
     scores.push_back(p.has_value() ? std::optional<double>(p->score) : std::nullopt);
   }
   EXPECT_EQ(scores, (std::vector<std::optional<double>>{std::nullopt, 40, 40, 50, 61, 70, 20}));
+}
+
+// Lists of account ids of every length share a few statement texts: each text is
+// prepared and kept on every connection, and the server caps those of all its
+// clients together (max_prepared_stmt_count), so one text per length would let a
+// long-running service reach the cap. Checked on one connection: once lists of
+// 1-20 ids were read, by ListAccounts and by the rescore of an ingest's accounts,
+// lists of 21-32 prepare nothing new.
+TEST_F(HealthServiceDbTest, IdListsOfAnyLengthShareAFewPreparedStatements) {
+  cs::DbConfig config = db_->config();
+  config.pool_size = 1;
+  db::Pool one(config);
+  MySqlAccountRepository accounts(&one, &clock_, EncodeAccountEvent);
+  MySqlHealthRepository repo(&one, &clock_, HealthEncoders());
+  HealthService health(&repo, &clock_);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 32; ++i) {
+    ids.push_back(absl::StrCat("list-", 100 + i));
+    AddAccount(ids.back());
+  }
+  auto prepared = [&] {
+    int64_t n = -1;
+    EXPECT_OK(one.Run([&](db::Connection& conn) -> absl::Status {
+      std::unique_ptr<sql::Statement> stmt(conn.raw().createStatement());
+      std::unique_ptr<sql::ResultSet> rs(
+          stmt->executeQuery("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'"));
+      if (rs->next()) n = rs->getInt64(2);
+      return absl::OkStatus();
+    }));
+    return n;
+  };
+  auto read_and_ingest = [&](size_t n) {
+    AccountFilter filter;
+    filter.account_ids.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n));
+    absl::StatusOr<AccountPage> page = accounts.List(filter, "", 1000);
+    ASSERT_OK(page);
+    ASSERT_EQ(page->accounts.size(), n);
+    std::vector<Signal> signals;
+    for (size_t i = 0; i < n; ++i) signals.push_back(MakeSignal(ids[i], SignalKind::kLogin, 0));
+    absl::StatusOr<IngestResult> r =
+        health.RecordSignals({"RecordSignals", "", ""}, codec_, signals, {}, false);
+    ASSERT_OK(r);
+    ASSERT_EQ(r->accepted, static_cast<int>(n));
+  };
+  for (size_t n = 1; n <= 20; ++n) read_and_ingest(n);
+  const int64_t before = prepared();
+  ASSERT_GT(before, 0);
+  for (size_t n = 21; n <= 32; ++n) read_and_ingest(n);
+  EXPECT_EQ(prepared() - before, 0);
+  // Each account was rescored by each ingest that named it.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM account_scores WHERE account_id LIKE 'list-%'"), 32);
 }
 
 TEST_F(HealthServiceDbTest, TrackEventsMapsAnalyticsEventsThroughTheEventMap) {

@@ -206,9 +206,9 @@ absl::StatusOr<AccountPage> MySqlAccountRepository::List(const AccountFilter& fi
         // this one lookup per candidate account.
         " AND (? = '' OR EXISTS (SELECT 1 FROM account_scores s"
         "   WHERE s.account_id = accounts.account_id AND s.score_name = ? AND s.band = ?))",
-        filter.account_ids.empty() ? ""
-                                   : absl::StrCat(" AND account_id IN ",
-                                                  db::RowPlaceholders(1, filter.account_ids.size())),
+        filter.account_ids.empty()
+            ? ""
+            : absl::StrCat(" AND account_id IN ", db::InListPlaceholders(filter.account_ids.size())),
         " ORDER BY account_id LIMIT ?"));
     const std::string tier = filter.tier ? std::string(TierName(*filter.tier)) : "";
     const std::string industry =
@@ -229,7 +229,9 @@ absl::StatusOr<AccountPage> MySqlAccountRepository::List(const AccountFilter& fi
     stmt.setString(11, kDefaultScoreName);
     stmt.setString(12, band);
     int next = 13;
-    for (const std::string& id : filter.account_ids) stmt.setString(next++, id);
+    if (!filter.account_ids.empty()) {
+      next = db::BindInList(stmt, next, filter.account_ids, 0, filter.account_ids.size());
+    }
     stmt.setInt(next, limit + 1);  // one more tells whether a next page exists
     std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
     while (rs->next()) {

@@ -1011,8 +1011,8 @@ absl::StatusOr<AccountsById> LockAccountsForRescore(db::Connection& conn,
   // held by whichever worker rescores that slice.
   auto& stmt = conn.Prepare(absl::StrCat(
       "SELECT account_id, tier, industry, lifecycle FROM accounts WHERE account_id IN ",
-      db::RowPlaceholders(1, count), " ORDER BY account_id FOR UPDATE"));
-  for (size_t i = 0; i < count; ++i) stmt.setString(static_cast<int>(i + 1), ids[offset + i]);
+      db::InListPlaceholders(count), " ORDER BY account_id FOR UPDATE"));
+  db::BindInList(stmt, 1, ids, offset, count);
   ResultSetPtr rs(stmt.executeQuery());
   while (rs->next()) {
     Account a;
@@ -1183,17 +1183,15 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
     // listed, or their key range (whose rows of other accounts the reads skip).
     const std::string in_list =
         key_range ? std::string("BETWEEN ? AND ?")
-                  : absl::StrCat("IN ", db::RowPlaceholders(1, present.size()));
-    const int id_params = key_range ? 2 : static_cast<int>(present.size());
+                  : absl::StrCat("IN ", db::InListPlaceholders(present.size()));
+    const int id_params = key_range ? 2 : static_cast<int>(db::InListSlots(present.size()));
     auto bind_ids = [&](sql::PreparedStatement& stmt, int first) {
       if (key_range) {
         stmt.setString(first, present.front());
         stmt.setString(first + 1, present.back());
         return;
       }
-      for (size_t i = 0; i < present.size(); ++i) {
-        stmt.setString(first + static_cast<int>(i), present[i]);
-      }
+      db::BindInList(stmt, first, present, 0, present.size());
     };
     auto in_round = [&](const std::string& id) { return accounts.count(id) > 0; };
 
