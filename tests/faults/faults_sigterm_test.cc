@@ -127,6 +127,15 @@ TEST(SigtermTest, InFlightCallsFinishNewOnesAreRefusedAndNothingAcknowledgedIsLo
                             " -e 'BEGIN; SELECT account_id FROM accounts WHERE account_id LIKE \"t-%\" "
                             "FOR UPDATE; DO SLEEP(2); COMMIT;'"));
   });
+  // The lock is held once the client's session reaches its SLEEP: starting the
+  // client can take longer than the window below on a loaded machine.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return SqlNumber(UriPort(db->uri()), db->config().schema,
+                         "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                         " WHERE INFO LIKE 'DO SLEEP%'") == 1;
+      },
+      absl::Seconds(10)));
   constexpr absl::Duration kInFlight = absl::Milliseconds(300);
   absl::SleepFor(kInFlight + absl::Milliseconds(100));
 
