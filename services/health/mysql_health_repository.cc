@@ -1278,7 +1278,7 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       in.current = std::move(current[id]);
       in.open_alerts = std::move(open_alerts[id]);
       RescoreOutput out = Rescore(in);
-      // A changed score's history row is also its day's point (DayPoints), so only
+      // A changed score's history row is also its day's point (History), so only
       // an unchanged score writes the day's row.
       for (size_t i = 0; i < out.scores.size(); ++i) {
         (out.changed[i] ? changed_scores : daily_scores).push_back(std::move(out.scores[i]));
