@@ -268,7 +268,7 @@ absl::StatusOr<std::shared_ptr<const HealthView>> HealthService::GetHealthShared
     auto view = std::make_shared<const HealthView>(std::move(loaded));
     // Trends, open alerts and the churn features are per day; an override ends at
     // its expiry: the view is good until the first of those.
-    absl::Time valid_until = absl::FromCivil(DayOf(now) + 1, absl::UTCTimeZone());
+    absl::Time valid_until = StartOfDay(DayOf(now) + 1);
     if (view->active_override.has_value()) {
       valid_until = std::min(valid_until, view->active_override->expires_at);
     }

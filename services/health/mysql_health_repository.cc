@@ -36,8 +36,6 @@ using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
 
 std::string DayText(absl::CivilDay day) { return absl::FormatCivilTime(day); }
 
-absl::Time StartOfDay(absl::CivilDay day) { return absl::FromCivil(day, absl::UTCTimeZone()); }
-
 std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
 
 absl::StatusOr<absl::CivilDay> ReadDay(sql::ResultSet& rs, int i) {

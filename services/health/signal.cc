@@ -71,6 +71,8 @@ bool IsKnownSignalKind(int number) {
 
 absl::CivilDay DayOf(absl::Time t) { return absl::ToCivilDay(t, absl::UTCTimeZone()); }
 
+absl::Time StartOfDay(absl::CivilDay day) { return absl::FromCivil(day, absl::UTCTimeZone()); }
+
 absl::Status ValidateSignal(absl::string_view field, const Signal& s, absl::Time now) {
   // The ids are checked under their own names and the signal's path is added only
   // to an error: a valid batch builds no field names.

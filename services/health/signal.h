@@ -101,8 +101,9 @@ inline constexpr char kSentimentCount[] = "sentiment_count";
 // What one (valid) signal adds to its day's counters.
 std::vector<std::pair<std::string, double>> CounterIncrements(const Signal& s);
 
-// The UTC day a time falls on.
+// The UTC day a time falls on, and the instant that day starts.
 absl::CivilDay DayOf(absl::Time t);
+absl::Time StartOfDay(absl::CivilDay day);
 
 }  // namespace cs::health
 

@@ -117,26 +117,13 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
   }
 
   void Band(const std::string& id, hv1::Band band) {
-    std::lock_guard<std::mutex> lock(mu_);
-    hv1::Event& e = Append(hv1::EVENT_KIND_BAND_CHANGED, id);
-    hv1::ScoreChange* s = e.mutable_score_change();
-    s->set_account_id(id);
-    s->set_score_name("health");
-    s->set_band(band);
-    s->set_score(band == hv1::BAND_GREEN ? 85 : band == hv1::BAND_YELLOW ? 68 : 40);
-    s->set_tier(accounts_[id].tier());
+    AppendScoreChange(hv1::EVENT_KIND_BAND_CHANGED, id,
+                      band == hv1::BAND_GREEN ? 85 : band == hv1::BAND_YELLOW ? 68 : 40, band);
   }
 
   // SCORE_CHANGED within a band, as a rescore publishes most of the time.
   void Score(const std::string& id, double score, hv1::Band band) {
-    std::lock_guard<std::mutex> lock(mu_);
-    hv1::Event& e = Append(hv1::EVENT_KIND_SCORE_CHANGED, id);
-    hv1::ScoreChange* s = e.mutable_score_change();
-    s->set_account_id(id);
-    s->set_score_name("health");
-    s->set_band(band);
-    s->set_score(score);
-    s->set_tier(accounts_[id].tier());
+    AppendScoreChange(hv1::EVENT_KIND_SCORE_CHANGED, id, score, band);
   }
 
   void Churn(const std::string& id) {
@@ -190,6 +177,17 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
   }
 
  private:
+  void AppendScoreChange(hv1::EventKind kind, const std::string& id, double score,
+                         hv1::Band band) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hv1::ScoreChange* s = Append(kind, id).mutable_score_change();
+    s->set_account_id(id);
+    s->set_score_name("health");
+    s->set_band(band);
+    s->set_score(score);
+    s->set_tier(accounts_[id].tier());
+  }
+
   hv1::Event& Append(hv1::EventKind kind, const std::string& id) {
     hv1::Event& e = events_.emplace_back();
     e.set_sequence(static_cast<int64_t>(events_.size()));
