@@ -192,6 +192,7 @@ class SlaCountingRepository final : public cs::playbooks::PlaybookRepository {
   absl::StatusOr<Task> ReassignTask(const db::WriteKey& key, const db::ResultCodec<Task>& codec, const std::string& task_id, const std::string& assignee_id, absl::Time now) override { return base_->ReassignTask(key, codec, task_id, assignee_id, now); }
   absl::StatusOr<std::vector<Escalation>> ListEscalations(const std::string& task_id) override { return base_->ListEscalations(task_id); }
   absl::StatusOr<int64_t> Cursor(const std::string& consumer) override { return base_->Cursor(consumer); }
+  absl::StatusOr<std::set<std::string>> KnownAccounts(const std::vector<std::string>& account_ids) override { return base_->KnownAccounts(account_ids); }
   absl::StatusOr<int> ApplyHealthEvents(const std::string& consumer, const std::vector<HealthEvent>& events, const std::map<std::string, AccountProfile>& context, absl::Time now) override { return base_->ApplyHealthEvents(consumer, events, context, now); }
   absl::StatusOr<bool> SkipHealthEvent(const std::string& consumer, const HealthEvent& event, const std::string& reason, absl::Time now) override { return base_->SkipHealthEvent(consumer, event, reason, now); }
   absl::StatusOr<int> EscalateOverdue(absl::Time now, int limit) override {

@@ -1769,6 +1769,24 @@ absl::StatusOr<int64_t> MySqlPlaybookRepository::Cursor(const std::string& consu
   return last;
 }
 
+absl::StatusOr<std::set<std::string>> MySqlPlaybookRepository::KnownAccounts(
+    const std::vector<std::string>& account_ids) {
+  std::set<std::string> known;
+  RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
+    db::ForEachChunk(account_ids.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(absl::StrCat("SELECT account_id FROM accounts WHERE account_id IN ",
+                                             db::RowPlaceholders(1, count)));
+      for (size_t i = 0; i < count; ++i) {
+        stmt.setString(static_cast<int>(i + 1), account_ids[offset + i]);
+      }
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) known.insert(db::GetString(*rs, 1));
+    });
+    return absl::OkStatus();
+  }));
+  return known;
+}
+
 absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     const std::string& consumer, const std::vector<HealthEvent>& events,
     const std::map<std::string, AccountProfile>& context, absl::Time now) {

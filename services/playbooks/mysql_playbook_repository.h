@@ -51,6 +51,8 @@ class MySqlPlaybookRepository final : public PlaybookRepository {
   absl::StatusOr<std::vector<Escalation>> ListEscalations(const std::string& task_id) override;
 
   absl::StatusOr<int64_t> Cursor(const std::string& consumer) override;
+  absl::StatusOr<std::set<std::string>> KnownAccounts(
+      const std::vector<std::string>& account_ids) override;
   absl::StatusOr<int> ApplyHealthEvents(const std::string& consumer,
                                         const std::vector<HealthEvent>& events,
                                         const std::map<std::string, AccountProfile>& context,

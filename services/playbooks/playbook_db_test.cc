@@ -116,6 +116,19 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
     *e.mutable_account() = a;
   }
 
+  // An account health has whose ACCOUNT_UPSERTED the stream no longer holds (its
+  // events were purged before this consumer started), or whose profile changed
+  // without an event: GetAccount and ListAccounts answer with it, ListEvents not.
+  void SetAccountQuietly(const std::string& id, hv1::Tier tier, const std::string& owner) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hv1::Account& a = accounts_[id];
+    a.set_account_id(id);
+    a.set_tier(tier);
+    a.set_owner_id(owner);
+    a.set_industry(hv1::INDUSTRY_SAAS);
+    a.set_lifecycle(hv1::LIFECYCLE_ADOPTING);
+  }
+
   void Band(const std::string& id, hv1::Band band) {
     AppendScoreChange(hv1::EVENT_KIND_BAND_CHANGED, id,
                       band == hv1::BAND_GREEN ? 85 : band == hv1::BAND_YELLOW ? 68 : 40, band);
@@ -1001,15 +1014,17 @@ TEST_F(PlaybookDbTest, AConsumerCallAppliesOnePageOfTheConfiguredSize) {
 }
 
 TEST_F(PlaybookDbTest, APageOfEventsReadsItsAccountsInOneCall) {
+  // Accounts new to this service whose events carry no profile.
   for (int i = 0; i < 30; ++i) {
-    health_.UpsertAccount(absl::StrCat("acct-", i), hv1::TIER_SMB, "csm-ann",
-                          hv1::LIFECYCLE_ADOPTING);
+    health_.SetAccountQuietly(absl::StrCat("acct-", i), hv1::TIER_SMB, "csm-ann");
     health_.Band(absl::StrCat("acct-", i), hv1::BAND_RED);
   }
   Consume();
   EXPECT_EQ(health_.account_calls(), std::make_pair(1, 0)) << "(ListAccounts, GetAccount)";
   for (int i = 0; i < 30; ++i) {
-    EXPECT_TRUE(RunOf(absl::StrCat("acct-", i), "red-emergency-response").has_value()) << i;
+    std::optional<playbooks::Run> run = RunOf(absl::StrCat("acct-", i), "red-emergency-response");
+    ASSERT_TRUE(run.has_value()) << i;
+    EXPECT_EQ(run->owner_id, "csm-ann") << i;
   }
 
   // The feed by itself: unknown ids are left out; the cached ones cost no call.
@@ -1030,6 +1045,63 @@ TEST_F(PlaybookDbTest, APageOfEventsReadsItsAccountsInOneCall) {
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ(got->count("acct-1"), 1u);
   EXPECT_EQ(health_.account_calls(), std::make_pair(3, 2));
+}
+
+// Health is asked only for the profiles of accounts this service has no row of and
+// whose first event in the page carries none. An account it knows takes every
+// profile change from the stream, at the event that carries it, and not from
+// health's current answer: events replayed from an old cursor see the profile they
+// were published under.
+TEST_F(PlaybookDbTest, KnownAccountsTakeTheirProfilesFromTheStream) {
+  health_.UpsertAccount("acme", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.Band("acme", hv1::BAND_YELLOW);
+  Consume();
+  EXPECT_EQ(health_.account_calls(), std::make_pair(0, 0)) << "the upsert carried the profile";
+
+  // Past the feed's cache: every page of a known account's events asked again before.
+  for (int page = 0; page < 3; ++page) {
+    clock_.Advance(absl::Minutes(5));
+    health_.Score("acme", 61 + page, hv1::BAND_YELLOW);
+    Consume();
+  }
+  EXPECT_EQ(health_.account_calls(), std::make_pair(0, 0)) << "(ListAccounts, GetAccount)";
+  EXPECT_EQ(Count("SELECT ROUND(score) FROM account_standing WHERE account_id = 'acme'"), 63);
+
+  // A profile health changed without an event reaches a known account only as far
+  // as its events carry it (a score change names the tier, not the owner); the next
+  // ACCOUNT_UPSERTED carries all of it, with the hand-over of open CSM work.
+  health_.SetAccountQuietly("acme", hv1::TIER_ENTERPRISE, "csm-bo");
+  health_.Band("acme", hv1::BAND_RED);
+  Consume();
+  EXPECT_EQ(health_.account_calls(), std::make_pair(0, 0));
+  std::optional<playbooks::Run> red = RunOf("acme", "red-emergency-response");
+  ASSERT_TRUE(red.has_value());
+  EXPECT_EQ(red->owner_id, "csm-ann");
+  EXPECT_EQ(cs::testing::QueryRows(*pool_, "SELECT tier, owner_id FROM accounts"
+                                           " WHERE account_id = 'acme'"),
+            (std::vector<std::string>{"ENTERPRISE\tcsm-ann"}));
+  health_.UpsertAccount("acme", hv1::TIER_ENTERPRISE, "csm-bo", hv1::LIFECYCLE_ADOPTING);
+  Consume();
+  EXPECT_EQ(cs::testing::QueryRows(*pool_, "SELECT tier, owner_id FROM accounts"
+                                           " WHERE account_id = 'acme'"),
+            (std::vector<std::string>{"ENTERPRISE\tcsm-bo"}));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM tasks WHERE account_id = 'acme' AND role = 'CSM'"
+                  " AND status = 'OPEN' AND assignee_id = 'csm-ann'"),
+            0);
+
+  // One page: a new account whose first event carries its profile costs no call;
+  // one whose first event does not is asked for, once, with the page's other such.
+  health_.UpsertAccount("beta", hv1::TIER_MID_MARKET, "csm-cy", hv1::LIFECYCLE_ADOPTING);
+  health_.Band("beta", hv1::BAND_RED);
+  health_.SetAccountQuietly("gamma", hv1::TIER_MID_MARKET, "csm-di");
+  health_.Band("gamma", hv1::BAND_RED);
+  health_.Band("acme", hv1::BAND_YELLOW);
+  Consume();
+  EXPECT_EQ(health_.account_calls(), std::make_pair(1, 0));
+  ASSERT_TRUE(RunOf("gamma", "red-emergency-response").has_value());
+  EXPECT_EQ(RunOf("gamma", "red-emergency-response")->owner_id, "csm-di");
+  ASSERT_TRUE(RunOf("beta", "red-emergency-response").has_value());
+  EXPECT_EQ(RunOf("beta", "red-emergency-response")->owner_id, "csm-cy");
 }
 
 // Later events of an account in one page see what the earlier ones wrote (the row
@@ -1142,9 +1214,8 @@ TEST_F(PlaybookDbTest, OnePageLeavesTheRowsThatOneEventPerPageLeaves) {
     health_.UpsertAccount(id, hv1::TIER_SMB, "csm-ann");
     later();
   }
-  // Interleaved, so one account's events are spread over the page. (An event
-  // without a profile takes the account's current one from health: b's first
-  // event after its upsert hands its work over to the owner it has later.)
+  // Interleaved, so one account's events are spread over the page. (b's work is
+  // handed over to its later owner at the upsert that names the owner.)
   health_.FirstValue("d");  // marks the onboarding run opened earlier in the page
   health_.UpsertAccount("b", hv1::TIER_SMB, "csm-ann");
   health_.Band("a", hv1::BAND_RED);  // a RED run and its cohort draw

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,10 @@ class PlaybookRepository {
   // another replica applies a page this returns 0 and applies nothing. Events at or
   // below the cursor are skipped; each applied event and the cursor move commit together.
   virtual absl::StatusOr<int64_t> Cursor(const std::string& consumer) = 0;
+  // Which of `account_ids` have a row here (read without locks). Rows are never
+  // deleted, so an id found stays found.
+  virtual absl::StatusOr<std::set<std::string>> KnownAccounts(
+      const std::vector<std::string>& account_ids) = 0;
   virtual absl::StatusOr<int> ApplyHealthEvents(
       const std::string& consumer, const std::vector<HealthEvent>& events,
       const std::map<std::string, AccountProfile>& context, absl::Time now) = 0;

@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -346,16 +347,29 @@ absl::StatusOr<int> PlaybookService::ConsumeHealthEvents(int page_size) {
   ASSIGN_OR_RETURN(int64_t cursor, repository_->Cursor(kHealthConsumer));
   ASSIGN_OR_RETURN(HealthEventPage page, health_->ListEvents(cursor, page_size));
   if (page.events.empty()) return 0;
-  std::set<std::string> asked;
+  // Health is asked for the profiles of the page's accounts that have no row here
+  // and whose first event in the page carries none; the others take theirs from
+  // the stream, where every change of a profile arrives as an event that carries
+  // it (ACCOUNT_UPSERTED, ACCOUNT_CHURNED), in its place among the account's events.
+  std::set<std::string> seen;
+  std::vector<std::string> unprofiled;
   for (const HealthEvent& e : page.events) {
-    if (!e.account_id.empty()) asked.insert(e.account_id);
+    if (e.account_id.empty() || !seen.insert(e.account_id).second) continue;
+    if (!e.account.has_value()) unprofiled.push_back(e.account_id);
   }
-  // The page's accounts in one read (an account health no longer has gets no
-  // context). Health down: the cursor stays and the page is tried again later.
-  absl::StatusOr<std::map<std::string, AccountProfile>> accounts =
-      health_->GetAccounts(std::vector<std::string>(asked.begin(), asked.end()));
-  if (!accounts.ok()) return accounts.status();
-  const std::map<std::string, AccountProfile>& context = *accounts;
+  std::map<std::string, AccountProfile> context;
+  if (!unprofiled.empty()) {
+    ASSIGN_OR_RETURN(std::set<std::string> known, repository_->KnownAccounts(unprofiled));
+    std::vector<std::string> asked;
+    for (const std::string& id : unprofiled) {
+      if (known.count(id) == 0) asked.push_back(id);
+    }
+    // In one read (an account health no longer has gets no context). Health down:
+    // the cursor stays and the page is tried again later.
+    if (!asked.empty()) {
+      ASSIGN_OR_RETURN(context, health_->GetAccounts(asked));
+    }
+  }
   absl::StatusOr<int> applied =
       repository_->ApplyHealthEvents(kHealthConsumer, page.events, context, clock_->Now());
   if (applied.ok() || IsRetryable(applied.status())) return applied;
