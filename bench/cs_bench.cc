@@ -67,6 +67,8 @@ ABSL_FLAG(std::string, db_uri, "mysql://root@127.0.0.1:3407",
           "The database server the health service uses (no schema)");
 ABSL_FLAG(std::string, health_schema, "cs_health", "The health service's schema");
 ABSL_FLAG(std::string, expansion_schema, "cs_expansion", "The expansion service's schema");
+ABSL_FLAG(std::string, playbooks_schema, "cs_playbooks",
+          "The playbooks service's schema (rescore: its health consumer's cursor)");
 ABSL_FLAG(int, health_pid, 0, "Process id of the health service, for its peak RSS");
 ABSL_FLAG(int, accounts, 2000, "Accounts the ingest and read scenarios spread over");
 ABSL_FLAG(int, concurrency, 16, "Concurrent clients (closed loop)");
@@ -79,7 +81,9 @@ ABSL_FLAG(int, rescore_passes, 2,
           " first time (rescore.first_scoring.*), each later one rescores scored accounts"
           " (rescore.wall_seconds, the last pass's)");
 ABSL_FLAG(absl::Duration, rescore_settle_max, absl::Minutes(30),
-          "Longest wait between rescore passes for the consumers to work off the last one");
+          "Longest wait after a rescore pass for the playbooks consumer to apply its events"
+          " (rescore.consumer_caught_up_seconds), and between passes for the database to go"
+          " quiet");
 ABSL_FLAG(int, peak_rounds, 3,
           "Read scenario: alternating closed-loop rounds of GetHealth and echo; each peak is "
           "the median of its rounds");
@@ -927,8 +931,52 @@ absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
   });
 }
 
+// Waits, after a rescore job ended, for the playbooks service's health consumer to
+// apply every event health had published by then, and reports that moment, from
+// the same start as the job, as `prefix`.consumer_caught_up_seconds. The consumer
+// works alongside the job on the same machine, so the job's wall time alone
+// rewards a consumer that falls behind; this figure counts the work of both.
+bool ConsumerCaughtUp(cs::db::Pool& health, Clock::time_point start, const std::string& prefix) {
+  if (absl::GetFlag(FLAGS_playbooks_addr).empty()) return true;  // no consumer running
+  const std::string cursor_sql =
+      absl::StrCat("SELECT last_sequence FROM ", absl::GetFlag(FLAGS_playbooks_schema),
+                   ".consumer_cursors WHERE consumer = 'health'");
+  // -1 until read; the cursor row is made by the consumer's first page.
+  auto read = [&](const std::string& sql, int64_t& out) {
+    absl::Status s = health.Run([&](cs::db::Connection& conn) -> absl::Status {
+      std::unique_ptr<sql::ResultSet> rs(conn.Prepare(sql).executeQuery());
+      if (rs->next()) out = rs->getInt64(1);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) std::fprintf(stderr, "%s: %s\n", sql.c_str(), std::string(s.message()).c_str());
+    return s.ok();
+  };
+  int64_t head = -1;
+  int64_t cursor = -1;
+  if (!read("SELECT last_sequence FROM event_log_head WHERE id = 1", head) || head < 0 ||
+      !read(cursor_sql, cursor)) {
+    return false;
+  }
+  const int64_t behind = head - std::max<int64_t>(cursor, 0);
+  const absl::Duration limit = absl::GetFlag(FLAGS_rescore_settle_max);
+  const Clock::time_point job_end = Clock::now();
+  while (cursor < head && Seconds(Clock::now() - job_end) < absl::ToDoubleSeconds(limit)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!read(cursor_sql, cursor)) return false;
+  }
+  if (cursor < head) {
+    std::fprintf(stderr, "the playbooks consumer did not catch up within %s\n",
+                 absl::FormatDuration(limit).c_str());
+    return false;
+  }
+  Report(prefix + ".consumer_caught_up_seconds", Seconds(Clock::now() - start), "s",
+         absl::StrFormat("%d events behind health when the job ended", behind));
+  return true;
+}
+
 // One scorecard change, timed from UpdateScorecard to the end of the rescore job it
-// queues; reports `prefix`.wall_seconds and `prefix`.accounts_per_s.
+// queues; reports `prefix`.wall_seconds and `prefix`.accounts_per_s, then
+// `prefix`.consumer_caught_up_seconds (ConsumerCaughtUp).
 bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& pool, int n,
                           const std::string& prefix) {
   hv1::GetScorecardRequest get;
@@ -973,7 +1021,8 @@ bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& p
   Report(prefix + ".wall_seconds", seconds, "s",
          absl::StrFormat("%d accounts rescored (includes the worker's pick-up delay)", done));
   Report(prefix + ".accounts_per_s", done / seconds, "accounts/s");
-  return finished && done >= n;
+  if (!finished || done < n) return false;
+  return ConsumerCaughtUp(pool, start, prefix);
 }
 
 bool RescoreScenario(const cs::DbConfig& base) {
