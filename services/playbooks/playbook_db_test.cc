@@ -102,14 +102,7 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
                      hv1::Lifecycle lifecycle = hv1::LIFECYCLE_ONBOARDING,
                      std::optional<absl::CivilDay> contract_start = std::nullopt,
                      std::optional<absl::CivilDay> renewal = std::nullopt) {
-    hv1::Account a;
-    a.set_account_id(id);
-    a.set_tier(tier);
-    a.set_owner_id(owner);
-    a.set_industry(hv1::INDUSTRY_SAAS);
-    a.set_lifecycle(lifecycle);
-    if (contract_start.has_value()) DateToProto(contract_start, a.mutable_contract_start());
-    if (renewal.has_value()) DateToProto(renewal, a.mutable_renewal_date());
+    const hv1::Account a = MakeAccount(id, tier, owner, lifecycle, contract_start, renewal);
     std::lock_guard<std::mutex> lock(mu_);
     accounts_[id] = a;
     hv1::Event& e = Append(hv1::EVENT_KIND_ACCOUNT_UPSERTED, id);
@@ -120,13 +113,9 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
   // events were purged before this consumer started), or whose profile changed
   // without an event: GetAccount and ListAccounts answer with it, ListEvents not.
   void SetAccountQuietly(const std::string& id, hv1::Tier tier, const std::string& owner) {
+    const hv1::Account a = MakeAccount(id, tier, owner, hv1::LIFECYCLE_ADOPTING);
     std::lock_guard<std::mutex> lock(mu_);
-    hv1::Account& a = accounts_[id];
-    a.set_account_id(id);
-    a.set_tier(tier);
-    a.set_owner_id(owner);
-    a.set_industry(hv1::INDUSTRY_SAAS);
-    a.set_lifecycle(hv1::LIFECYCLE_ADOPTING);
+    accounts_[id] = a;
   }
 
   void Band(const std::string& id, hv1::Band band) {
@@ -190,6 +179,21 @@ class FakeHealth final : public hv1::AccountHealthService::Service {
   }
 
  private:
+  static hv1::Account MakeAccount(const std::string& id, hv1::Tier tier, const std::string& owner,
+                                  hv1::Lifecycle lifecycle,
+                                  std::optional<absl::CivilDay> contract_start = std::nullopt,
+                                  std::optional<absl::CivilDay> renewal = std::nullopt) {
+    hv1::Account a;
+    a.set_account_id(id);
+    a.set_tier(tier);
+    a.set_owner_id(owner);
+    a.set_industry(hv1::INDUSTRY_SAAS);
+    a.set_lifecycle(lifecycle);
+    if (contract_start.has_value()) DateToProto(contract_start, a.mutable_contract_start());
+    if (renewal.has_value()) DateToProto(renewal, a.mutable_renewal_date());
+    return a;
+  }
+
   void AppendScoreChange(hv1::EventKind kind, const std::string& id, double score,
                          hv1::Band band) {
     std::lock_guard<std::mutex> lock(mu_);
