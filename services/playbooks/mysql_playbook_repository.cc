@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -1769,21 +1770,51 @@ absl::StatusOr<int64_t> MySqlPlaybookRepository::Cursor(const std::string& consu
   return last;
 }
 
+namespace {
+
+uint64_t KnownHash(const std::string& account_id) {
+  return absl::Hash<std::string>{}(account_id);
+}
+
+}  // namespace
+
+void MySqlPlaybookRepository::RememberKnown(const std::vector<std::string>& account_ids) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  if (known_accounts_.size() + account_ids.size() > kKnownAccountsMax) known_accounts_.clear();
+  for (const std::string& id : account_ids) known_accounts_.insert(KnownHash(id));
+}
+
 absl::StatusOr<std::set<std::string>> MySqlPlaybookRepository::KnownAccounts(
     const std::vector<std::string>& account_ids) {
   std::set<std::string> known;
+  std::vector<std::string> unsure;
+  {
+    std::lock_guard<std::mutex> lock(known_mu_);
+    for (const std::string& id : account_ids) {
+      if (known_accounts_.contains(KnownHash(id))) {
+        known.insert(id);
+      } else {
+        unsure.push_back(id);
+      }
+    }
+  }
+  if (unsure.empty()) return known;
+  std::vector<std::string> found;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
-    db::ForEachChunk(account_ids.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
+    found.clear();
+    db::ForEachChunk(unsure.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
       auto& stmt = conn.Prepare(absl::StrCat("SELECT account_id FROM accounts WHERE account_id IN ",
                                              db::RowPlaceholders(1, count)));
       for (size_t i = 0; i < count; ++i) {
-        stmt.setString(static_cast<int>(i + 1), account_ids[offset + i]);
+        stmt.setString(static_cast<int>(i + 1), unsure[offset + i]);
       }
       ResultSetPtr rs(stmt.executeQuery());
-      while (rs->next()) known.insert(db::GetString(*rs, 1));
+      while (rs->next()) found.push_back(db::GetString(*rs, 1));
     });
     return absl::OkStatus();
   }));
+  RememberKnown(found);
+  known.insert(found.begin(), found.end());
   return known;
 }
 
@@ -1809,7 +1840,9 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     std::lock_guard<std::mutex> lock(cursors_mu_);
     cursor_rows_.insert(consumer);
   }
-  return pool_->Transact<int>([&](db::Connection& conn) -> absl::StatusOr<int> {
+  // The page's accounts that have a row once it commits (each attempt's own).
+  std::vector<std::string> with_rows;
+  auto apply = [&](db::Connection& conn) -> absl::StatusOr<int> {
     Tx tx{conn, events_, now};
     // The claim: a replica that finds the row locked leaves this page to the holder.
     // SKIP LOCKED cannot tell a locked row from a missing one, so a miss also has
@@ -1850,8 +1883,16 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     advance.setString(3, consumer);
     advance.executeUpdate();
     Publish(tx);
+    with_rows.clear();
+    for (const auto& [id, row] : tx.prefetched) {
+      if (row.has_value()) with_rows.push_back(id);
+    }
     return applied;
-  });
+  };
+  absl::StatusOr<int> result = pool_->Transact<int>(apply);
+  // Remembered once committed: an attempt that rolled back inserted nothing.
+  if (result.ok() && *result > 0) RememberKnown(with_rows);
+  return result;
 }
 
 absl::StatusOr<bool> MySqlPlaybookRepository::SkipHealthEvent(const std::string& consumer,

@@ -1108,6 +1108,33 @@ TEST_F(PlaybookDbTest, KnownAccountsTakeTheirProfilesFromTheStream) {
   EXPECT_EQ(RunOf("beta", "red-emergency-response")->owner_id, "csm-cy");
 }
 
+// The accounts of a committed page are known to this replica from then on without a
+// read (rows are never deleted), so a rescore's pages of known accounts cost none;
+// an account another replica inserted is read once, then remembered.
+TEST_F(PlaybookDbTest, KnownAccountsAreRememberedOnceTheirPageCommits) {
+  health_.UpsertAccount("acme", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  Consume();
+  MySqlPlaybookRepository& first = *replicas_.front().repository;
+  // The row taken away behind the replica's back: the answer did not read it.
+  Execute("DELETE FROM accounts WHERE account_id = 'acme'");
+  EXPECT_THAT(first.KnownAccounts({"nobody", "acme"}),
+              IsOkAndHolds(std::set<std::string>{"acme"}));
+
+  // A second replica reads: the row is gone for it.
+  std::unique_ptr<PlaybookService> other_service = MakeService(pool_.get());
+  MySqlPlaybookRepository& other = *replicas_.back().repository;
+  EXPECT_THAT(other.KnownAccounts({"acme"}), IsOkAndHolds(std::set<std::string>{}));
+  // It inserts "beta" with its page; the first replica reads it once, then remembers it.
+  health_.UpsertAccount("beta", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  Consume(other_service.get());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM accounts WHERE account_id = 'beta'"), 1);
+  EXPECT_THAT(first.KnownAccounts({"beta"}), IsOkAndHolds(std::set<std::string>{"beta"}));
+  Execute("DELETE FROM accounts WHERE account_id = 'beta'");
+  EXPECT_THAT(first.KnownAccounts({"beta", "gamma"}),
+              IsOkAndHolds(std::set<std::string>{"beta"}));
+  EXPECT_THAT(other.KnownAccounts({"beta"}), IsOkAndHolds(std::set<std::string>{"beta"}));
+}
+
 // Later events of an account in one page see what the earlier ones wrote (the row
 // read for the page is kept current, not read again).
 // A page whose events for an account are score changes alone updates the account's
