@@ -76,8 +76,12 @@ constexpr char kScoreColumns[] =
     "account_id, score_name, scorecard_id, scorecard_version, score, band, components,"
     " computed_at";
 
+// Components: decoded, or kept as their stored text (StoredScore::encoded_components).
+enum class ScoreComponents { kDecoded, kEncoded };
+
 // Reads the kScoreColumns (1-8) of a row.
-absl::StatusOr<StoredScore> ReadScore(sql::ResultSet& rs) {
+absl::StatusOr<StoredScore> ReadScore(sql::ResultSet& rs,
+                                      ScoreComponents components = ScoreComponents::kDecoded) {
   StoredScore s;
   s.account_id = Str(rs, 1);
   s.score_name = Str(rs, 2);
@@ -85,7 +89,11 @@ absl::StatusOr<StoredScore> ReadScore(sql::ResultSet& rs) {
   s.scorecard_version = rs.getInt(4);
   s.score = rs.getDouble(5);
   s.band = ReadBand(rs, 6);
-  ASSIGN_OR_RETURN(s.components, DecodeComponents(Str(rs, 7)));
+  if (components == ScoreComponents::kEncoded) {
+    s.encoded_components = Str(rs, 7);
+  } else {
+    ASSIGN_OR_RETURN(s.components, DecodeComponents(Str(rs, 7)));
+  }
   ASSIGN_OR_RETURN(s.computed_at, db::FromSqlDatetime(Str(rs, 8)));
   return s;
 }
@@ -1222,7 +1230,8 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       bind_ids(stmt, 1);
       ResultSetPtr rs(stmt.executeQuery());
       while (rs->next()) {
-        ASSIGN_OR_RETURN(StoredScore s, ReadScore(*rs));
+        // Compared as stored text with the new scores' (Rescore), not decoded.
+        ASSIGN_OR_RETURN(StoredScore s, ReadScore(*rs, ScoreComponents::kEncoded));
         if (!in_round(s.account_id)) continue;
         s.published_score = rs->getDouble(9);
         const std::string account_id = s.account_id;
@@ -1319,7 +1328,9 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
           db::RowPlaceholders(n, 8)));
       for (size_t i = 0; i < n; ++i) {
         const StoredScore& s = changed_scores[first + i];
-        const std::string components = EncodeComponents(s.components);
+        const std::string components = s.encoded_components.has_value()
+                                           ? *s.encoded_components
+                                           : EncodeComponents(s.components);
         const std::string computed_at = db::ToSqlDatetime(s.computed_at);
         const std::string band(BandName(s.band));
         const int p = static_cast<int>(i * 9);

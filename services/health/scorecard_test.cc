@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/status_matchers.h"
+#include "services/health/packed_rows.h"
+#include "services/health/scoring.h"
 
 namespace cs::health {
 namespace {
@@ -110,6 +112,53 @@ TEST(ScorecardTest, ValidationNamesTheField) {
   s = DefaultScorecard();
   s.components.clear();
   EXPECT_THAT(ValidateScorecard(s), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// A rescore reads the current scores' components as their stored text and compares
+// it with the new score's encoding: the same text is an unchanged score (a day row,
+// not a change), any other is a change, and a change carries its text to be written.
+TEST(RescoreTest, ComparesStoredComponentsAsText) {
+  Account account;
+  account.account_id = "acme";
+  account.tier = Tier::kSmb;
+  const absl::Time now = absl::FromUnixSeconds(1'780'000'000);
+  const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
+  CounterWindow counters;
+  for (int d = 0; d < 28; d += 2) counters.Add(today - d, "logins", 3);
+  counters.Seal();
+  const std::vector<Scorecard> scorecards = {DefaultScorecard()};
+  const AlertSettings settings;
+  RescoreInput in;
+  in.account = &account;
+  in.counters = &counters;
+  in.scorecards = &scorecards;
+  in.settings = &settings;
+  in.now = now;
+  const RescoreOutput first = Rescore(in);
+  ASSERT_EQ(first.scores.size(), 1u);
+  EXPECT_FALSE(first.scores[0].encoded_components.has_value()) << "nothing stored to compare";
+
+  // Stored as written: the components as text only, as the rescore reads them.
+  StoredScore stored = first.scores[0];
+  stored.encoded_components = EncodeComponents(stored.components);
+  stored.components.clear();
+  in.current = {{kDefaultScoreName, stored}};
+  RescoreOutput again = Rescore(in);
+  ASSERT_EQ(again.scores.size(), 1u);
+  EXPECT_FALSE(again.changed[0]);
+  EXPECT_EQ(again.scores[0].encoded_components, stored.encoded_components);
+
+  // One raw value different in the stored text: a change, whose text is the new one.
+  std::string other = *stored.encoded_components;
+  const size_t bar = other.find('|', other.find('|', other.find('|') + 1) + 1);
+  other.insert(bar + 1, "1");
+  ASSERT_OK(DecodeComponents(other).status());
+  stored.encoded_components = other;
+  in.current = {{kDefaultScoreName, stored}};
+  again = Rescore(in);
+  ASSERT_EQ(again.scores.size(), 1u);
+  EXPECT_TRUE(again.changed[0]);
+  EXPECT_EQ(again.scores[0].encoded_components, EncodeComponents(again.scores[0].components));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "services/health/packed_rows.h"
 #include "services/health/signal.h"
 
 namespace cs::health {
@@ -11,10 +12,12 @@ namespace {
 
 bool SameScore(const StoredScore& a, const StoredScore& b) {
   if (a.scorecard_id != b.scorecard_id || a.scorecard_version != b.scorecard_version ||
-      a.band != b.band || std::abs(a.score - b.score) > 1e-9 ||
-      a.components.size() != b.components.size()) {
+      a.band != b.band || std::abs(a.score - b.score) > 1e-9) {
     return false;
   }
+  // One scorecard version turns the same raw values into the same text.
+  if (b.encoded_components.has_value()) return a.encoded_components == b.encoded_components;
+  if (a.components.size() != b.components.size()) return false;
   for (size_t i = 0; i < a.components.size(); ++i) {
     if (a.components[i].missing != b.components[i].missing ||
         std::abs(a.components[i].raw - b.components[i].raw) > 1e-9) {
@@ -90,6 +93,9 @@ RescoreOutput Rescore(const RescoreInput& in) {
     s.computed_at = in.now;
     auto it = in.current.find(name);
     const StoredScore* before = it == in.current.end() ? nullptr : &it->second;
+    if (before != nullptr && before->encoded_components.has_value()) {
+      s.encoded_components = EncodeComponents(s.components);
+    }
     s.published_score = before == nullptr ? s.score : before->published_score;
     const bool changed = before == nullptr || !SameScore(s, *before);
     if (before == nullptr || s.band != before->band ||

@@ -32,6 +32,11 @@ struct StoredScore {
   double score = 0;
   Band band = Band::kUnspecified;
   std::vector<ComponentScore> components;
+  // The components' stored text (EncodeComponents). A rescore reads the current
+  // scores with this alone, undecoded, and Rescore sets it on a new score whose
+  // current one has it: the two texts are compared, and a changed score's is written
+  // as it is.
+  std::optional<std::string> encoded_components;
   absl::Time computed_at;
   // The score last announced in a SCORE_CHANGED event.
   double published_score = 0;
