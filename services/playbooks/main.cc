@@ -316,7 +316,10 @@ struct PlaybooksWiring : cs::ServiceWiring {
                 },
                 s.sweep_interval),
         success_plans(pool, clock, shared_health.follower(), s.health_addr,
-                      HealthReaderOptions(s), PlanOptions(s), s.success_plan_interval) {}
+                      HealthReaderOptions(s), PlanOptions(s), s.success_plan_interval) {
+    // The follower takes each page the leader reads from memory as soon as it is read.
+    shared_health.OnKept([this] { success_plans.worker.Wake(); });
+  }
 
   // After each consumer round: health's last sequence (from the page just read)
   // minus the cursor as committed now, so other replicas' progress counts too.

@@ -11,20 +11,20 @@ SharedEventFeed::SharedEventFeed(HealthFeed* base, const Clock* clock, size_t ca
 
 absl::StatusOr<HealthEventPage> SharedEventFeed::ListEvents(int64_t after, int limit) {
   absl::StatusOr<HealthEventPage> page = base_->ListEvents(after, limit);
-  if (page.ok()) Keep(after, *page);
+  if (page.ok() && Keep(after, *page) && on_kept_) on_kept_();
   return page;
 }
 
-void SharedEventFeed::Keep(int64_t after, const HealthEventPage& page) {
+bool SharedEventFeed::Keep(int64_t after, const HealthEventPage& page) {
   std::lock_guard<std::mutex> lock(mu_);
   head_ = std::max(head_, page.last_sequence);
   // Caught up: the leader is keeping pace with health.
   if (page.events.empty()) {
     leader_moved_at_ = clock_->Now();
-    return;
+    return false;
   }
   for (size_t i = 0; i < page.events.size(); ++i) {
-    if (page.events[i].sequence != after + 1 + static_cast<int64_t>(i)) return;
+    if (page.events[i].sequence != after + 1 + static_cast<int64_t>(i)) return false;
   }
   const bool joins = !events_.empty() && after + 1 >= events_.front().sequence &&
                      after <= events_.back().sequence;
@@ -33,12 +33,14 @@ void SharedEventFeed::Keep(int64_t after, const HealthEventPage& page) {
   // that stays stuck on one page does not hold the follower back for longer than
   // stale_after.
   const int64_t kept_end = events_.empty() ? after : events_.back().sequence;
-  if (page.events.back().sequence > kept_end) leader_moved_at_ = clock_->Now();
+  const bool moved = page.events.back().sequence > kept_end;
+  if (moved) leader_moved_at_ = clock_->Now();
   for (const HealthEvent& e : page.events) {
     if (!events_.empty() && e.sequence <= events_.back().sequence) continue;
     events_.push_back(e);
   }
   while (events_.size() > capacity_) events_.pop_front();
+  return moved;
 }
 
 absl::StatusOr<HealthEventPage> SharedEventFeed::Follow(int64_t after, int limit) {

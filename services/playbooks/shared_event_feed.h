@@ -16,10 +16,17 @@
 //
 // Health's sequences are gap-free and an event never changes once written, so a
 // kept event is the event health would answer.
+//
+// The follower's loop waits between rounds once it has caught up with the leader;
+// OnKept wakes it when the leader keeps new events. Without that wait cut short, a
+// follower that slept for its idle interval while the leader read on (a rescore's
+// tens of thousands of events a second) fell behind what is kept and read every
+// page from health again.
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -50,6 +57,9 @@ class SharedEventFeed final : public HealthFeed {
 
   // The follower's feed.
   HealthFeed* follower() { return &follower_; }
+  // Called, outside the feed's lock, each time the leader's read keeps events not
+  // kept before. Set once, before either consumer runs.
+  void OnKept(std::function<void()> kept) { on_kept_ = std::move(kept); }
 
   // Follower pages answered from memory and from health (for tests).
   int64_t follower_pages_from_memory() const;
@@ -76,14 +86,16 @@ class SharedEventFeed final : public HealthFeed {
 
   absl::StatusOr<HealthEventPage> Follow(int64_t after, int limit);
   // Adds a page read after `after` when its sequences run on from `after` without a
-  // gap; a page that does not join the kept run replaces it.
-  void Keep(int64_t after, const HealthEventPage& page);
+  // gap; a page that does not join the kept run replaces it. True when it kept an
+  // event not kept before.
+  bool Keep(int64_t after, const HealthEventPage& page);
 
   HealthFeed* base_;
   const Clock* clock_;
   const size_t capacity_;
   const absl::Duration stale_after_;
   Follower follower_{this};
+  std::function<void()> on_kept_;
   mutable std::mutex mu_;
   std::deque<HealthEvent> events_;  // consecutive sequences, oldest first
   int64_t head_ = 0;                // the highest last_sequence health answered

@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/testing/status_matchers.h"
+#include "services/playbooks/worker.h"
 
 namespace cs::playbooks {
 namespace {
@@ -168,6 +172,54 @@ TEST_F(SharedEventFeedTest, AFollowerAheadOfTheLeaderWaitsForIt) {
   ASSERT_OK(page);
   EXPECT_EQ(Sequences(*page), std::vector<int64_t>({41, 42, 43, 44, 45}));
   EXPECT_EQ(log_.calls, 2);
+}
+
+// The follower's loop, caught up with the leader, waits out its idle interval (an
+// hour here) unless the leader keeps new events: each page it keeps wakes the
+// follower, which takes it from memory at once, so it never falls behind what is
+// kept and never reads health itself. A page of nothing new wakes nobody.
+TEST_F(SharedEventFeedTest, EachPageTheLeaderKeepsWakesTheFollowersLoop) {
+  std::atomic<int> kept{0};
+  std::atomic<int64_t> cursor{0};
+  std::atomic<int> rounds{0};
+  Worker follower(
+      "follower",
+      [&]() -> absl::StatusOr<int> {
+        ++rounds;
+        absl::StatusOr<HealthEventPage> page = feed_.follower()->ListEvents(cursor.load(), 10);
+        if (!page.ok()) return page.status();
+        if (!page->events.empty()) cursor = page->events.back().sequence;
+        return static_cast<int>(page->events.size());
+      },
+      absl::Hours(1));
+  feed_.OnKept([&] {
+    ++kept;
+    follower.Wake();
+  });
+  auto wait_for = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 1000 && !done(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+  ASSERT_OK(feed_.ListEvents(0, 10));
+  EXPECT_EQ(kept.load(), 1);
+  follower.Start();
+  ASSERT_TRUE(wait_for([&] { return cursor.load() == 10 && rounds.load() >= 2; }));
+  // Caught up: the follower's loop waits. The leader reads on.
+  ASSERT_OK(feed_.ListEvents(10, 10));
+  EXPECT_TRUE(wait_for([&] { return cursor.load() == 20; })) << "the follower slept on";
+  ASSERT_OK(feed_.ListEvents(20, 10));
+  EXPECT_TRUE(wait_for([&] { return cursor.load() == 30; })) << "the follower slept on";
+  follower.Stop();
+  EXPECT_EQ(kept.load(), 3);
+  EXPECT_EQ(log_.calls, 3) << "the follower read health";
+  EXPECT_EQ(feed_.follower_pages_from_health(), 0);
+
+  // The same page read again keeps nothing new; an empty page neither.
+  ASSERT_OK(feed_.ListEvents(20, 10));
+  ASSERT_OK(feed_.ListEvents(100, 10));
+  EXPECT_EQ(kept.load(), 3);
 }
 
 }  // namespace

@@ -19,10 +19,19 @@ void Worker::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Worker::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
 void Worker::Run() {
   bool failing = false;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
+    woken_ = false;
     lock.unlock();
     const absl::StatusOr<int> done = round_();
     if (!done.ok()) {
@@ -38,7 +47,8 @@ void Worker::Run() {
     }
     lock.lock();
     if (done.ok() && *done > 0) continue;
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(idle_interval_), [this] { return stopping_; });
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(idle_interval_),
+                 [this] { return stopping_ || woken_; });
   }
 }
 

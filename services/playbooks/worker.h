@@ -30,6 +30,9 @@ class Worker {
   void Start();
   // Interrupts the wait, lets a running round finish and joins. Idempotent.
   void Stop();
+  // Work has arrived: an idle wait ends at once, and a round running now is followed
+  // by another at once even if it found nothing.
+  void Wake();
 
  private:
   void Run();
@@ -40,6 +43,7 @@ class Worker {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool woken_ = false;
   std::thread thread_;
 };
 
