@@ -8,6 +8,7 @@
 
 #include "common/testing/status_matchers.h"
 #include "services/playbooks/success_plan.h"
+#include "services/playbooks/success_plan_wiring.h"
 
 namespace cs::playbooks {
 namespace {
@@ -226,6 +227,19 @@ TEST(SuccessPlanTemplateTest, DefaultsAreValidAndInstantiate) {
   bad.tier = "HUGE";
   EXPECT_THAT(ValidateTemplate(bad),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("plan_template.tier")));
+}
+
+// The loop sweeps at most once per interval, however often it is woken.
+TEST(SweepPacerTest, SweepsAtMostOncePerInterval) {
+  SweepPacer pacer(absl::Seconds(1));
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  EXPECT_TRUE(pacer.Due(t0)) << "the first round";
+  EXPECT_FALSE(pacer.Due(t0 + absl::Milliseconds(30)));
+  EXPECT_FALSE(pacer.Due(t0 + absl::Milliseconds(999)));
+  EXPECT_TRUE(pacer.Due(t0 + absl::Milliseconds(1000)));
+  EXPECT_FALSE(pacer.Due(t0 + absl::Milliseconds(1500)));
+  EXPECT_TRUE(pacer.Due(t0 + absl::Milliseconds(2600))) << "an idle wait of the interval";
+  EXPECT_TRUE(pacer.Due(t0 + absl::Milliseconds(3600)));
 }
 
 }  // namespace

@@ -16,14 +16,17 @@ SuccessPlanWiring::SuccessPlanWiring(db::Pool* pool, const Clock* clock, HealthF
                      PlanTemplateToProto, PlanTemplateFromProto)),
       reader(health_addr, reader_options),
       service(&repository, feed, &reader, clock, options),
+      sweeps(interval),
       worker("success plans",
-             [this]() -> absl::StatusOr<int> {
+             [this, clock]() -> absl::StatusOr<int> {
                if (!seeded) {
                  if (absl::Status s = service.EnsureDefaultTemplates(); !s.ok()) return s;
                  seeded = true;
                }
-               // Score events first, so the checks they bring forward run this round.
+               // Score events first, so the checks they bring forward run this round,
+               // or within the interval while events keep coming.
                absl::StatusOr<int> consumed = service.ConsumeHealthEvents();
+               if (!sweeps.Due(clock->Now())) return consumed;
                absl::StatusOr<int> swept = service.Sweep();
                if (!swept.ok()) return swept;
                // Health being away stops the consumer, not the overdue alerts.
