@@ -3,8 +3,6 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -13,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/file.h"
 #include "common/log.h"
 
 namespace cs {
@@ -135,12 +134,9 @@ absl::StatusOr<std::shared_ptr<TokenAuthenticator>> TokenAuthenticator::Create(
 
 absl::Status TokenAuthenticator::Load() {
   const std::string fingerprint = FileFingerprint(path_);
-  std::ifstream in(path_);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(path_, ": cannot read"));
-  std::stringstream content;
-  content << in.rdbuf();
-  absl::StatusOr<std::unordered_map<std::string, Principal>> tokens =
-      ParseTokenFile(content.str());
+  const std::optional<std::string> content = ReadWholeFile(path_);
+  if (!content) return absl::InvalidArgumentError(absl::StrCat(path_, ": cannot read"));
+  absl::StatusOr<std::unordered_map<std::string, Principal>> tokens = ParseTokenFile(*content);
   if (!tokens.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path_, ": ", tokens.status().message()));
   }

@@ -4,8 +4,6 @@
 #include <cctype>
 #include <vector>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -13,6 +11,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/log.h"
 
 ABSL_FLAG(std::string, listen, "", "gRPC listen address host:port (default per service)");
@@ -138,14 +137,12 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   config.db = *std::move(db);
   const std::string password_file = absl::GetFlag(FLAGS_db_password_file);
   if (!password_file.empty()) {
-    std::ifstream in(password_file);
-    if (!in) {
+    const std::optional<std::string> content = ReadWholeFile(password_file);
+    if (!content) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--db_password_file (CS_DB_PASSWORD_FILE): cannot read ", password_file));
     }
-    std::stringstream content;
-    content << in.rdbuf();
-    config.db.password = std::string(absl::StripTrailingAsciiWhitespace(content.str()));
+    config.db.password = std::string(absl::StripTrailingAsciiWhitespace(*content));
   }
   config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   config.health_check_interval = absl::GetFlag(FLAGS_health_check_interval);

@@ -2,23 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file.h"
 
 namespace cs {
 namespace {
 
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+// "" when the file cannot be read: the TLS set-up then fails and names it.
+std::string ReadWhole(const std::string& path) { return ReadWholeFile(path).value_or(""); }
 
 std::string Seconds(absl::Duration d) {
   return absl::StrFormat("%.3fs", absl::ToDoubleSeconds(d));

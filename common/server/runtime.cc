@@ -9,12 +9,11 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/file.h"
 #include "common/server/auth.h"
 #include "common/db/idempotency.h"
 #include "common/log.h"
@@ -110,11 +109,9 @@ void StopExposer(std::unique_ptr<prometheus::Exposer> exposer, const std::string
 }
 
 absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read ", path));
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
+  std::optional<std::string> content = ReadWholeFile(path);
+  if (!content) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read ", path));
+  return *std::move(content);
 }
 
 }  // namespace

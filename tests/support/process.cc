@@ -16,12 +16,12 @@
 #include <random>
 #include <set>
 #include <utility>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file.h"
 
 namespace cs::testing {
 
@@ -177,12 +177,7 @@ std::string HttpGet(const std::string& host, int port, const std::string& path) 
   return out;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string ReadFile(const std::string& path) { return ReadWholeFile(path).value_or(""); }
 
 PrivateMariaDb::PrivateMariaDb(std::string script, std::string dir)
     : script_(std::move(script)), dir_(std::move(dir)), port_(FreePort()) {
