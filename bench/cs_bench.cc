@@ -8,8 +8,8 @@
 //             peak (open loop), next to a trivial gRPC echo server measured the
 //             same way;
 //   rescore   a full rescore after a scorecard change over N seeded accounts with
-//             90 days of history: wall time, accounts/s and the health process's
-//             peak RSS;
+//             90 days of history: wall time, accounts/s, the CPU health, playbooks
+//             and MariaDB used per account, and the health process's peak RSS;
 //   analytics GetPortfolioSummary, GetRetentionMetrics and GetPipelineSummary over a
 //             seeded book (1M accounts, 10M ledger rows by default; opt-in, as
 //             seeding takes minutes): p50/p90/max per RPC (bench/analytics.cc).
@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,7 @@
 #include "absl/time/time.h"
 #include "bench/analytics.h"
 #include "bench/bench_util.h"
+#include "bench/cpu_sample.h"
 #include "common/config.h"
 #include "common/db/pool.h"
 #include "common/server/runtime.h"
@@ -69,7 +71,10 @@ ABSL_FLAG(std::string, health_schema, "cs_health", "The health service's schema"
 ABSL_FLAG(std::string, expansion_schema, "cs_expansion", "The expansion service's schema");
 ABSL_FLAG(std::string, playbooks_schema, "cs_playbooks",
           "The playbooks service's schema (rescore: its health consumer's cursor)");
-ABSL_FLAG(int, health_pid, 0, "Process id of the health service, for its peak RSS");
+ABSL_FLAG(int, health_pid, 0,
+          "Process id of the health service, for its peak RSS and CPU (rescore.cpu_us_per_account)");
+ABSL_FLAG(int, playbooks_pid, 0, "Process id of the playbooks service, for its CPU");
+ABSL_FLAG(int, mariadb_pid, 0, "Process id of the database server, for its CPU");
 ABSL_FLAG(int, accounts, 2000, "Accounts the ingest and read scenarios spread over");
 ABSL_FLAG(int, concurrency, 16, "Concurrent clients (closed loop)");
 ABSL_FLAG(int, batch, 500, "Signals per RecordSignals request");
@@ -936,6 +941,35 @@ absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
 // the same start as the job, as `prefix`.consumer_caught_up_seconds. The consumer
 // works alongside the job on the same machine, so the job's wall time alone
 // rewards a consumer that falls behind; this figure counts the work of both.
+// The services' processes the rescore scenario samples the CPU of.
+std::map<std::string, int> ServicePids() {
+  return {{"health", absl::GetFlag(FLAGS_health_pid)},
+          {"playbooks", absl::GetFlag(FLAGS_playbooks_pid)},
+          {"mariadb", absl::GetFlag(FLAGS_mariadb_pid)}};
+}
+
+// Reports `prefix`.cpu_us_per_account: the CPU health, playbooks and the database
+// server used between two samples (the pass and its consumption), per account
+// rescored, with each one's share and the whole machine's busy time in the note.
+void ReportPassCpu(const CpuSample& from, const CpuSample& to, int64_t accounts,
+                   const std::string& prefix) {
+  const std::map<std::string, double> per = CpuMicrosPer(from, to, static_cast<double>(accounts));
+  double sum = 0;
+  std::vector<std::string> parts;
+  for (const auto& [name, pid] : ServicePids()) {
+    auto it = per.find(name);
+    if (it == per.end()) continue;
+    sum += it->second;
+    parts.push_back(absl::StrFormat("%s %.1f", name, it->second));
+  }
+  if (parts.empty()) return;  // no process ids given
+  if (auto machine = per.find(""); machine != per.end()) {
+    parts.push_back(absl::StrFormat("machine busy %.1f", machine->second));
+  }
+  Report(prefix + ".cpu_us_per_account", sum, "us",
+         absl::StrCat(absl::StrJoin(parts, ", "), " (to the consumer's catch-up)"));
+}
+
 bool ConsumerCaughtUp(cs::db::Pool& health, Clock::time_point start, const std::string& prefix) {
   if (absl::GetFlag(FLAGS_playbooks_addr).empty()) return true;  // no consumer running
   const std::string cursor_sql =
@@ -976,7 +1010,8 @@ bool ConsumerCaughtUp(cs::db::Pool& health, Clock::time_point start, const std::
 
 // One scorecard change, timed from UpdateScorecard to the end of the rescore job it
 // queues; reports `prefix`.wall_seconds and `prefix`.accounts_per_s, then
-// `prefix`.consumer_caught_up_seconds (ConsumerCaughtUp).
+// `prefix`.consumer_caught_up_seconds (ConsumerCaughtUp) and, given the processes'
+// ids, `prefix`.cpu_us_per_account over the same span (ReportPassCpu).
 bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& pool, int n,
                           const std::string& prefix) {
   hv1::GetScorecardRequest get;
@@ -996,6 +1031,7 @@ bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& p
   (*components)[0].set_weight((*components)[0].weight() + shift);
   (*components)[1].set_weight((*components)[1].weight() - shift);
   hv1::UpdateScorecardResponse updated;
+  const CpuSample cpu_start = SampleCpu(ServicePids());
   const Clock::time_point start = Clock::now();
   if (grpc::Status s = stub.UpdateScorecard(Context().get(), update, &updated); !s.ok()) {
     return Fail("UpdateScorecard", s);
@@ -1022,7 +1058,9 @@ bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& p
          absl::StrFormat("%d accounts rescored (includes the worker's pick-up delay)", done));
   Report(prefix + ".accounts_per_s", done / seconds, "accounts/s");
   if (!finished || done < n) return false;
-  return ConsumerCaughtUp(pool, start, prefix);
+  if (!ConsumerCaughtUp(pool, start, prefix)) return false;
+  ReportPassCpu(cpu_start, SampleCpu(ServicePids()), done, prefix);
+  return true;
 }
 
 bool RescoreScenario(const cs::DbConfig& base) {
