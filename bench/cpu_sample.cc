@@ -53,7 +53,8 @@ CpuSample SampleCpu(const std::map<std::string, int>& pids) {
   CpuSample out;
   for (const auto& [name, pid] : pids) {
     if (pid <= 0) continue;
-    std::optional<int64_t> ticks = ProcessTicksFromStat(ReadFile(absl::StrCat("/proc/", pid, "/stat")));
+    const std::optional<int64_t> ticks =
+        ProcessTicksFromStat(ReadFile(absl::StrCat("/proc/", pid, "/stat")));
     if (ticks.has_value()) out.process_ticks[name] = *ticks;
   }
   out.machine_busy_ticks = BusyTicksFromProcStat(ReadFile("/proc/stat")).value_or(-1);

@@ -44,17 +44,24 @@ TEST(CpuSampleTest, MicrosPerUnitBetweenTwoSamples) {
   EXPECT_TRUE(CpuMicrosPer(from, to, 0).empty());
 }
 
-TEST(CpuSampleTest, ThisProcesssTicksGrowWhileItWorks) {
-  const CpuSample before = SampleCpu({{"self", static_cast<int>(getpid())}, {"none", 0}});
+TEST(CpuSampleTest, ThisProcessTicksGrowWhileItWorks) {
+  const int self = static_cast<int>(getpid());
+  const CpuSample before = SampleCpu({{"self", self}, {"none", 0}});
   ASSERT_EQ(before.process_ticks.count("self"), 1u);
   EXPECT_EQ(before.process_ticks.count("none"), 0u);
   EXPECT_GE(before.machine_busy_ticks, 0);
-  // Busy for at least three ticks' worth of CPU.
-  const auto until = std::chrono::steady_clock::now() +
-                     std::chrono::microseconds(3 * 1000000 / sysconf(_SC_CLK_TCK) + 20000);
+  // Busy until the kernel has charged this process and the machine for it (the two
+  // are accounted apart, so not at the same instant); at most 10 s, however loaded
+  // the machine is.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  CpuSample after = SampleCpu({{"self", self}});
   volatile double sink = 0;
-  while (std::chrono::steady_clock::now() < until) sink = sink + std::sqrt(sink + 2.0);
-  const CpuSample after = SampleCpu({{"self", static_cast<int>(getpid())}});
+  while ((after.process_ticks.at("self") == before.process_ticks.at("self") ||
+          after.machine_busy_ticks == before.machine_busy_ticks) &&
+         std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < 100000; ++i) sink = sink + std::sqrt(sink + 2.0);
+    after = SampleCpu({{"self", self}});
+  }
   EXPECT_GT(after.process_ticks.at("self"), before.process_ticks.at("self"));
   EXPECT_GT(after.machine_busy_ticks, before.machine_busy_ticks);
 }

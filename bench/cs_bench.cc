@@ -27,8 +27,8 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -936,11 +936,6 @@ absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
   });
 }
 
-// Waits, after a rescore job ended, for the playbooks service's health consumer to
-// apply every event health had published by then, and reports that moment, from
-// the same start as the job, as `prefix`.consumer_caught_up_seconds. The consumer
-// works alongside the job on the same machine, so the job's wall time alone
-// rewards a consumer that falls behind; this figure counts the work of both.
 // The services' processes the rescore scenario samples the CPU of.
 std::map<std::string, int> ServicePids() {
   return {{"health", absl::GetFlag(FLAGS_health_pid)},
@@ -949,10 +944,11 @@ std::map<std::string, int> ServicePids() {
 }
 
 // Reports `prefix`.cpu_us_per_account: the CPU health, playbooks and the database
-// server used between two samples (the pass and its consumption), per account
-// rescored, with each one's share and the whole machine's busy time in the note.
+// server used between two samples (the pass and its consumption, the `span` the
+// note names), per account rescored, with each one's share and the whole
+// machine's busy time in the note.
 void ReportPassCpu(const CpuSample& from, const CpuSample& to, int64_t accounts,
-                   const std::string& prefix) {
+                   const std::string& prefix, const std::string& span) {
   const std::map<std::string, double> per = CpuMicrosPer(from, to, static_cast<double>(accounts));
   double sum = 0;
   std::vector<std::string> parts;
@@ -967,9 +963,14 @@ void ReportPassCpu(const CpuSample& from, const CpuSample& to, int64_t accounts,
     parts.push_back(absl::StrFormat("machine busy %.1f", machine->second));
   }
   Report(prefix + ".cpu_us_per_account", sum, "us",
-         absl::StrCat(absl::StrJoin(parts, ", "), " (to the consumer's catch-up)"));
+         absl::StrCat(absl::StrJoin(parts, ", "), " (", span, ")"));
 }
 
+// Waits, after a rescore job ended, for the playbooks service's health consumer to
+// apply every event health had published by then, and reports that moment, from
+// the same start as the job, as `prefix`.consumer_caught_up_seconds. The consumer
+// works alongside the job on the same machine, so the job's wall time alone
+// rewards a consumer that falls behind; this figure counts the work of both.
 bool ConsumerCaughtUp(cs::db::Pool& health, Clock::time_point start, const std::string& prefix) {
   if (absl::GetFlag(FLAGS_playbooks_addr).empty()) return true;  // no consumer running
   const std::string cursor_sql =
@@ -1059,7 +1060,9 @@ bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& p
   Report(prefix + ".accounts_per_s", done / seconds, "accounts/s");
   if (!finished || done < n) return false;
   if (!ConsumerCaughtUp(pool, start, prefix)) return false;
-  ReportPassCpu(cpu_start, SampleCpu(ServicePids()), done, prefix);
+  ReportPassCpu(cpu_start, SampleCpu(ServicePids()), done, prefix,
+                absl::GetFlag(FLAGS_playbooks_addr).empty() ? "to the job's end"
+                                                             : "to the consumer's catch-up");
   return true;
 }
 
