@@ -10,11 +10,6 @@
 #include "common/file.h"
 
 namespace cs::bench {
-namespace {
-
-std::string ReadFile(const std::string& path) { return ReadWholeFile(path).value_or(""); }
-
-}  // namespace
 
 std::optional<int64_t> ProcessTicksFromStat(absl::string_view stat) {
   const size_t close = stat.rfind(')');
@@ -54,10 +49,11 @@ CpuSample SampleCpu(const std::map<std::string, int>& pids) {
   for (const auto& [name, pid] : pids) {
     if (pid <= 0) continue;
     const std::optional<int64_t> ticks =
-        ProcessTicksFromStat(ReadFile(absl::StrCat("/proc/", pid, "/stat")));
+        ProcessTicksFromStat(ReadWholeFile(absl::StrCat("/proc/", pid, "/stat")).value_or(""));
     if (ticks.has_value()) out.process_ticks[name] = *ticks;
   }
-  out.machine_busy_ticks = BusyTicksFromProcStat(ReadFile("/proc/stat")).value_or(-1);
+  out.machine_busy_ticks =
+      BusyTicksFromProcStat(ReadWholeFile("/proc/stat").value_or("")).value_or(-1);
   return out;
 }
 

@@ -93,9 +93,10 @@ class MySqlPlaybookRepository final : public PlaybookRepository {
   // inserted by a page that committed). Rows are never deleted, so KnownAccounts
   // answers these without a read: during a rescore that is every account of every
   // page. Held as 64-bit hashes (absl::Hash, seeded per process), 10 to 21 bytes an
-  // account with the table's slack (about 36 MiB at the bound); two ids sharing one (about one in 10^13 lookups at a million accounts)
-  // would leave the newer without the profile health would have given it until its
-  // next ACCOUNT_UPSERTED. Bounded: past kKnownAccountsMax it starts again.
+  // account with the table's slack (about 36 MiB at the bound); two ids sharing one
+  // (about one in 10^13 lookups at a million accounts) would leave the newer without
+  // the profile health would have given it until its next ACCOUNT_UPSERTED.
+  // Bounded: past kKnownAccountsMax it starts again.
   static constexpr size_t kKnownAccountsMax = 2'000'000;
   void RememberKnown(const std::vector<std::string>& account_ids);
   std::mutex known_mu_;
