@@ -5,6 +5,7 @@
 #include <cppconn/resultset.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <set>
 #include <tuple>
@@ -1776,12 +1777,39 @@ uint64_t KnownHash(const std::string& account_id) {
   return absl::Hash<std::string>{}(account_id);
 }
 
+uint32_t TierPrint(const std::string& tier) {
+  return static_cast<uint32_t>(absl::Hash<std::string>{}(tier));
+}
+
 }  // namespace
 
-void MySqlPlaybookRepository::RememberKnown(const std::vector<std::string>& account_ids) {
+void MySqlPlaybookRepository::RememberKnown(const std::vector<KnownRow>& rows) {
   std::lock_guard<std::mutex> lock(known_mu_);
-  if (known_accounts_.size() + account_ids.size() > kKnownAccountsMax) known_accounts_.clear();
-  for (const std::string& id : account_ids) known_accounts_.insert(KnownHash(id));
+  if (known_accounts_.size() + rows.size() > kKnownAccountsMax) known_accounts_.clear();
+  for (const KnownRow& row : rows) {
+    known_accounts_.insert_or_assign(KnownHash(row.account_id), TierPrint(row.tier));
+  }
+}
+
+std::set<std::string> MySqlPlaybookRepository::ScoreOnlyKnownAccounts(
+    const std::vector<HealthEvent>& events, int64_t cursor) {
+  std::map<std::string, std::vector<const HealthEvent*>> by_account;
+  for (const HealthEvent& e : events) {
+    if (e.sequence > cursor && !e.account_id.empty()) by_account[e.account_id].push_back(&e);
+  }
+  std::set<std::string> out;
+  std::lock_guard<std::mutex> lock(known_mu_);
+  for (const auto& [id, account_events] : by_account) {
+    auto known = known_accounts_.find(KnownHash(id));
+    if (known == known_accounts_.end()) continue;
+    const bool score_only =
+        std::all_of(account_events.begin(), account_events.end(), [&](const HealthEvent* e) {
+          return e->kind == HealthEventKind::kScoreChanged &&
+                 (e->tier.empty() || TierPrint(e->tier) == known->second);
+        });
+    if (score_only) out.insert(out.end(), id);
+  }
+  return out;
 }
 
 absl::StatusOr<std::set<std::string>> MySqlPlaybookRepository::KnownAccounts(
@@ -1799,22 +1827,23 @@ absl::StatusOr<std::set<std::string>> MySqlPlaybookRepository::KnownAccounts(
     }
   }
   if (unsure.empty()) return known;
-  std::vector<std::string> found;
+  std::vector<KnownRow> found;
   RETURN_IF_ERROR(pool_->Run([&](db::Connection& conn) -> absl::Status {
     found.clear();
     db::ForEachChunk(unsure.size(), db::kBinaryRowChunks, [&](size_t offset, size_t count) {
-      auto& stmt = conn.Prepare(absl::StrCat("SELECT account_id FROM accounts WHERE account_id IN ",
-                                             db::RowPlaceholders(1, count)));
+      auto& stmt = conn.Prepare(absl::StrCat(
+          "SELECT account_id, tier FROM accounts WHERE account_id IN ",
+          db::RowPlaceholders(1, count)));
       for (size_t i = 0; i < count; ++i) {
         stmt.setString(static_cast<int>(i + 1), unsure[offset + i]);
       }
       ResultSetPtr rs(stmt.executeQuery());
-      while (rs->next()) found.push_back(db::GetString(*rs, 1));
+      while (rs->next()) found.push_back({db::GetString(*rs, 1), db::GetString(*rs, 2)});
     });
     return absl::OkStatus();
   }));
   RememberKnown(found);
-  known.insert(found.begin(), found.end());
+  for (const KnownRow& row : found) known.insert(row.account_id);
   return known;
 }
 
@@ -1841,7 +1870,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     cursor_rows_.insert(consumer);
   }
   // The page's accounts that have a row once it commits (each attempt's own).
-  std::vector<std::string> with_rows;
+  std::vector<KnownRow> with_rows;
   auto apply = [&](db::Connection& conn) -> absl::StatusOr<int> {
     Tx tx{conn, events_, now};
     // The claim: a replica that finds the row locked leaves this page to the holder.
@@ -1857,9 +1886,12 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
       return 0;
     }
     int64_t cursor = rs->getInt64(1);
+    const std::set<std::string> score_only = ScoreOnlyKnownAccounts(events, cursor);
     std::set<std::string> accounts;
     for (const HealthEvent& e : events) {
-      if (e.sequence > cursor && !e.account_id.empty()) accounts.insert(e.account_id);
+      if (e.sequence > cursor && !e.account_id.empty() && score_only.count(e.account_id) == 0) {
+        accounts.insert(e.account_id);
+      }
     }
     const std::vector<std::string> page_accounts(accounts.begin(), accounts.end());
     RETURN_IF_ERROR(ReadAccountsForPage(tx, page_accounts));
@@ -1868,7 +1900,11 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     int applied = 0;
     for (const HealthEvent& e : events) {
       if (e.sequence <= cursor) continue;
-      RETURN_IF_ERROR(ApplyEvent(tx, e, context));
+      if (score_only.count(e.account_id) > 0) {
+        RETURN_IF_ERROR(ApplyOutcomeEvent(conn, e, now, tx.standing));
+      } else {
+        RETURN_IF_ERROR(ApplyEvent(tx, e, context));
+      }
       cursor = e.sequence;
       ++applied;
     }
@@ -1885,7 +1921,7 @@ absl::StatusOr<int> MySqlPlaybookRepository::ApplyHealthEvents(
     Publish(tx);
     with_rows.clear();
     for (const auto& [id, row] : tx.prefetched) {
-      if (row.has_value()) with_rows.push_back(id);
+      if (row.has_value()) with_rows.push_back({id, row->profile.tier});
     }
     return applied;
   };

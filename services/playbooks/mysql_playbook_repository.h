@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 
 #include "common/clock.h"
 #include "common/db/pool.h"
@@ -90,17 +90,32 @@ class MySqlPlaybookRepository final : public PlaybookRepository {
   std::set<std::string> cursor_rows_;
 
   // Accounts this replica has seen a row of (found by KnownAccounts, or read or
-  // inserted by a page that committed). Rows are never deleted, so KnownAccounts
-  // answers these without a read: during a rescore that is every account of every
-  // page. Held as 64-bit hashes (absl::Hash, seeded per process), 10 to 21 bytes an
-  // account with the table's slack (about 36 MiB at the bound); two ids sharing one
-  // (about one in 10^13 lookups at a million accounts) would leave the newer without
-  // the profile health would have given it until its next ACCOUNT_UPSERTED.
+  // inserted by a page that committed), with the tier the row had. Rows are never
+  // deleted, so KnownAccounts answers these without a read: during a rescore that is
+  // every account of every page. Held as 64-bit hashes of the id (absl::Hash, seeded
+  // per process) mapping to a 32-bit one of the tier, 16 bytes a slot, 18 to 43
+  // bytes an account with the table's slack (about 72 MiB at the bound); two ids
+  // sharing one (about one in 10^13 lookups at a million accounts) would leave the
+  // newer without the profile health would have given it, and without a row while
+  // only its scores move, until its next other event.
   // Bounded: past kKnownAccountsMax it starts again.
   static constexpr size_t kKnownAccountsMax = 2'000'000;
-  void RememberKnown(const std::vector<std::string>& account_ids);
+  struct KnownRow {
+    std::string account_id;
+    std::string tier;
+  };
+  void RememberKnown(const std::vector<KnownRow>& rows);
+  // The accounts of a page (events after `cursor`) whose every event there is a
+  // SCORE_CHANGED naming the tier their row had when this replica last saw it. Such
+  // an event moves only the account's standing (ApplyOutcomeEvent): it fires no
+  // playbook and its profile (the tier) is the row's, so the page neither reads nor
+  // locks their rows. In a rescore that is most accounts of most pages: a 100k
+  // scorecard change read 941 account rows per 1,000 accounts for nothing, 7.1 us of
+  // statement time an account.
+  std::set<std::string> ScoreOnlyKnownAccounts(const std::vector<HealthEvent>& events,
+                                               int64_t cursor);
   std::mutex known_mu_;
-  absl::flat_hash_set<uint64_t> known_accounts_;
+  absl::flat_hash_map<uint64_t, uint32_t> known_accounts_;
 };
 
 }  // namespace cs::playbooks

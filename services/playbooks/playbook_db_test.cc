@@ -356,6 +356,33 @@ class PlaybookDbTest : public ::testing::Test {
     }));
   }
 
+  // A connection of its own that has locked the rows `locking_select` finds (at
+  // least one), in a transaction left open for the test to commit.
+  db::Pool::Lease HoldRows(const std::string& locking_select) {
+    absl::StatusOr<db::Pool::Lease> lease = pool_->Acquire();
+    EXPECT_OK(lease);
+    (*lease)->Execute("START TRANSACTION");
+    std::unique_ptr<sql::ResultSet> held((*lease)->Prepare(locking_select).executeQuery());
+    EXPECT_TRUE(held->next()) << locking_select;
+    return *std::move(lease);
+  }
+
+  // Consume() on a thread of its own, setting `returned` when it does.
+  std::thread ConsumeInBackground(std::atomic<bool>& returned) {
+    return std::thread([this, &returned] {
+      Consume();
+      returned = true;
+    });
+  }
+
+  // Whether `flag` is set within five seconds.
+  static bool SetWithin5s(const std::atomic<bool>& flag) {
+    for (int i = 0; i < 100 && !flag.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return flag.load();
+  }
+
   std::vector<Task> TasksOf(const std::string& account_id, const std::string& run_id = "") {
     TaskFilter f;
     f.account_id = account_id;
@@ -1135,8 +1162,6 @@ TEST_F(PlaybookDbTest, KnownAccountsAreRememberedOnceTheirPageCommits) {
   EXPECT_THAT(other.KnownAccounts({"beta"}), IsOkAndHolds(std::set<std::string>{"beta"}));
 }
 
-// Later events of an account in one page see what the earlier ones wrote (the row
-// read for the page is kept current, not read again).
 // A page whose events for an account are score changes alone updates the account's
 // standing without reading or locking its runs: it goes through while another
 // transaction holds them. A band change in the page still waits for them.
@@ -1146,43 +1171,71 @@ TEST_F(PlaybookDbTest, ScoreChangesAloneLeaveTheAccountsRunsAlone) {
   Consume();
   ASSERT_TRUE(RunOf("acme", "red-emergency-response").has_value());
 
-  absl::StatusOr<db::Pool::Lease> other = pool_->Acquire();
-  ASSERT_OK(other);
-  (*other)->Execute("START TRANSACTION");
-  std::unique_ptr<sql::ResultSet> held((*other)->Prepare(
-      "SELECT run_id FROM runs WHERE account_id = 'acme' AND active_flag = 1 FOR UPDATE")
-      .executeQuery());
-  ASSERT_TRUE(held->next());
-
-  auto consume_in_background = [&](std::atomic<bool>& returned) {
-    return std::thread([&] {
-      Consume();
-      returned = true;
-    });
-  };
+  db::Pool::Lease other =
+      HoldRows("SELECT run_id FROM runs WHERE account_id = 'acme' AND active_flag = 1 FOR UPDATE");
   health_.Score("acme", 41, hv1::BAND_RED);
   health_.Score("acme", 44.5, hv1::BAND_RED);
   std::atomic<bool> scores_applied{false};
-  std::thread scores = consume_in_background(scores_applied);
-  for (int i = 0; i < 100 && !scores_applied.load(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(scores_applied.load()) << "score changes waited for the account's runs";
-  if (!scores_applied.load()) (*other)->Execute("COMMIT");
+  std::thread scores = ConsumeInBackground(scores_applied);
+  EXPECT_TRUE(SetWithin5s(scores_applied)) << "score changes waited for the account's runs";
+  if (!scores_applied.load()) other->Execute("COMMIT");
   scores.join();
   EXPECT_EQ(Count("SELECT ROUND(score * 10) FROM account_standing WHERE account_id = 'acme'"),
             445);
 
   health_.Band("acme", hv1::BAND_YELLOW);
   std::atomic<bool> band_applied{false};
-  std::thread band = consume_in_background(band_applied);
+  std::thread band = ConsumeInBackground(band_applied);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_FALSE(band_applied.load()) << "a band change did not read the account's runs";
-  (*other)->Execute("COMMIT");
+  other->Execute("COMMIT");
   band.join();
   EXPECT_TRUE(RunOf("acme", "yellow-recovery").has_value());
 }
 
+// A page whose events for an account this replica knows are score changes alone,
+// naming the tier the account's row has, neither reads nor locks that row: the
+// standing moves while another transaction holds it. A score change naming another
+// tier (health changed it without an event the stream still holds) updates the row,
+// so it waits; an account new to the replica still gets its row.
+TEST_F(PlaybookDbTest, ScoreChangesOfAKnownAccountLeaveItsRowAlone) {
+  health_.UpsertAccount("acme", hv1::TIER_MID_MARKET, "csm-ann", hv1::LIFECYCLE_ADOPTING);
+  health_.Band("acme", hv1::BAND_YELLOW);
+  Consume();
+
+  db::Pool::Lease other = HoldRows("SELECT tier FROM accounts WHERE account_id = 'acme' FOR UPDATE");
+  health_.Score("acme", 61, hv1::BAND_YELLOW);
+  health_.Score("acme", 63.5, hv1::BAND_YELLOW);
+  std::atomic<bool> scores_applied{false};
+  std::thread scores = ConsumeInBackground(scores_applied);
+  EXPECT_TRUE(SetWithin5s(scores_applied)) << "score changes waited for the account's row";
+  if (!scores_applied.load()) other->Execute("COMMIT");
+  scores.join();
+  EXPECT_EQ(Count("SELECT ROUND(score * 10) FROM account_standing WHERE account_id = 'acme'"),
+            635);
+
+  health_.SetAccountQuietly("acme", hv1::TIER_ENTERPRISE, "csm-ann");
+  health_.Score("acme", 64, hv1::BAND_YELLOW);
+  std::atomic<bool> tier_applied{false};
+  std::thread tier = ConsumeInBackground(tier_applied);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(tier_applied.load()) << "a new tier was applied without the account's row";
+  other->Execute("COMMIT");
+  tier.join();
+  EXPECT_EQ(cs::testing::QueryRows(*pool_, "SELECT tier FROM accounts WHERE account_id = 'acme'"),
+            (std::vector<std::string>{"ENTERPRISE"}));
+  EXPECT_EQ(Count("SELECT ROUND(score) FROM account_standing WHERE account_id = 'acme'"), 64);
+
+  health_.SetAccountQuietly("beta", hv1::TIER_SMB, "csm-cy");
+  health_.Score("beta", 70, hv1::BAND_YELLOW);
+  Consume();
+  EXPECT_EQ(cs::testing::QueryRows(*pool_, "SELECT CONCAT(tier, ' ', owner_id) FROM accounts"
+                                           " WHERE account_id = 'beta'"),
+            (std::vector<std::string>{"SMB csm-cy"}));
+}
+
+// Later events of an account in one page see what the earlier ones wrote (the row
+// read for the page is kept current, not read again).
 TEST_F(PlaybookDbTest, LaterEventsOfAnAccountInAPageSeeEarlierWrites) {
   // A repeated band is no new entry: one trigger, not two.
   health_.UpsertAccount("same", hv1::TIER_SMB, "csm-ann", hv1::LIFECYCLE_ADOPTING);
