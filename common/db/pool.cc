@@ -7,6 +7,8 @@
 #include <mysql_connection.h>
 #include <mysql_driver.h>
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
@@ -338,11 +340,83 @@ Pool::Stats Pool::stats() const {
   return Stats{open_, leased_, created_total_, wait_timeouts_total_};
 }
 
+namespace {
+
+// DATETIME's range: outside it the text goes through absl's formatter and parser.
+constexpr int64_t kFirstYear = 1000;
+constexpr int64_t kLastYear = 9999;
+
+void PutDigits(char* out, int64_t value, int digits) {
+  for (int i = digits - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+// Digits [at, at + n) of `text` as a number, or -1 when one is not a digit.
+int64_t Digits(absl::string_view text, size_t at, size_t n) {
+  int64_t v = 0;
+  for (size_t i = at; i < at + n; ++i) {
+    const char c = text[i];
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+// Written and read on every row that has a time, so both go by hand for the one
+// shape the server sends and takes ("YYYY-MM-DD HH:MM:SS[.ffffff]"); the results
+// are absl's (SqlDatetimeTest compares them over random times).
 std::string ToSqlDatetime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S", t, absl::UTCTimeZone());
+  const absl::CivilSecond cs = absl::ToCivilSecond(t, absl::UTCTimeZone());
+  if (cs.year() < kFirstYear || cs.year() > kLastYear) {
+    return absl::FormatTime("%Y-%m-%d %H:%M:%E6S", t, absl::UTCTimeZone());
+  }
+  // In [0, 1 s): the civil second is the floor of the instant.
+  const int64_t micros = absl::ToInt64Microseconds(t - absl::FromCivil(cs, absl::UTCTimeZone()));
+  std::string out(26, ' ');
+  char* p = out.data();
+  PutDigits(p, cs.year(), 4);
+  p[4] = '-';
+  PutDigits(p + 5, cs.month(), 2);
+  p[7] = '-';
+  PutDigits(p + 8, cs.day(), 2);
+  PutDigits(p + 11, cs.hour(), 2);
+  p[13] = ':';
+  PutDigits(p + 14, cs.minute(), 2);
+  p[16] = ':';
+  PutDigits(p + 17, cs.second(), 2);
+  p[19] = '.';
+  PutDigits(p + 20, micros, 6);
+  return out;
 }
 
 absl::StatusOr<absl::Time> FromSqlDatetime(absl::string_view text) {
+  if (text.size() >= 19 && text[4] == '-' && text[7] == '-' && text[10] == ' ' &&
+      text[13] == ':' && text[16] == ':' && (text.size() == 19 || text[19] == '.')) {
+    const int64_t year = Digits(text, 0, 4);
+    const int64_t month = Digits(text, 5, 2);
+    const int64_t day = Digits(text, 8, 2);
+    const int64_t hour = Digits(text, 11, 2);
+    const int64_t minute = Digits(text, 14, 2);
+    const int64_t second = Digits(text, 17, 2);
+    // DATETIME(6) sends up to six fraction digits; longer fractions go to absl.
+    const size_t fraction = text.size() > 20 ? text.size() - 20 : 0;
+    const int64_t micros = fraction > 0 && fraction <= 6 ? Digits(text, 20, fraction) : 0;
+    const bool fraction_ok = text.size() == 19 || (fraction > 0 && fraction <= 6 && micros >= 0);
+    if (year >= kFirstYear && month >= 1 && day >= 1 && hour >= 0 && hour <= 23 && minute >= 0 &&
+        minute <= 59 && second >= 0 && second <= 59 && fraction_ok) {
+      const absl::CivilSecond cs(year, month, day, hour, minute, second);
+      // A day past the month's end normalises into the next month: refused, as absl does.
+      if (cs.month() == month && cs.day() == day) {
+        int64_t scaled = micros;
+        for (size_t i = fraction; i < 6; ++i) scaled *= 10;
+        return absl::FromCivil(cs, absl::UTCTimeZone()) + absl::Microseconds(scaled);
+      }
+    }
+  }
   absl::Time t;
   std::string err;
   if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S", std::string(text), absl::UTCTimeZone(), &t, &err)) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <random>
+#include <string>
 
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_db.h"
@@ -173,6 +175,50 @@ TEST(SqlDatetimeTest, RoundTripsMicroseconds) {
   ASSERT_OK(back);
   EXPECT_EQ(*back, t);
   EXPECT_THAT(FromSqlDatetime("2026-11-18 07:06:40"), cs::testing::IsOk());
+}
+
+// The hand-written text of both directions is absl's, over times across DATETIME's
+// range, with every fraction length the server may send, and bad text is refused.
+TEST(SqlDatetimeTest, AgreesWithAbslOverRandomTimes) {
+  std::mt19937_64 rng(20261205);
+  const int64_t first = absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(1000, 1, 1, 0, 0, 0),
+                                                           absl::UTCTimeZone()));
+  const int64_t last = absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone()));
+  std::uniform_int_distribution<int64_t> micros(first, last);
+  for (int i = 0; i < 20000; ++i) {
+    const absl::Time t = absl::FromUnixMicros(micros(rng));
+    const std::string text = ToSqlDatetime(t);
+    ASSERT_EQ(text, absl::FormatTime("%Y-%m-%d %H:%M:%E6S", t, absl::UTCTimeZone()));
+    absl::StatusOr<absl::Time> back = FromSqlDatetime(text);
+    ASSERT_OK(back);
+    ASSERT_EQ(*back, t) << text;
+    // Shorter fractions, as DATETIME(0..5) columns send them, and none.
+    const size_t digits = static_cast<size_t>(i % 7);
+    const std::string shorter = digits == 0 ? text.substr(0, 19) : text.substr(0, 20 + digits);
+    absl::Time want;
+    std::string err;
+    ASSERT_TRUE(absl::ParseTime("%Y-%m-%d %H:%M:%E*S", shorter, absl::UTCTimeZone(), &want, &err));
+    back = FromSqlDatetime(shorter);
+    ASSERT_OK(back);
+    ASSERT_EQ(*back, want) << shorter;
+  }
+  // Before the epoch the fraction still counts up from the whole second.
+  EXPECT_EQ(ToSqlDatetime(absl::FromUnixMicros(-1)), "1969-12-31 23:59:59.999999");
+  // Outside DATETIME's years the text is absl's own.
+  const absl::Time early = absl::FromCivil(absl::CivilSecond(999, 5, 1, 0, 0, 0),
+                                           absl::UTCTimeZone());
+  EXPECT_EQ(ToSqlDatetime(early), absl::FormatTime("%Y-%m-%d %H:%M:%E6S", early,
+                                                   absl::UTCTimeZone()));
+  for (const char* bad : {"2026-02-30 00:00:00", "2026-13-01 00:00:00", "2026-11-18 24:00:00",
+                          "2026-11-18 07:06:40.", "2026-11-18 07:06:4x", "2026-11-18T07:06:40",
+                          "", "yesterday"}) {
+    EXPECT_FALSE(FromSqlDatetime(bad).ok()) << bad;
+  }
+  // absl's parser still takes what the fast path leaves to it.
+  absl::StatusOr<absl::Time> long_fraction = FromSqlDatetime("2026-11-18 07:06:40.123456789");
+  ASSERT_OK(long_fraction);
+  EXPECT_EQ(absl::ToUnixNanos(*long_fraction) % 1'000'000'000, 123456789);
 }
 
 }  // namespace

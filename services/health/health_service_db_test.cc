@@ -307,6 +307,20 @@ TEST_F(HealthServiceDbTest, UsageDeclineOpensAnAlertAndRecoveryResolvesIt) {
   ASSERT_OK(Record(Many("a1", SignalKind::kLogin, 40, 0)));  // 45 vs 40
   EXPECT_TRUE(health_->ListAlerts(q)->alerts.empty());
   EXPECT_THAT(EventKinds(seen), ::testing::Contains("ALERT_RESOLVED"));
+  // The resolution's event carries the alert as it stood, evidence included.
+  absl::StatusOr<std::vector<db::LoggedEvent>> events = db::ReadEvents(*pool_, seen, 1000);
+  ASSERT_OK(events);
+  int resolutions = 0;
+  for (const db::LoggedEvent& e : *events) {
+    if (e.kind != "ALERT_RESOLVED") continue;
+    cs::health::v1::Alert alert;
+    ASSERT_TRUE(alert.ParseFromString(e.payload));
+    if (alert.kind() != cs::health::v1::ALERT_KIND_USAGE_DECLINE) continue;
+    ++resolutions;
+    EXPECT_THAT(alert.evidence().at("previous"), DoubleNear(40, 1e-9));
+    EXPECT_THAT(alert.evidence().at("current"), DoubleNear(5, 1e-9));
+  }
+  EXPECT_EQ(resolutions, 1);
   q.open_only = false;
   ASSERT_EQ(health_->ListAlerts(q)->alerts.size(), 1u);
   EXPECT_TRUE(health_->ListAlerts(q)->alerts[0].resolved_at.has_value());
@@ -392,10 +406,29 @@ TEST_F(HealthServiceDbTest, FallingIntoRedPublishesTheBandChangeAndACriticalAler
   EXPECT_EQ(h->band, Band::kRed);
   EXPECT_THAT(EventKinds(seen), ::testing::Contains("BAND_CHANGED"));
   bool critical = false;
+  int64_t worsened = 0;
   for (const Alert& a : h->open_alerts) {
-    if (a.kind == AlertKind::kBandWorsened) critical = a.severity == Severity::kCritical;
+    if (a.kind == AlertKind::kBandWorsened) {
+      critical = a.severity == Severity::kCritical;
+      worsened = a.id;
+    }
   }
   EXPECT_TRUE(critical);
+
+  // Rescored while still RED: the alert stays open, as it was, since the band it
+  // worsened from (kept in its evidence) is still better than the one now.
+  clock_.Advance(absl::Hours(1));
+  ASSERT_OK(Record({MakeSignal("a1", SignalKind::kTicketOpened, 0)}));
+  absl::StatusOr<std::vector<Alert>> still = repo_->OpenAlerts("a1", clock_.Now());
+  ASSERT_OK(still);
+  int64_t still_open = 0;
+  for (const Alert& a : *still) {
+    if (a.kind == AlertKind::kBandWorsened) {
+      still_open = a.id;
+      EXPECT_EQ(a.summary, "band worsened from GREEN to RED");
+    }
+  }
+  EXPECT_EQ(still_open, worsened);
 }
 
 TEST_F(HealthServiceDbTest, AScorecardChangeRescoresEveryAccountInTheBackground) {

@@ -101,14 +101,21 @@ absl::StatusOr<StoredScore> ReadScore(sql::ResultSet& rs,
 constexpr char kAlertColumns[] =
     "alert_id, account_id, kind, severity, summary, evidence, opened_at, resolved_at";
 
-absl::StatusOr<Alert> ReadAlert(sql::ResultSet& rs) {
+// Reads the kAlertColumns (1-8) of a row. With `evidence_text`, the evidence is left
+// out of the alert and its stored text put there instead, for the caller to decode
+// only if it needs it (a rescore, for the few open alerts it resolves).
+absl::StatusOr<Alert> ReadAlert(sql::ResultSet& rs, std::string* evidence_text = nullptr) {
   Alert a;
   a.id = rs.getInt64(1);
   a.account_id = Str(rs, 2);
   a.kind = AlertKindFromName(Str(rs, 3)).value_or(AlertKind::kUnspecified);
   a.severity = SeverityFromName(Str(rs, 4)).value_or(Severity::kUnspecified);
   a.summary = Str(rs, 5);
-  a.evidence = DecodeEvidence(Str(rs, 6));
+  if (evidence_text != nullptr) {
+    *evidence_text = Str(rs, 6);
+  } else {
+    a.evidence = DecodeEvidence(Str(rs, 6));
+  }
   ASSIGN_OR_RETURN(a.opened_at, db::FromSqlDatetime(Str(rs, 7)));
   if (!rs.isNull(8)) {
     ASSIGN_OR_RETURN(absl::Time resolved, db::FromSqlDatetime(Str(rs, 8)));
@@ -1240,6 +1247,9 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
       }
     }
     std::map<std::string, std::vector<Alert>> open_alerts;
+    // The open alerts' stored evidence by alert id, decoded for those resolved; a
+    // worsened band's is decoded at once (the band it worsened from is in it).
+    std::map<int64_t, std::string> open_evidence;
     {
       // By the account's key, sorted here: with ORDER BY alert_id the optimizer would
       // walk alerts_open, every open alert of every account, once per round.
@@ -1249,9 +1259,12 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
                                              " AND open_flag = 1"));
       bind_ids(stmt, 1);
       ResultSetPtr rs(stmt.executeQuery());
+      std::string evidence;
       while (rs->next()) {
-        ASSIGN_OR_RETURN(Alert a, ReadAlert(*rs));
+        ASSIGN_OR_RETURN(Alert a, ReadAlert(*rs, &evidence));
         if (!in_round(a.account_id)) continue;
+        if (a.kind == AlertKind::kBandWorsened) a.evidence = DecodeEvidence(evidence);
+        open_evidence.emplace(a.id, std::move(evidence));
         open_alerts[a.account_id].push_back(std::move(a));
       }
       for (auto& [account_id, alerts] : open_alerts) {
@@ -1297,6 +1310,10 @@ absl::Status MySqlHealthRepository::RescoreInTransaction(db::Connection& conn,
         round_events.push_back({EventKind::kBandChanged, id, encoders_.score_change(c)});
       }
       for (Alert& a : out.alerts.resolved) {
+        auto stored = open_evidence.find(a.id);
+        if (a.evidence.empty() && stored != open_evidence.end()) {
+          a.evidence = DecodeEvidence(stored->second);
+        }
         round_events.push_back({EventKind::kAlertResolved, id, encoders_.alert(a)});
         resolved_alerts.push_back(std::move(a));
       }
