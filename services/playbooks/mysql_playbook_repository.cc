@@ -1793,21 +1793,22 @@ void MySqlPlaybookRepository::RememberKnown(const std::vector<KnownRow>& rows) {
 
 std::set<std::string> MySqlPlaybookRepository::ScoreOnlyKnownAccounts(
     const std::vector<HealthEvent>& events, int64_t cursor) {
-  std::map<std::string, std::vector<const HealthEvent*>> by_account;
-  for (const HealthEvent& e : events) {
-    if (e.sequence > cursor && !e.account_id.empty()) by_account[e.account_id].push_back(&e);
+  // Each account of the page, and whether every event of it so far qualifies.
+  std::map<std::string, bool> score_only;
+  {
+    std::lock_guard<std::mutex> lock(known_mu_);
+    for (const HealthEvent& e : events) {
+      if (e.sequence <= cursor || e.account_id.empty()) continue;
+      auto [it, first] = score_only.emplace(e.account_id, true);
+      if (!it->second) continue;
+      auto known = known_accounts_.find(KnownHash(e.account_id));
+      it->second = known != known_accounts_.end() && e.kind == HealthEventKind::kScoreChanged &&
+                   (e.tier.empty() || TierPrint(e.tier) == known->second);
+    }
   }
   std::set<std::string> out;
-  std::lock_guard<std::mutex> lock(known_mu_);
-  for (const auto& [id, account_events] : by_account) {
-    auto known = known_accounts_.find(KnownHash(id));
-    if (known == known_accounts_.end()) continue;
-    const bool score_only =
-        std::all_of(account_events.begin(), account_events.end(), [&](const HealthEvent* e) {
-          return e->kind == HealthEventKind::kScoreChanged &&
-                 (e->tier.empty() || TierPrint(e->tier) == known->second);
-        });
-    if (score_only) out.insert(out.end(), id);
+  for (const auto& [id, only] : score_only) {
+    if (only) out.insert(out.end(), id);
   }
   return out;
 }
