@@ -198,6 +198,40 @@ TEST_F(HealthCacheDbTest, TheRegulatedIndexAnswersAccountsNeverReadBefore) {
   EXPECT_EQ(replica.regulated_index()->size(), 2u);
 }
 
+// A write's event can reach a stream between the write's commit and the replica
+// dropping the account's flag. While the write is in flight the store answers, for
+// the index and for a flag the view cache holds from before the write alike.
+TEST_F(HealthCacheDbTest, AnAccountBeingWrittenIsAskedOfTheStoreUntilTheWriteEnds) {
+  using Ids = std::vector<std::string>;
+  using Set = std::set<std::string>;
+  AddAccount("a1");
+  AddAccount("a2");
+  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
+  HealthService indexed(&repo, &clock_);
+  indexed.EnableViewCache(100);
+  indexed.EnableRegulatedIndex();
+  ASSERT_OK(indexed.PollCacheInvalidations());
+  ASSERT_TRUE(indexed.regulated_index()->loaded());
+  ASSERT_OK(other_->PollCacheInvalidations());
+  EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{}));
+  EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{}));
+  EXPECT_EQ(other_->view_cache()->stats().fills, 2);  // the cache holds both flags
+
+  {
+    const HealthService::AccountWrite w1 = indexed.BeginAccountWrite("a1");
+    const HealthService::AccountWrite w2 = other_->BeginAccountWrite("a1");
+    SetIndustry("a1", Industry::kHealthcare);  // committed, the write not yet ended
+    EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{"a1"}));
+    EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{"a1"}));
+    EXPECT_EQ(Regulated(*other_, Ids{"a1"}), (Set{"a1"}));
+  }
+  // Ended: the flags from before the write are gone from the index and the cache.
+  EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{"a1"}));
+  EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{"a1"}));
+  ASSERT_OK(indexed.PollCacheInvalidations());
+  EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{"a1"}));
+}
+
 TEST_F(HealthCacheDbTest, AStaleTailMeansReadingThrough) {
   AddAccount("a1");
   ASSERT_OK(health_->RecordSignals({"RecordSignals", "", ""}, codec_, Logins("a1", 2), {}, false));
