@@ -104,6 +104,7 @@ grpc::Status AccountHealthHandler::ListEvents(grpc::ServerContext*,
       events_->ListEvents(request->after_sequence(), request->page_size());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (const Event& e : page->events) {
+    health_->EventAboutToBeRead(e);
     if (absl::Status s = EventToProto(e, response->add_events()); !s.ok()) return ToGrpcStatus(s);
   }
   response->set_last_sequence(page->last_sequence);
@@ -117,6 +118,7 @@ grpc::Status AccountHealthHandler::WatchEvents(
   EventService::WatchSink sink;
   sink.event = [&](const Event& e) {
     if (context->IsCancelled()) return false;
+    health_->EventAboutToBeRead(e);
     v1::WatchEventsResponse item;
     mapping_error = EventToProto(e, item.mutable_event());
     if (!mapping_error.ok()) return false;

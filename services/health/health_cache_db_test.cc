@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "services/health/health_db_fixture.h"
+#include "services/health/mysql_event_repository.h"
 
 namespace cs::health {
 namespace {
@@ -230,6 +231,44 @@ TEST_F(HealthCacheDbTest, AnAccountBeingWrittenIsAskedOfTheStoreUntilTheWriteEnd
   EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{"a1"}));
   ASSERT_OK(indexed.PollCacheInvalidations());
   EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{"a1"}));
+}
+
+// Another replica's industry change reaches a read of the event log (a stream, a
+// page) before this replica's tail step: the event drops the account's flag, so the
+// audit of that read asks the store. Events the tail has read already drop nothing.
+TEST_F(HealthCacheDbTest, AnIndustryChangeReadBeforeTheTailStepIsAskedOfTheStore) {
+  using Ids = std::vector<std::string>;
+  using Set = std::set<std::string>;
+  AddAccount("a1");
+  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
+  HealthService replica(&repo, &clock_);
+  replica.EnableViewCache(100);
+  replica.EnableRegulatedIndex();
+  ASSERT_OK(replica.PollCacheInvalidations());
+  EXPECT_EQ(Regulated(replica, Ids{"a1"}), (Set{}));
+
+  SetIndustry("a1", Industry::kHealthcare);  // through another replica
+  MySqlEventRepository log(pool_.get());
+  absl::StatusOr<std::vector<Event>> events = log.After(0, 1000);
+  ASSERT_OK(events);
+  ASSERT_FALSE(events->empty());
+  const Event& upserted = events->back();
+  ASSERT_EQ(upserted.kind, EventKind::kAccountUpserted);
+  ASSERT_EQ(upserted.account_id, "a1");
+  EXPECT_EQ(Regulated(replica, Ids{"a1"}), (Set{}));  // the index before its step
+  Event behind = upserted;
+  behind.sequence = 1;
+  replica.EventAboutToBeRead(behind);
+  EXPECT_EQ(Regulated(replica, Ids{"a1"}), (Set{}));
+  replica.EventAboutToBeRead(upserted);
+  EXPECT_EQ(Regulated(replica, Ids{"a1"}), (Set{"a1"}));
+
+  // Once the tail has read it, reading the event again drops nothing.
+  ASSERT_OK(replica.PollCacheInvalidations());
+  const int64_t fills = replica.view_cache()->stats().fills;
+  replica.EventAboutToBeRead(upserted);
+  EXPECT_EQ(Regulated(replica, Ids{"a1"}), (Set{"a1"}));
+  EXPECT_EQ(replica.view_cache()->stats().fills, fills);
 }
 
 TEST_F(HealthCacheDbTest, AStaleTailMeansReadingThrough) {

@@ -369,6 +369,7 @@ absl::Status HealthService::PollCacheInvalidations() {
     }
     regulated_->EndStep(step);
   }
+  tail_sequence_.store(tail_cursor_.event_sequence, std::memory_order_release);
   tail_ok_at_ns_.store(started, std::memory_order_release);
   return absl::OkStatus();
 }
@@ -412,6 +413,12 @@ HealthService::AccountWrite::~AccountWrite() {
 
 HealthService::AccountWrite HealthService::BeginAccountWrite(std::string account_id) {
   return AccountWrite(this, std::move(account_id));
+}
+
+void HealthService::EventAboutToBeRead(const Event& event) {
+  if (event.kind != EventKind::kAccountUpserted) return;
+  if (event.sequence <= tail_sequence_.load(std::memory_order_acquire)) return;
+  InvalidateCachedViews(event.account_id);
 }
 
 absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccounts(

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/db/idempotency.h"
+#include "services/health/event.h"
 #include "services/health/health.h"
 #include "services/health/health_cache.h"
 #include "services/health/health_repository.h"
@@ -143,6 +144,12 @@ class HealthService {
     std::string account_id_;
   };
   AccountWrite BeginAccountWrite(std::string account_id);
+  // A read (ListEvents, WatchEvents) is about to carry the event. An
+  // ACCOUNT_UPSERTED event past what this replica's tail has read (another replica's
+  // write, up to a tail step old) drops the account's views and flag, so the audit
+  // of that read asks the store instead of judging the account by its flag from
+  // before the write.
+  void EventAboutToBeRead(const Event& event);
   // nullptr when the cache is not enabled.
   const HealthViewCache* view_cache() const { return cache_.get(); }
   static constexpr absl::Duration kCacheTailStaleAfter = absl::Seconds(1);
@@ -211,6 +218,8 @@ class HealthService {
   HealthRepository::ChangeCursor tail_cursor_;
   // When the tail last caught up; the cache serves only while this is recent.
   std::atomic<int64_t> tail_ok_at_ns_{0};
+  // The last event sequence a successful tail step has applied (-1: none yet).
+  std::atomic<int64_t> tail_sequence_{-1};
 };
 
 }  // namespace cs::health

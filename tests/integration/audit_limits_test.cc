@@ -59,11 +59,13 @@ double SeriesValue(const std::string& page, const std::string& series) {
 
 // One service binary over mutual TLS with tokens for a writer, a reader, an
 // administrator and a principal held to 3 calls (rate=0.5/3), requests capped at
-// 64 KiB, and streams that check an unregulated account again after 1 s.
+// 64 KiB, and streams that check an unregulated account again after 1 s. `replica`
+// tells apart two processes of one service; `extra` flags are appended.
 class SecuredService {
  public:
-  SecuredService(const std::string& name, const std::string& binary, const std::string& db_uri) {
-    dir_ = absl::StrCat(::testing::TempDir(), "/audit-", name, "-", getpid());
+  SecuredService(const std::string& name, const std::string& binary, const std::string& db_uri,
+                 int replica = 0, const std::vector<std::string>& extra = {}) {
+    dir_ = absl::StrCat(::testing::TempDir(), "/audit-", name, "-", replica, "-", getpid());
     EXPECT_EQ(std::system(absl::StrCat(CS_MAKE_TEST_CA, " ", dir_).c_str()), 0);
     const std::string tokens = dir_ + "/tokens";
     WriteFile(tokens, TokenLine("writer", "crm-sync", name + ".write") +
@@ -72,15 +74,15 @@ class SecuredService {
                           TokenLine("limited", "batch-job", name + ".read", "rate=0.5/3"));
     port_ = FreePort();
     metrics_port_ = FreePort();
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            binary, absl::StrCat("--listen=127.0.0.1:", port_),
-            absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-            absl::StrCat("--db_uri=", db_uri), "--drain_timeout=2s",
-            "--tls_cert_file=" + dir_ + "/server.pem", "--tls_key_file=" + dir_ + "/server.key",
-            "--tls_client_ca_file=" + dir_ + "/ca.pem", "--auth_tokens_file=" + tokens,
-            "--max_receive_message_bytes=65536", "--audit_stream_recheck=1s"},
-        dir_ + "/service.log");
+    std::vector<std::string> args{
+        binary, absl::StrCat("--listen=127.0.0.1:", port_),
+        absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+        absl::StrCat("--db_uri=", db_uri), "--drain_timeout=2s",
+        "--tls_cert_file=" + dir_ + "/server.pem", "--tls_key_file=" + dir_ + "/server.key",
+        "--tls_client_ca_file=" + dir_ + "/ca.pem", "--auth_tokens_file=" + tokens,
+        "--max_receive_message_bytes=65536", "--audit_stream_recheck=1s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<ChildProcess>(args, dir_ + "/service.log");
     for (int i = 0; i < 300 && HttpGet("127.0.0.1", metrics_port_, "/metrics").empty(); ++i) {
       if (!process_->running()) break;
       absl::SleepFor(absl::Milliseconds(100));
@@ -176,9 +178,9 @@ class HealthAuditTest : public ::testing::Test {
   }
 
   grpc::Status Upsert(const std::string& account_id, hv1::Industry industry,
-                      const std::string& name = "Initech") {
+                      const std::string& name = "Initech", const std::string& request_id = "") {
     hv1::UpsertAccountRequest req;
-    req.set_request_id(absl::StrCat("upsert-", account_id));
+    req.set_request_id(request_id.empty() ? absl::StrCat("upsert-", account_id) : request_id);
     req.mutable_account()->set_account_id(account_id);
     req.mutable_account()->set_name(name);
     req.mutable_account()->set_employee_count(40);
@@ -194,15 +196,47 @@ class HealthAuditTest : public ::testing::Test {
     return service_->Call(absl::StrCat(kHealthService, "GetAccount"), token, req, &resp);
   }
 
-  // WatchEvents from the start of the log with the reader's token.
+  // WatchEvents from the start of the log with the reader's token (from `from`, or
+  // the fixture's service).
   std::unique_ptr<grpc::ClientReader<hv1::WatchEventsResponse>> Watch(
-      grpc::ClientContext& context) {
-    stub_ = hv1::AccountHealthService::NewStub(service_->channel());
+      grpc::ClientContext& context, SecuredService* from = nullptr) {
+    stub_ = hv1::AccountHealthService::NewStub((from != nullptr ? from : service_.get())->channel());
     context.AddMetadata("authorization", "Bearer reader");
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     hv1::WatchEventsRequest request;
     request.mutable_heartbeat_interval()->set_seconds(1);
     return stub_->WatchEvents(&context, request);
+  }
+
+  // acct-shop is created in e-commerce and streamed by `streaming`; 1.3 s later
+  // (past the recheck) it moves into healthcare through the fixture's service, and
+  // the stream's read of that move is recorded on the account, once.
+  void ExpectTheMoveIntoHealthcareRecordedOn(SecuredService& streaming) {
+    ASSERT_TRUE(Upsert("acct-shop", hv1::INDUSTRY_ECOMMERCE).ok());
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<hv1::WatchEventsResponse>> stream =
+        Watch(context, &streaming);
+    hv1::WatchEventsResponse item;
+    auto next_of = [&](const std::string& account) {
+      while (stream->Read(&item)) {
+        if (item.has_event() && item.event().account_id() == account) return true;
+      }
+      return false;
+    };
+    ASSERT_TRUE(next_of("acct-shop"));
+    absl::SleepFor(absl::Milliseconds(1300));
+    ASSERT_TRUE(
+        Upsert("acct-shop", hv1::INDUSTRY_HEALTHCARE, "Initech Pharmacy", "move-acct-shop").ok());
+    ASSERT_TRUE(next_of("acct-shop"));
+    EXPECT_EQ(item.event().kind(), hv1::EVENT_KIND_ACCOUNT_UPSERTED);
+    context.TryCancel();
+
+    cs::common::v1::AuditEventFilter reads = ForAccount("acct-shop");
+    reads.set_method(absl::StrCat(kHealthService, "WatchEvents"));
+    std::vector<AuditEvent> events = streaming.AuditOf(kHealthService, reads);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].principal(), "dashboards");
+    EXPECT_EQ(events[0].access(), cs::common::v1::AUDIT_ACCESS_READ);
   }
 
   static cs::common::v1::AuditEventFilter ForAccount(const std::string& account_id) {
@@ -329,37 +363,18 @@ TEST_F(HealthAuditTest, AStreamRecordsEachRegulatedAccountItCarriesOnce) {
 // in one later: the stream asks again once --audit_stream_recheck (1 s here) has
 // passed, and records the account's read from then on.
 TEST_F(HealthAuditTest, AnAccountThatBecomesRegulatedMidStreamIsRecordedAfterTheRecheck) {
-  ASSERT_TRUE(Upsert("acct-shop", hv1::INDUSTRY_ECOMMERCE).ok());
-  grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReader<hv1::WatchEventsResponse>> stream = Watch(context);
-  hv1::WatchEventsResponse item;
-  auto next_of = [&](const std::string& account) {
-    while (stream->Read(&item)) {
-      if (item.has_event() && item.event().account_id() == account) return true;
-    }
-    return false;
-  };
-  ASSERT_TRUE(next_of("acct-shop"));
-  absl::SleepFor(absl::Milliseconds(1300));
-  hv1::UpsertAccountRequest moved;
-  moved.set_request_id("move-acct-shop");
-  moved.mutable_account()->set_account_id("acct-shop");
-  moved.mutable_account()->set_name("Initech Pharmacy");
-  moved.mutable_account()->set_employee_count(40);
-  moved.mutable_account()->set_industry(hv1::INDUSTRY_HEALTHCARE);
-  hv1::UpsertAccountResponse resp;
-  ASSERT_TRUE(service_->Call(absl::StrCat(kHealthService, "UpsertAccount"), "writer", moved,
-                             &resp)
-                  .ok());
-  ASSERT_TRUE(next_of("acct-shop"));
-  context.TryCancel();
+  ExpectTheMoveIntoHealthcareRecordedOn(*service_);
+}
 
-  cs::common::v1::AuditEventFilter reads = ForAccount("acct-shop");
-  reads.set_method(absl::StrCat(kHealthService, "WatchEvents"));
-  std::vector<AuditEvent> events = service_->AuditOf(kHealthService, reads);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].principal(), "dashboards");
-  EXPECT_EQ(events[0].access(), cs::common::v1::AUDIT_ACCESS_READ);
+// The same move written through one replica and streamed by another, whose tail has
+// not read the write yet (it steps every 900 ms here, and the stream looks every
+// 100 ms): the event drops the account's flag on the streaming replica, so the read
+// that carries the event is recorded.
+TEST_F(HealthAuditTest, AnIndustryChangeStreamedByAnotherReplicaIsRecordedWithItsEvent) {
+  SecuredService replica("health", CS_HEALTH_SERVER, db_->uri(), 1,
+                         {"--health_view_cache_tail=900ms"});
+  ASSERT_TRUE(replica.Ready()) << replica.Log();
+  ExpectTheMoveIntoHealthcareRecordedOn(replica);
 }
 
 // A read of a regulated account whose row cannot be written is not served: a unary
