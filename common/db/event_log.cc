@@ -59,10 +59,10 @@ absl::StatusOr<std::vector<LoggedEvent>> ReadEvents(Pool& pool, int64_t after, i
     while (rs->next()) {
       LoggedEvent e;
       e.sequence = rs->getInt64(1);
-      e.kind = rs->getString(2);
-      e.subject_id = rs->getString(3);
-      ASSIGN_OR_RETURN(e.occurred_at, FromSqlDatetime(std::string(rs->getString(4))));
-      e.payload = rs->getString(5);
+      e.kind = GetString(*rs, 2);
+      e.subject_id = GetString(*rs, 3);
+      ASSIGN_OR_RETURN(e.occurred_at, GetTime(*rs, 4));
+      e.payload = GetString(*rs, 5);
       out.push_back(std::move(e));
     }
     return absl::OkStatus();

@@ -1,6 +1,8 @@
 #include "common/db/sql_values.h"
 
 #include <algorithm>
+#include <string>
+#include <utility>
 
 #include <cppconn/datatype.h>
 #include <cppconn/prepared_statement.h>
@@ -23,13 +25,19 @@ void SetOptionalDate(sql::PreparedStatement& stmt, int index,
 absl::StatusOr<std::optional<absl::CivilDay>> GetOptionalDate(sql::ResultSet& rs, int index) {
   if (rs.isNull(index)) return std::optional<absl::CivilDay>();
   absl::CivilDay day;
-  if (!absl::ParseCivilTime(std::string(rs.getString(index)), &day)) {
+  if (!absl::ParseCivilTime(GetString(rs, index), &day)) {
     return absl::InternalError("bad DATE value from the database");
   }
   return std::optional<absl::CivilDay>(day);
 }
 
-std::string GetString(sql::ResultSet& rs, int index) { return std::string(rs.getString(index)); }
+std::string GetString(sql::ResultSet& rs, int index) {
+  // getString builds an SQLString that owns the column's bytes; its string is taken,
+  // not copied. The SQLString is this function's own non-const object, so moving
+  // out of its member is defined; only its accessor is const.
+  sql::SQLString text = rs.getString(index);
+  return std::move(const_cast<std::string&>(static_cast<const std::string&>(text)));
+}
 
 absl::StatusOr<absl::Time> GetTime(sql::ResultSet& rs, int index) {
   return FromSqlDatetime(GetString(rs, index));

@@ -21,7 +21,7 @@ namespace {
 
 using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
 
-std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
+std::string Str(sql::ResultSet& rs, int i) { return db::GetString(rs, i); }
 
 absl::StatusOr<std::vector<FirstValueDefinition>> ReadDefinitions(db::Connection& conn,
                                                                   bool for_update) {

@@ -36,7 +36,7 @@ using ResultSetPtr = std::unique_ptr<sql::ResultSet>;
 
 std::string DayText(absl::CivilDay day) { return absl::FormatCivilTime(day); }
 
-std::string Str(sql::ResultSet& rs, int i) { return std::string(rs.getString(i)); }
+std::string Str(sql::ResultSet& rs, int i) { return db::GetString(rs, i); }
 
 absl::StatusOr<absl::CivilDay> ReadDay(sql::ResultSet& rs, int i) {
   absl::CivilDay day;
