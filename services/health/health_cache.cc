@@ -1,6 +1,6 @@
 #include "services/health/health_cache.h"
 
-#include <algorithm>
+#include <functional>
 
 namespace cs::health {
 
@@ -73,9 +73,14 @@ bool HealthViewCache::PutRegulated(const std::string& account_id, bool regulated
   return true;
 }
 
+uint64_t& HealthViewCache::StampOf(const std::string& account_id) {
+  // std::hash, not absl::Hash: the same slots in every process, so which accounts
+  // share one does not change from run to run.
+  return stamps_[std::hash<std::string>{}(account_id) % stamps_.size()];
+}
+
 bool HealthViewCache::FillAllowed(const std::string& account_id, uint64_t ticket) {
-  auto found = index_.find(account_id);
-  if (ticket < floor_ || (found != index_.end() && found->second->invalidated_at > ticket)) {
+  if (ticket < floor_ || StampOf(account_id) > ticket) {
     ++stats_.refused_fills;
     return false;
   }
@@ -85,12 +90,12 @@ bool HealthViewCache::FillAllowed(const std::string& account_id, uint64_t ticket
 void HealthViewCache::Invalidate(const std::string& account_id) {
   if (!enabled()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  List::iterator node = Touch(account_id);
-  node->scores.clear();
-  node->regulated.reset();
-  node->invalidated_at = ++epoch_;
+  if (auto it = index_.find(account_id); it != index_.end()) {
+    lru_.erase(it->second);
+    index_.erase(it);
+  }
+  StampOf(account_id) = ++epoch_;
   ++stats_.invalidations;
-  EvictOverCapacity();
 }
 
 void HealthViewCache::InvalidateAll() {
@@ -116,18 +121,14 @@ HealthViewCache::List::iterator HealthViewCache::Touch(const std::string& accoun
     lru_.splice(lru_.begin(), lru_, it->second);
     return it->second;
   }
-  lru_.push_front(Node{account_id, 0, {}, std::nullopt});
+  lru_.push_front(Node{account_id, {}, std::nullopt});
   index_.emplace(account_id, lru_.begin());
   return lru_.begin();
 }
 
 void HealthViewCache::EvictOverCapacity() {
   while (index_.size() > capacity_) {
-    Node& victim = lru_.back();
-    // A fill that started before this account's last invalidation can no longer be
-    // told apart from one that started after: refuse every such ticket.
-    floor_ = std::max(floor_, victim.invalidated_at);
-    index_.erase(victim.account_id);
+    index_.erase(lru_.back().account_id);
     lru_.pop_back();
     ++stats_.evictions;
   }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
@@ -27,10 +28,13 @@ namespace cs::health {
 // Fills race with invalidations: a reader that loaded the view from the database
 // before a write committed must not store it after the write's invalidation ran.
 // So a reader takes a ticket (BeginFill) before reading, and Put refuses the view
-// when the account was invalidated after that ticket. Invalidations leave a
-// tombstone in the LRU list for that; evicting a tombstone (or InvalidateAll)
-// raises a floor under which every ticket is refused, which keeps the rule exact
-// with bounded memory.
+// when the account was invalidated after that ticket. Each invalidation stamps the
+// epoch in one of kStampSlots slots chosen by the account id's hash, and a fill is
+// refused when its account's slot is newer than its ticket; InvalidateAll raises a
+// floor under which every ticket is refused. So an invalidation of an account the
+// cache does not hold (every account in a rescore) stores nothing, memory stays
+// bounded, and the only cost of two accounts sharing a slot is a fill refused
+// that could have been stored.
 class HealthViewCache {
  public:
   struct Stats {
@@ -39,8 +43,12 @@ class HealthViewCache {
     size_t accounts = 0;
   };
 
-  // capacity: accounts held (tombstones included). 0 disables the cache.
-  explicit HealthViewCache(size_t capacity) : capacity_(capacity) {}
+  // Invalidation stamps: 128 KiB, allocated only for an enabled cache.
+  static constexpr size_t kStampSlots = 16384;
+
+  // capacity: accounts held. 0 disables the cache.
+  explicit HealthViewCache(size_t capacity)
+      : capacity_(capacity), stamps_(capacity > 0 ? kStampSlots : 0, 0) {}
   HealthViewCache(const HealthViewCache&) = delete;
   HealthViewCache& operator=(const HealthViewCache&) = delete;
 
@@ -81,8 +89,6 @@ class HealthViewCache {
   };
   struct Node {
     std::string account_id;
-    // The epoch of the last invalidation of this account (0: none seen).
-    uint64_t invalidated_at = 0;
     std::map<std::string, Entry> scores;
     std::optional<bool> regulated;
   };
@@ -93,14 +99,17 @@ class HealthViewCache {
   void EvictOverCapacity();
   // True when a fill that took `ticket` may store for the account (lock held).
   bool FillAllowed(const std::string& account_id, uint64_t ticket);
+  // The account's invalidation stamp (lock held).
+  uint64_t& StampOf(const std::string& account_id);
 
   const size_t capacity_;
   mutable std::mutex mu_;
   List lru_;  // most recently used first
   absl::flat_hash_map<std::string, List::iterator> index_;
   uint64_t epoch_ = 1;
-  // Tickets below this are refused: an invalidation they might have missed was
-  // forgotten (its tombstone evicted) or covered every account.
+  // The epoch of the latest invalidation of any account hashed to each slot.
+  std::vector<uint64_t> stamps_;
+  // Tickets below this are refused: an invalidation covered every account.
   uint64_t floor_ = 0;
   Stats stats_;
 };

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace cs::health {
@@ -99,18 +100,33 @@ TEST(HealthViewCacheTest, RegulatedIsRememberedUntilTheAccountIsWritten) {
   ASSERT_TRUE(cache.Put("acme", "health", ViewWithScore(71), cache.BeginFill(), kLater, 0));
   ASSERT_TRUE(cache.PutRegulated("acme", false, cache.BeginFill()));
   EXPECT_NE(nullptr, cache.Get("acme", "health", kNow, 0));
-  EXPECT_EQ(cache.stats().accounts, 2u);
+  EXPECT_EQ(cache.stats().accounts, 1u);  // globex went with its invalidation
 }
 
-TEST(HealthViewCacheTest, EvictedTombstoneStillRefusesOlderFills) {
+TEST(HealthViewCacheTest, AnAccountNotHeldStillRefusesFillsOlderThanItsInvalidation) {
   HealthViewCache cache(2);
-  const uint64_t ticket = cache.BeginFill();
-  cache.Invalidate("acme");
-  // Two more accounts push acme's tombstone out of the cache.
   ASSERT_TRUE(cache.Put("b", "health", ViewWithScore(1), cache.BeginFill(), kLater, 0));
   ASSERT_TRUE(cache.Put("c", "health", ViewWithScore(2), cache.BeginFill(), kLater, 0));
-  EXPECT_GE(cache.stats().evictions, 1);
+  const uint64_t ticket = cache.BeginFill();
+  cache.Invalidate("acme");  // not held: nothing is stored for it
+  EXPECT_EQ(cache.stats().accounts, 2u);
+  EXPECT_EQ(cache.stats().evictions, 0);
   EXPECT_FALSE(cache.Put("acme", "health", ViewWithScore(71), ticket, kLater, 0));
+  // The accounts held stay, and keep taking fills that started before it.
+  EXPECT_NE(nullptr, cache.Get("b", "health", kNow, 0));
+  EXPECT_TRUE(cache.Put("c", "health", ViewWithScore(3), ticket, kLater, 0));
+}
+
+// A rescore invalidates every account, nearly all of them not held: the accounts
+// held stay held and nothing else is stored or evicted.
+TEST(HealthViewCacheTest, InvalidatingAccountsNotHeldStoresNothing) {
+  HealthViewCache cache(100);
+  ASSERT_TRUE(cache.Put("held", "health", ViewWithScore(1), cache.BeginFill(), kLater, 0));
+  for (int i = 0; i < 10000; ++i) cache.Invalidate(absl::StrCat("rescored-", i));
+  EXPECT_EQ(cache.stats().accounts, 1u);
+  EXPECT_EQ(cache.stats().evictions, 0);
+  EXPECT_EQ(cache.stats().invalidations, 10000);
+  EXPECT_NE(nullptr, cache.Get("held", "health", kNow, 0));
 }
 
 TEST(HealthViewCacheTest, InvalidateAllRefusesEveryEarlierFill) {
