@@ -255,6 +255,40 @@ TEST(CounterWindowTest, MonthsAddedStraightToAWindowMatchRowsWindowed) {
   EXPECT_EQ(added.Sum("logins", absl::CivilDay(2026, 11, 1), absl::CivilDay(2026, 11, 2)), 0);
 }
 
+// Counters first seen in any name order, names around the feature prefix, and a
+// window added to after it was sealed: it seals again and answers for every value.
+TEST(CounterWindowTest, NamesInAnyOrderAndAddingAfterASealAnswerForEveryValue) {
+  const absl::CivilDay d(2026, 11, 1);
+  CounterWindow w;
+  w.Add(d + 3, "zeta", 1);
+  w.Add(d + 1, "feature:b", 2);
+  w.Add(d + 2, "feature", 4);
+  w.Add(d + 1, "featurez", 8);
+  w.Add(d, "feature:a", 16);
+  w.Add(d + 3, "alpha", 32);
+  w.Add(d, "zeta", 64);
+  w.Seal();
+  EXPECT_EQ(w.Sum("zeta", d, d + 5), 65);
+  EXPECT_EQ(w.LastDayWith("zeta", d + 2), d);
+  EXPECT_EQ(w.FeaturesUsed(d, d + 5), (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(w.FeaturesUsed(d + 1, d + 5), std::set<std::string>{"b"});
+  EXPECT_EQ(w.Sum("feature", d, d + 5), 4);
+  EXPECT_EQ(w.Sum("featurez", d, d + 5), 8);
+
+  w.Add(d + 4, "zeta", 128);  // a counter the window has
+  w.Add(d + 3, "beta", 256);  // and one it has not
+  w.Add(d, "zeta", 512);      // a day it has
+  w.Seal();
+  EXPECT_EQ(w.Sum("zeta", d, d + 5), 705);
+  EXPECT_EQ(w.Sum("zeta", d, d), 576);
+  EXPECT_EQ(w.Sum("beta", d, d + 5), 256);
+  EXPECT_EQ(w.Sum("alpha", d, d + 5), 32);
+  EXPECT_EQ(w.LastDayWith("zeta", d + 9), d + 4);
+  EXPECT_FALSE(w.empty());
+  EXPECT_TRUE(CounterWindow().empty());
+  EXPECT_EQ(CounterWindow().Sum("zeta", d, d + 5), 0);
+}
+
 // Whole numbers are read without SimpleAtod; every value reads as SimpleAtod reads it.
 TEST(CounterPackTest, WholeNumbersAndOtherValuesReadAsSimpleAtodReadsThem) {
   const char* values[] = {"0",   "7",    "007",  "999999999999999", "1000000000000000",
