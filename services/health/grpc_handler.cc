@@ -38,14 +38,13 @@ grpc::Status AccountHealthHandler::UpsertAccount(grpc::ServerContext*,
                                                  v1::UpsertAccountResponse* response) {
   absl::StatusOr<Account> account = AccountFromProto(request->account());
   if (!account.ok()) return ToGrpcStatus(account.status());
-  // The account's tier and lifecycle are part of its health view (churn risk), and
-  // its industry decides the audit of its reads: the write drops them when it ends.
-  const HealthService::AccountWrite write =
-      health_->BeginAccountWrite(request->account().account_id());
   absl::StatusOr<UpsertAccountResult> result = accounts_->UpsertAccount(
       WriteKeyOf("UpsertAccount", *request, request->request_id()), upsert_codec_,
       *std::move(account));
   if (!result.ok()) return ToGrpcStatus(result.status());
+  // The account's tier and lifecycle are part of its health view (churn risk). A
+  // stream may carry the write's event before this: EventAboutToBeRead covers it.
+  health_->InvalidateCachedViews(request->account().account_id());
   UpsertResultToProto(*result, response);
   return grpc::Status::OK;
 }

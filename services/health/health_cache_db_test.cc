@@ -64,8 +64,32 @@ class HealthCacheDbTest : public HealthDbFixture {
     ASSERT_OK(accounts_->UpsertAccount({"UpsertAccount", "", ""}, upsert_codec_, a));
   }
 
+  // A third replica with the view cache and the regulated index, its tail stepped
+  // once (which loads the index).
+  HealthService& IndexedReplica() {
+    indexed_repo_ = std::make_unique<MySqlHealthRepository>(pool_.get(), &clock_, HealthEncoders());
+    indexed_ = std::make_unique<HealthService>(indexed_repo_.get(), &clock_);
+    indexed_->EnableViewCache(100);
+    indexed_->EnableRegulatedIndex();
+    EXPECT_OK(indexed_->PollCacheInvalidations());
+    return *indexed_;
+  }
+
+  // The newest event of the log, which must be an ACCOUNT_UPSERTED of a1.
+  Event LastEvent() {
+    MySqlEventRepository log(pool_.get());
+    absl::StatusOr<std::vector<Event>> events = log.After(0, 1000);
+    EXPECT_OK(events);
+    if (!events.ok() || events->empty()) return Event();
+    EXPECT_EQ(events->back().kind, EventKind::kAccountUpserted);
+    EXPECT_EQ(events->back().account_id, "a1");
+    return events->back();
+  }
+
   std::unique_ptr<MySqlHealthRepository> other_repo_;
   std::unique_ptr<HealthService> other_;
+  std::unique_ptr<MySqlHealthRepository> indexed_repo_;
+  std::unique_ptr<HealthService> indexed_;
   db::ResultCodec<IngestResult> codec_;
   int next_event_ = 0;
 };
@@ -199,34 +223,31 @@ TEST_F(HealthCacheDbTest, TheRegulatedIndexAnswersAccountsNeverReadBefore) {
   EXPECT_EQ(replica.regulated_index()->size(), 2u);
 }
 
-// A write's event can reach a stream between the write's commit and the replica
-// dropping the account's flag. While the write is in flight the store answers, for
-// the index and for a flag the view cache holds from before the write alike.
-TEST_F(HealthCacheDbTest, AnAccountBeingWrittenIsAskedOfTheStoreUntilTheWriteEnds) {
+// This replica's own write: its event can reach a stream between the commit and the
+// handler dropping the account's views. The event drops them first, for the index
+// and for a flag the view cache holds from before the write alike.
+TEST_F(HealthCacheDbTest, AnOwnWritesEventReadBeforeItsViewsDropIsAskedOfTheStore) {
   using Ids = std::vector<std::string>;
   using Set = std::set<std::string>;
   AddAccount("a1");
   AddAccount("a2");
-  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
-  HealthService indexed(&repo, &clock_);
-  indexed.EnableViewCache(100);
-  indexed.EnableRegulatedIndex();
-  ASSERT_OK(indexed.PollCacheInvalidations());
+  HealthService& indexed = IndexedReplica();
   ASSERT_TRUE(indexed.regulated_index()->loaded());
   ASSERT_OK(other_->PollCacheInvalidations());
   EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{}));
   EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{}));
   EXPECT_EQ(other_->view_cache()->stats().fills, 2);  // the cache holds both flags
 
-  {
-    const HealthService::AccountWrite w1 = indexed.BeginAccountWrite("a1");
-    const HealthService::AccountWrite w2 = other_->BeginAccountWrite("a1");
-    SetIndustry("a1", Industry::kHealthcare);  // committed, the write not yet ended
-    EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{"a1"}));
-    EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{"a1"}));
-    EXPECT_EQ(Regulated(*other_, Ids{"a1"}), (Set{"a1"}));
-  }
-  // Ended: the flags from before the write are gone from the index and the cache.
+  SetIndustry("a1", Industry::kHealthcare);  // committed, the views not yet dropped
+  const Event upserted = LastEvent();
+  indexed.EventAboutToBeRead(upserted);
+  other_->EventAboutToBeRead(upserted);
+  EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{"a1"}));
+  EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{"a1"}));
+  EXPECT_EQ(Regulated(*other_, Ids{"a1"}), (Set{"a1"}));
+  // The handler's drop, and the tail's step, change nothing of that.
+  indexed.InvalidateCachedViews("a1");
+  other_->InvalidateCachedViews("a1");
   EXPECT_EQ(Regulated(indexed, Ids{"a1", "a2"}), (Set{"a1"}));
   EXPECT_EQ(Regulated(*other_, Ids{"a1", "a2"}), (Set{"a1"}));
   ASSERT_OK(indexed.PollCacheInvalidations());
@@ -240,21 +261,11 @@ TEST_F(HealthCacheDbTest, AnIndustryChangeReadBeforeTheTailStepIsAskedOfTheStore
   using Ids = std::vector<std::string>;
   using Set = std::set<std::string>;
   AddAccount("a1");
-  MySqlHealthRepository repo(pool_.get(), &clock_, HealthEncoders());
-  HealthService replica(&repo, &clock_);
-  replica.EnableViewCache(100);
-  replica.EnableRegulatedIndex();
-  ASSERT_OK(replica.PollCacheInvalidations());
+  HealthService& replica = IndexedReplica();
   EXPECT_EQ(Regulated(replica, Ids{"a1"}), (Set{}));
 
   SetIndustry("a1", Industry::kHealthcare);  // through another replica
-  MySqlEventRepository log(pool_.get());
-  absl::StatusOr<std::vector<Event>> events = log.After(0, 1000);
-  ASSERT_OK(events);
-  ASSERT_FALSE(events->empty());
-  const Event& upserted = events->back();
-  ASSERT_EQ(upserted.kind, EventKind::kAccountUpserted);
-  ASSERT_EQ(upserted.account_id, "a1");
+  const Event upserted = LastEvent();
   EXPECT_EQ(Regulated(replica, Ids{"a1"}), (Set{}));  // the index before its step
   Event behind = upserted;
   behind.sequence = 1;

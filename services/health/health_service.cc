@@ -394,27 +394,6 @@ std::vector<std::string> TakeKnown(const std::vector<std::string>& ids,
 
 }  // namespace
 
-HealthService::AccountWrite::AccountWrite(HealthService* service, std::string account_id)
-    : service_(service), account_id_(std::move(account_id)) {
-  std::lock_guard<std::mutex> lock(service_->writes_mu_);
-  ++service_->writes_in_flight_[account_id_];
-  service_->writes_running_.fetch_add(1, std::memory_order_acq_rel);
-}
-
-HealthService::AccountWrite::~AccountWrite() {
-  // Dropped first: once the write is no longer in flight, the index and the cache
-  // answer for the account again, and they must not answer from before the write.
-  service_->InvalidateCachedViews(account_id_);
-  std::lock_guard<std::mutex> lock(service_->writes_mu_);
-  auto it = service_->writes_in_flight_.find(account_id_);
-  if (--it->second == 0) service_->writes_in_flight_.erase(it);
-  service_->writes_running_.fetch_sub(1, std::memory_order_acq_rel);
-}
-
-HealthService::AccountWrite HealthService::BeginAccountWrite(std::string account_id) {
-  return AccountWrite(this, std::move(account_id));
-}
-
 void HealthService::EventAboutToBeRead(const Event& event) {
   if (event.kind != EventKind::kAccountUpserted) return;
   if (event.sequence <= tail_sequence_.load(std::memory_order_acquire)) return;
@@ -422,27 +401,6 @@ void HealthService::EventAboutToBeRead(const Event& event) {
 }
 
 absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccounts(
-    const std::vector<std::string>& account_ids) {
-  if (writes_running_.load(std::memory_order_acquire) == 0) {
-    return RegulatedAccountsSettled(account_ids);
-  }
-  std::vector<std::string> settled;
-  std::vector<std::string> writing;
-  {
-    std::lock_guard<std::mutex> lock(writes_mu_);
-    for (const std::string& id : account_ids) {
-      (writes_in_flight_.contains(id) ? writing : settled).push_back(id);
-    }
-  }
-  if (writing.empty()) return RegulatedAccountsSettled(account_ids);
-  ASSIGN_OR_RETURN(std::set<std::string> out, repository_->RegulatedAccountsIn(writing));
-  if (settled.empty()) return out;
-  ASSIGN_OR_RETURN(std::set<std::string> rest, RegulatedAccountsSettled(settled));
-  out.insert(rest.begin(), rest.end());
-  return out;
-}
-
-absl::StatusOr<std::set<std::string>> HealthService::RegulatedAccountsSettled(
     const std::vector<std::string>& account_ids) {
   std::set<std::string> out;
   const std::vector<std::string>* asked = &account_ids;

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/db/idempotency.h"
@@ -119,36 +118,14 @@ class HealthService {
   // account service's, by this replica).
   void InvalidateCachedViews(const std::string& account_id);
   // Which of the accounts are in a regulated industry, for the audit of reads:
-  // answered from the view cache while its tail is fresh, else from the store. An
-  // account with a write of this replica in flight (BeginAccountWrite) is always
-  // asked of the store.
+  // answered from the view cache while its tail is fresh, else from the store.
   absl::StatusOr<std::set<std::string>> RegulatedAccounts(
       const std::vector<std::string>& account_ids);
-
-  // An account write of this replica, from before it starts until its cached views
-  // and regulated flag are dropped. The write's event can reach a WatchEvents stream
-  // between its commit and that drop, and the audit of the stream must not judge the
-  // account by the flag from before the write; so while the write runs the store
-  // answers for the account. Ending it drops the account's views
-  // (InvalidateCachedViews).
-  class AccountWrite {
-   public:
-    AccountWrite(const AccountWrite&) = delete;
-    AccountWrite& operator=(const AccountWrite&) = delete;
-    ~AccountWrite();
-
-   private:
-    friend class HealthService;
-    AccountWrite(HealthService* service, std::string account_id);
-    HealthService* service_;
-    std::string account_id_;
-  };
-  AccountWrite BeginAccountWrite(std::string account_id);
   // A read (ListEvents, WatchEvents) is about to carry the event. An
   // ACCOUNT_UPSERTED event past what this replica's tail has read (another replica's
-  // write, up to a tail step old) drops the account's views and flag, so the audit
-  // of that read asks the store instead of judging the account by its flag from
-  // before the write.
+  // write up to a tail step old, or this replica's own before its handler has dropped
+  // the views) drops the account's views and flag, so the audit of that read asks
+  // the store instead of judging the account by its flag from before the write.
   void EventAboutToBeRead(const Event& event);
   // nullptr when the cache is not enabled.
   const HealthViewCache* view_cache() const { return cache_.get(); }
@@ -185,9 +162,6 @@ class HealthService {
                                              const std::string& score_name, absl::Time now,
                                              const std::optional<StoredChurnModel>& model);
   bool CacheUsable();
-  // RegulatedAccounts for accounts with no write of this replica in flight.
-  absl::StatusOr<std::set<std::string>> RegulatedAccountsSettled(
-      const std::vector<std::string>& account_ids);
   // The tail caught up within kCacheTailStaleAfter.
   bool TailFresh() const;
   // Stores the batch (or replays the stored answer) and drops the cached views of the
@@ -210,10 +184,6 @@ class HealthService {
   std::unique_ptr<HealthViewCache> cache_;
   std::unique_ptr<PortfolioTracker> portfolio_;
   std::unique_ptr<RegulatedIndex> regulated_;
-  // Accounts with an AccountWrite running, and how many each.
-  std::mutex writes_mu_;
-  absl::flat_hash_map<std::string, int> writes_in_flight_;
-  std::atomic<int> writes_running_{0};
   std::mutex tail_mu_;  // one tail step at a time (the tail thread, the rescore worker)
   HealthRepository::ChangeCursor tail_cursor_;
   // When the tail last caught up; the cache serves only while this is recent.
