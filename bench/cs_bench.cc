@@ -209,10 +209,13 @@ struct IngestResult {
   Latencies latency;
 };
 
-// The load runs until `hold` returns.
+// The load runs until `hold` returns; `hold` is given the count of signals accepted
+// so far, which the clients keep current.
 IngestResult RunIngest(const std::string& addr, int accounts, int concurrency, int batch,
-                       const std::function<void()>& hold, const std::string& run_tag) {
+                       const std::function<void(const std::atomic<int64_t>&)>& hold,
+                       const std::string& run_tag) {
   IngestResult total;
+  std::atomic<int64_t> accepted{0};
   std::mutex mu;
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -244,6 +247,7 @@ IngestResult RunIngest(const std::string& addr, int accounts, int concurrency, i
           continue;
         }
         mine.accepted += response.accepted();
+        accepted.fetch_add(response.accepted(), std::memory_order_relaxed);
       }
       std::lock_guard<std::mutex> lock(mu);
       total.accepted += mine.accepted;
@@ -252,7 +256,7 @@ IngestResult RunIngest(const std::string& addr, int accounts, int concurrency, i
       total.latency.Merge(mine.latency);
     });
   }
-  hold();
+  hold(accepted);
   stop = true;
   for (auto& th : threads) th.join();
   total.seconds = Seconds(Clock::now() - start);
@@ -517,6 +521,36 @@ absl::StatusOr<double> InsertBaseline(const cs::DbConfig& base, int rows) {
   return (rows / 1000 * 1000) / seconds;
 }
 
+// The services' processes the ingest and rescore scenarios sample the CPU of.
+std::map<std::string, int> ServicePids() {
+  return {{"health", absl::GetFlag(FLAGS_health_pid)},
+          {"playbooks", absl::GetFlag(FLAGS_playbooks_pid)},
+          {"mariadb", absl::GetFlag(FLAGS_mariadb_pid)}};
+}
+
+// Reports `name`: the CPU health, playbooks and the database server used between
+// two samples (the `span` the note names) per unit of work (an account rescored, a
+// signal accepted), with each one's share and the whole machine's busy time in the
+// note.
+void ReportCpuPer(const CpuSample& from, const CpuSample& to, int64_t units,
+                  const std::string& figure, const std::string& span) {
+  const std::map<std::string, double> per = CpuMicrosPer(from, to, static_cast<double>(units));
+  double sum = 0;
+  std::vector<std::string> parts;
+  for (const auto& [name, pid] : ServicePids()) {
+    auto it = per.find(name);
+    if (it == per.end()) continue;
+    sum += it->second;
+    parts.push_back(absl::StrFormat("%s %.1f", name, it->second));
+  }
+  if (parts.empty()) return;  // no process ids given
+  if (auto machine = per.find(""); machine != per.end()) {
+    parts.push_back(absl::StrFormat("machine busy %.1f", machine->second));
+  }
+  Report(figure, sum, "us",
+         absl::StrCat(absl::StrJoin(parts, ", "), " (", span, ")"));
+}
+
 bool IngestScenario(const cs::DbConfig& db) {
   std::printf("ingest: durable RecordSignals, %d clients, batches of %d, %s\n",
               absl::GetFlag(FLAGS_concurrency), absl::GetFlag(FLAGS_batch),
@@ -538,11 +572,14 @@ bool IngestScenario(const cs::DbConfig& db) {
   Latencies fresh;
   std::thread prober([&] { fresh = RunFreshnessProbes(addr, probing, tag); });
   PlaybookProbeResult band_to_run;
+  CpuSample cpu_from;
+  CpuSample cpu_to;
+  int64_t cpu_signals = 0;
   // The load lasts --duration, or longer until the last playbook probe is done.
   IngestResult r = RunIngest(
       addr, absl::GetFlag(FLAGS_accounts), absl::GetFlag(FLAGS_concurrency),
       absl::GetFlag(FLAGS_batch),
-      [&] {
+      [&](const std::atomic<int64_t>& accepted) {
         std::thread playbook_prober;
         if (playbooks != nullptr) {
           playbook_prober = std::thread([&] {
@@ -551,7 +588,11 @@ bool IngestScenario(const cs::DbConfig& db) {
                                             absl::GetFlag(FLAGS_playbook_probe_interval));
           });
         }
+        cpu_from = SampleCpu(ServicePids());
+        const int64_t accepted_from = accepted.load();
         absl::SleepFor(absl::GetFlag(FLAGS_duration));
+        cpu_to = SampleCpu(ServicePids());
+        cpu_signals = accepted.load() - accepted_from;
         if (playbook_prober.joinable()) playbook_prober.join();
       },
       tag);
@@ -560,6 +601,10 @@ bool IngestScenario(const cs::DbConfig& db) {
   const double rate = r.accepted / r.seconds;
   Report("ingest.service_signals_per_s", rate, "signals/s",
          absl::StrFormat("%d signals, %d requests, %d errors", r.accepted, r.requests, r.errors));
+  if (cpu_signals > 0) {
+    ReportCpuPer(cpu_from, cpu_to, cpu_signals, "ingest.cpu_us_per_signal",
+                 "per signal accepted while the load ran for --duration");
+  }
   Report("ingest.request_p50_ms", r.latency.Percentile(50) / 1000, "ms");
   Report("ingest.request_p99_ms", r.latency.Percentile(99) / 1000, "ms");
   Report("freshness.visible_p50_ms", fresh.Percentile(50) / 1000, "ms",
@@ -936,36 +981,6 @@ absl::Status SeedRescoreAccounts(cs::db::Pool& pool, int n) {
   });
 }
 
-// The services' processes the rescore scenario samples the CPU of.
-std::map<std::string, int> ServicePids() {
-  return {{"health", absl::GetFlag(FLAGS_health_pid)},
-          {"playbooks", absl::GetFlag(FLAGS_playbooks_pid)},
-          {"mariadb", absl::GetFlag(FLAGS_mariadb_pid)}};
-}
-
-// Reports `prefix`.cpu_us_per_account: the CPU health, playbooks and the database
-// server used between two samples (the pass and its consumption, the `span` the
-// note names), per account rescored, with each one's share and the whole
-// machine's busy time in the note.
-void ReportPassCpu(const CpuSample& from, const CpuSample& to, int64_t accounts,
-                   const std::string& prefix, const std::string& span) {
-  const std::map<std::string, double> per = CpuMicrosPer(from, to, static_cast<double>(accounts));
-  double sum = 0;
-  std::vector<std::string> parts;
-  for (const auto& [name, pid] : ServicePids()) {
-    auto it = per.find(name);
-    if (it == per.end()) continue;
-    sum += it->second;
-    parts.push_back(absl::StrFormat("%s %.1f", name, it->second));
-  }
-  if (parts.empty()) return;  // no process ids given
-  if (auto machine = per.find(""); machine != per.end()) {
-    parts.push_back(absl::StrFormat("machine busy %.1f", machine->second));
-  }
-  Report(prefix + ".cpu_us_per_account", sum, "us",
-         absl::StrCat(absl::StrJoin(parts, ", "), " (", span, ")"));
-}
-
 // Waits, after a rescore job ended, for the playbooks service's health consumer to
 // apply every event health had published by then, and reports that moment, from
 // the same start as the job, as `prefix`.consumer_caught_up_seconds. The consumer
@@ -1012,7 +1027,7 @@ bool ConsumerCaughtUp(cs::db::Pool& health, Clock::time_point start, const std::
 // One scorecard change, timed from UpdateScorecard to the end of the rescore job it
 // queues; reports `prefix`.wall_seconds and `prefix`.accounts_per_s, then
 // `prefix`.consumer_caught_up_seconds (ConsumerCaughtUp) and, given the processes'
-// ids, `prefix`.cpu_us_per_account over the same span (ReportPassCpu).
+// ids, `prefix`.cpu_us_per_account over the same span (ReportCpuPer).
 bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& pool, int n,
                           const std::string& prefix) {
   hv1::GetScorecardRequest get;
@@ -1060,7 +1075,7 @@ bool TimedScorecardChange(hv1::AccountHealthService::Stub& stub, cs::db::Pool& p
   Report(prefix + ".accounts_per_s", done / seconds, "accounts/s");
   if (!finished || done < n) return false;
   if (!ConsumerCaughtUp(pool, start, prefix)) return false;
-  ReportPassCpu(cpu_start, SampleCpu(ServicePids()), done, prefix,
+  ReportCpuPer(cpu_start, SampleCpu(ServicePids()), done, prefix + ".cpu_us_per_account",
                 absl::GetFlag(FLAGS_playbooks_addr).empty() ? "to the job's end"
                                                              : "to the consumer's catch-up");
   return true;

@@ -284,17 +284,17 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Connection&)>&
     if (!lease.ok()) return lease.status();
     Connection& conn = **lease;
     bool began = false;
+    // An explicit transaction under autocommit: one round trip to begin it and none
+    // after its end, where switching autocommit off and on again takes two.
     try {
-      conn.raw().setAutoCommit(false);
+      conn.Execute("START TRANSACTION");
       began = true;
       absl::Status s = fn(conn);
       if (s.ok()) {
-        conn.raw().commit();
-        conn.raw().setAutoCommit(true);
+        conn.Execute("COMMIT");
         return s;
       }
-      conn.raw().rollback();
-      conn.raw().setAutoCommit(true);
+      conn.Execute("ROLLBACK");
       last = s;
     } catch (const sql::SQLException& e) {
       last = MapSqlError(e, "transaction");
@@ -305,8 +305,7 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Connection&)>&
       }
       if (began) {
         try {
-          conn.raw().rollback();
-          conn.raw().setAutoCommit(true);
+          conn.Execute("ROLLBACK");
         } catch (const sql::SQLException&) {
           conn.MarkBroken();
         }

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -109,6 +110,49 @@ absl::Status SelectOne(Pool& pool) {
     c.Execute("SELECT 1");
     return absl::OkStatus();
   });
+}
+
+// The session's statement counters of the connection `pool` lends next (size 1).
+std::map<std::string, int64_t> SessionCounts(Pool& pool) {
+  std::map<std::string, int64_t> out;
+  EXPECT_OK(pool.Run([&](Connection& c) {
+    std::unique_ptr<sql::ResultSet> rs(
+        c.Prepare("SHOW SESSION STATUS WHERE Variable_name IN"
+                  " ('Com_begin', 'Com_commit', 'Com_rollback', 'Com_set_option')")
+            .executeQuery());
+    while (rs->next()) out[std::string(rs->getString(1))] = rs->getInt64(2);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// A transaction begins with one statement and ends with its COMMIT or ROLLBACK:
+// the session stays in autocommit, so no statement switches it off and on again.
+TEST_F(PoolTest, ATransactionIsOneStatementToBeginAndOneToEnd) {
+  DbConfig one = db_->config();
+  one.pool_size = 1;
+  Pool pool(one);
+  const std::map<std::string, int64_t> before = SessionCounts(pool);
+  ASSERT_OK(pool.InTransaction([](Connection& c) {
+    Insert(c, 1);
+    return absl::OkStatus();
+  }));
+  EXPECT_THAT(pool.InTransaction([](Connection& c) {
+    Insert(c, 2);
+    return absl::AbortedError("conflict");
+  }, /*attempts=*/1),
+              StatusIs(absl::StatusCode::kAborted));
+  std::map<std::string, int64_t> after = SessionCounts(pool);
+  EXPECT_EQ(after["Com_begin"] - before.at("Com_begin"), 2);
+  EXPECT_EQ(after["Com_commit"] - before.at("Com_commit"), 1);
+  EXPECT_EQ(after["Com_rollback"] - before.at("Com_rollback"), 1);
+  EXPECT_EQ(after["Com_set_option"] - before.at("Com_set_option"), 0);
+  // Outside a transaction each statement commits on its own, as before.
+  ASSERT_OK(pool.Run([](Connection& c) {
+    Insert(c, 3);
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(Count(), 2);
 }
 
 TEST_F(PoolTest, ReplacesAConnectionTheServerKilled) {

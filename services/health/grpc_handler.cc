@@ -148,7 +148,7 @@ grpc::Status AccountHealthHandler::RecordSignals(grpc::ServerContext*,
       WriteKeyOf("RecordSignals", *request, request->request_id()), ingest_codec_,
       SignalsFromProto(*request), SignalPrinter(*request), request->atomic());
   if (!result.ok()) return ToGrpcStatus(result.status());
-  RecordSignalsResultToProto(*result, response);
+  MoveIngestResultToProto(*std::move(result), response);
   return grpc::Status::OK;
 }
 
@@ -160,7 +160,7 @@ grpc::Status AccountHealthHandler::TrackEvents(grpc::ServerContext*,
                            ingest_codec_, TrackEventsFromProto(*request), request->atomic(),
                            TrackEventPrinter(*request));
   if (!result.ok()) return ToGrpcStatus(result.status());
-  TrackEventsResultToProto(*result, response);
+  MoveIngestResultToProto(*std::move(result), response);
   return grpc::Status::OK;
 }
 

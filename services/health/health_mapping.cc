@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -53,15 +54,22 @@ void SetNextBeforeId(int64_t next_before_id, cs::common::v1::PageResponse* out) 
   if (next_before_id != 0) out->set_next_page_token(EncodePageToken(absl::StrCat(next_before_id)));
 }
 
-template <typename Response>
-void IngestResultToResponse(const IngestResult& r, Response* out, bool event_ids = true) {
+// Copies the acks of `r`, or moves their strings when `r` is an rvalue.
+template <typename Result, typename Response>
+void IngestResultToResponse(Result&& r, Response* out, bool event_ids = true) {
+  constexpr bool kTake = std::is_rvalue_reference_v<Result&&>;
   out->mutable_acks()->Reserve(static_cast<int>(r.acks.size()));
-  for (const RecordAck& ack : r.acks) {
+  for (auto& ack : r.acks) {
     v1::RecordAck* p = out->add_acks();
     p->set_index(ack.index);
-    if (event_ids) p->set_event_id(ack.event_id);
+    if constexpr (kTake) {
+      if (event_ids) p->set_event_id(std::move(ack.event_id));
+      p->set_reason(std::move(ack.reason));
+    } else {
+      if (event_ids) p->set_event_id(ack.event_id);
+      p->set_reason(ack.reason);
+    }
     p->set_outcome(static_cast<v1::RecordOutcome>(ack.outcome));
-    p->set_reason(ack.reason);
   }
   out->set_accepted(r.accepted);
   out->set_duplicates(r.duplicates);
@@ -164,6 +172,14 @@ void RecordSignalsResultToProto(const IngestResult& r, v1::RecordSignalsResponse
 
 void TrackEventsResultToProto(const IngestResult& r, v1::TrackEventsResponse* out) {
   IngestResultToResponse(r, out);
+}
+
+void MoveIngestResultToProto(IngestResult&& r, v1::RecordSignalsResponse* out) {
+  IngestResultToResponse(std::move(r), out);
+}
+
+void MoveIngestResultToProto(IngestResult&& r, v1::TrackEventsResponse* out) {
+  IngestResultToResponse(std::move(r), out);
 }
 
 void IngestResultToStored(const IngestResult& r, v1::RecordSignalsResponse* out) {

@@ -43,6 +43,9 @@ std::vector<TrackEvent> TrackEventsFromProto(const cs::health::v1::TrackEventsRe
 // use RecordSignalsResponse.
 void RecordSignalsResultToProto(const IngestResult& r, cs::health::v1::RecordSignalsResponse* out);
 void TrackEventsResultToProto(const IngestResult& r, cs::health::v1::TrackEventsResponse* out);
+// The same, taking the acks' strings instead of copying them (a call's answer).
+void MoveIngestResultToProto(IngestResult&& r, cs::health::v1::RecordSignalsResponse* out);
+void MoveIngestResultToProto(IngestResult&& r, cs::health::v1::TrackEventsResponse* out);
 absl::StatusOr<IngestResult> IngestResultFromProto(const cs::health::v1::RecordSignalsResponse& p);
 // The answer as stored for a retry: every ack but without its record's event id, which
 // the retry (the same request, by its fingerprint) carries again; HealthService puts

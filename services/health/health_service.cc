@@ -53,7 +53,7 @@ std::optional<double> NumberOf(const PropertyValue& v) {
 
 absl::StatusOr<IngestResult> HealthService::RecordSignals(
     const db::WriteKey& key, const db::ResultCodec<IngestResult>& codec,
-    const std::vector<Signal>& signals, const RecordPrinter& record_json, bool atomic) {
+    std::vector<Signal> signals, const RecordPrinter& record_json, bool atomic) {
   RETURN_IF_ERROR(ValidateId("request_id", key.request_id, /*required=*/false));
   RETURN_IF_ERROR(ValidateBatchSize("signals", signals.size()));
   const absl::Time now = clock_->Now();
@@ -61,6 +61,7 @@ absl::StatusOr<IngestResult> HealthService::RecordSignals(
   batch.source = "RecordSignals";
   batch.atomic = atomic;
   batch.record_json = record_json;
+  batch.records.reserve(signals.size());
   for (size_t i = 0; i < signals.size(); ++i) {
     IngestRecord r;
     r.index = static_cast<int>(i);
@@ -68,7 +69,7 @@ absl::StatusOr<IngestResult> HealthService::RecordSignals(
     r.account_id = signals[i].account_id;
     absl::Status valid = ValidateSignal(absl::StrCat("signals[", i, "]"), signals[i], now);
     if (valid.ok()) {
-      r.signal = signals[i];
+      r.signal = std::move(signals[i]);
     } else if (atomic) {
       return valid;
     } else {

@@ -37,7 +37,7 @@ class HealthService {
   // signal i as received for the dead-letter list (may be empty).
   absl::StatusOr<IngestResult> RecordSignals(const db::WriteKey& key,
                                              const db::ResultCodec<IngestResult>& codec,
-                                             const std::vector<Signal>& signals,
+                                             std::vector<Signal> signals,
                                              const RecordPrinter& record_json, bool atomic);
   // Track events mapped to signals through the event map; an event without a
   // mapping is rejected with that reason.

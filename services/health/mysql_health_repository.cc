@@ -364,38 +364,53 @@ absl::Status MySqlHealthRepository::LockKeyMonths(db::Connection& conn, KeyView&
     if (!keys.months.count(m)) missing.push_back(&m);
   }
   if (missing.empty()) return absl::OkStatus();
-  // Under READ COMMITTED a locking read of a row that does not exist locks nothing,
-  // so every row is made to exist first (an empty one, or the stored one untouched),
-  // in key order; the statement holds the lock until commit, and another replica
-  // appending to the month waits here. The read below sees the latest committed row.
-  db::ForEachChunk(missing.size(), [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
-        db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = counters"));
-    for (size_t i = 0; i < count; ++i) {
-      const auto& [account_id, month] = *missing[offset + i];
-      const int p = static_cast<int>(i * 3);
-      stmt.setString(p + 1, account_id);
-      stmt.setString(p + 2, MonthText(month));
-      stmt.setString(p + 3, "");
-    }
-    stmt.executeUpdate();
-  });
-  db::ForEachChunk(missing.size(), [&](size_t offset, size_t count) {
-    auto& stmt = conn.Prepare(absl::StrCat(
-        "SELECT account_id, ", kCounterMonth, ", log_rows FROM signal_counters"
-        " FORCE INDEX (PRIMARY) WHERE (account_id, month) IN (",
-        db::RowPlaceholders(count, 2), ")"));
-    BindMonths(stmt, missing, offset, count);
-    ResultSetPtr rs(stmt.executeQuery());
-    while (rs->next()) {
-      SignalKeyCache::Key key(Str(*rs, 1), PackedMonth(*rs, 2));
-      KeyView::Month& m = keys.months[key];
-      m.counters = Str(*rs, 3);
-      m.stored_rows = static_cast<uint32_t>(rs->getUInt(4));
-      keys.locked_by_request.push_back(std::move(key));
-    }
-  });
+  // Under READ COMMITTED a locking read locks the rows it finds and nothing else.
+  // The rows are read and locked in key order; those that do not exist yet (an
+  // account's first signals of a month) are then made to exist, an empty row or
+  // one another transaction created meanwhile left untouched, which locks them, and
+  // read. Either lock is held until commit: another replica appending to the month
+  // waits here. Two transactions creating rows at once can deadlock, and the
+  // database then rolls one back to be retried; most appends find every row.
+  const auto read_months = [&](const std::vector<const SignalKeyCache::Key*>& which,
+                               bool lock) {
+    db::ForEachChunk(which.size(), [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(absl::StrCat(
+          "SELECT account_id, ", kCounterMonth, ", log_rows FROM signal_counters"
+          " FORCE INDEX (PRIMARY) WHERE (account_id, month) IN (",
+          db::RowPlaceholders(count, 2), lock ? ") FOR UPDATE" : ")"));
+      BindMonths(stmt, which, offset, count);
+      ResultSetPtr rs(stmt.executeQuery());
+      while (rs->next()) {
+        SignalKeyCache::Key key(Str(*rs, 1), PackedMonth(*rs, 2));
+        KeyView::Month& m = keys.months[key];
+        m.counters = Str(*rs, 3);
+        m.stored_rows = static_cast<uint32_t>(rs->getUInt(4));
+        keys.locked_by_request.push_back(std::move(key));
+      }
+    });
+  };
+  read_months(missing, /*lock=*/true);
+  std::vector<const SignalKeyCache::Key*> absent;
+  for (const SignalKeyCache::Key* m : missing) {
+    if (!keys.months.count(*m)) absent.push_back(m);
+  }
+  if (!absent.empty()) {
+    db::ForEachChunk(absent.size(), [&](size_t offset, size_t count) {
+      auto& stmt = conn.Prepare(absl::StrCat(
+          "INSERT INTO signal_counters (account_id, month, counters) VALUES ",
+          db::RowPlaceholders(count, 3), " ON DUPLICATE KEY UPDATE counters = counters"));
+      for (size_t i = 0; i < count; ++i) {
+        const auto& [account_id, month] = *absent[offset + i];
+        const int p = static_cast<int>(i * 3);
+        stmt.setString(p + 1, account_id);
+        stmt.setString(p + 2, MonthText(month));
+        stmt.setString(p + 3, "");
+      }
+      stmt.executeUpdate();
+    });
+    // Held now: a plain read sees the latest committed row.
+    read_months(absent, /*lock=*/false);
+  }
   // The stored keys: the cache's entry when it knows every row; the rows numbered
   // above what it knows; the whole month's log when it holds none (or more rows
   // than the month has, which only a restored database explains).
