@@ -343,7 +343,8 @@ struct MySqlHealthRepository::KeyView {
     uint32_t new_rows = 0;     // numbered log rows this transaction appends
     std::string counters;      // the counters text as locked
     std::shared_ptr<SignalKeyCache::Entry> stored;
-    absl::flat_hash_set<std::string> added;
+    // The event ids of the signals staged (the transaction's batches outlive it).
+    absl::flat_hash_set<absl::string_view> added;
 
     bool Holds(const std::string& event_id) const {
       if (added.contains(event_id)) return true;
@@ -486,7 +487,7 @@ void MySqlHealthRepository::KeepStoredKeys(KeyView& keys) {
     if (m.added.empty() && m.new_rows == 0) continue;
     {
       std::lock_guard<std::mutex> lock(m.stored->mu);
-      for (const std::string& id : m.added) m.stored->Add(id);
+      for (absl::string_view id : m.added) m.stored->Add(id);
       m.stored->log_rows = std::max(m.stored->log_rows, m.stored_rows + m.new_rows);
     }
     key_cache_->Put(key, m.stored);
@@ -510,10 +511,18 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn, KeyView& keys,
     std::string text;
   };
   std::map<std::pair<std::string, absl::CivilMonth>, std::vector<LogRow>> by_month;
+  // Signals come in account order, mostly a month at a time: one lookup per run.
+  std::vector<LogRow>* run = nullptr;
+  const Signal* run_signal = nullptr;
   for (const PreparedBatch::Item* item : signals) {
     const Signal* s = &*item->record->signal;
     const absl::CivilMonth month(item->day);
-    std::vector<LogRow>& rows = by_month[{s->account_id, month}];
+    if (run == nullptr || run_signal->account_id != s->account_id ||
+        run->front().month != month) {
+      run = &by_month[{s->account_id, month}];
+    }
+    run_signal = s;
+    std::vector<LogRow>& rows = *run;
     if (rows.empty() || rows.back().lines == kSignalsPerLogRow) {
       KeyView::Month& locked = keys.months.at({s->account_id, month});
       LogRow& row = rows.emplace_back();
@@ -615,6 +624,7 @@ MySqlHealthRepository::PreparedBatch MySqlHealthRepository::PrepareBatch(const I
                    });
   absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>> seen;
   seen.reserve(batch.records.size());
+  const SignalKeyCache::Key* last_month = nullptr;  // the month of the signal before
   for (PreparedBatch::Item& item : prepared.items) {
     if (!item.record->signal.has_value()) continue;
     const Signal& s = *item.record->signal;
@@ -625,7 +635,11 @@ MySqlHealthRepository::PreparedBatch MySqlHealthRepository::PrepareBatch(const I
     item.repeated = !seen.emplace(s.account_id, s.event_id).second;
     if (item.repeated) continue;
     item.day = DayOf(s.occurred_at);
-    prepared.months.emplace(s.account_id, absl::CivilMonth(item.day));
+    const absl::CivilMonth month(item.day);
+    if (last_month == nullptr || last_month->first != s.account_id ||
+        last_month->second != month) {
+      last_month = &*prepared.months.emplace(s.account_id, month).first;
+    }
     AppendSignalLine(s, item.line);
   }
   return prepared;
@@ -666,6 +680,16 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       existing == nullptr ? ExistingAccounts(conn, prepared.accounts) : std::set<std::string>();
   const std::set<std::string>& known = existing == nullptr ? read : *existing;
 
+  // Items come in account order: one lookup per account.
+  const std::string* last_asked = nullptr;
+  bool last_known = false;
+  const auto Known = [&](const std::string& account_id) {
+    if (last_asked == nullptr || *last_asked != account_id) {
+      last_asked = &account_id;
+      last_known = known.count(account_id) > 0;
+    }
+    return last_known;
+  };
   std::vector<const PreparedBatch::Item*> fresh;  // the first of each key in this batch
   std::set<SignalKeyCache::Key> months;
   for (const PreparedBatch::Item& item : prepared.items) {
@@ -674,7 +698,7 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
     ack.index = r->index;
     ack.event_id = r->event_id;
     std::string rejection = r->rejection;
-    if (rejection.empty() && r->signal.has_value() && !known.count(r->account_id)) {
+    if (rejection.empty() && r->signal.has_value() && !Known(r->account_id)) {
       rejection = absl::StrCat(batch.source == "TrackEvents" ? "events[" : "signals[",
                                r->index, "].account_id: account '", r->account_id,
                                "' not found");
@@ -692,8 +716,12 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       ++result.duplicates;
       continue;
     }
+    const absl::CivilMonth month(item.day);
+    if (fresh.empty() || fresh.back()->record->account_id != r->account_id ||
+        absl::CivilMonth(fresh.back()->day) != month) {
+      months.emplace(r->account_id, month);
+    }
     fresh.push_back(&item);
-    months.emplace(r->account_id, absl::CivilMonth(item.day));
   }
   // A signal is a duplicate when its event id is among the stored keys of its
   // account and month of occurrence (a retry carries the same signal, so the same
@@ -705,6 +733,7 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
   std::vector<AcceptedSignal>& first_value_candidates = staged.first_value_candidates;
   KeyView::Month* stored = nullptr;
   const SignalKeyCache::Key* stored_key = nullptr;
+  MonthCounters* month = nullptr;  // the staged additions to stored_key's month
   for (const PreparedBatch::Item* item : fresh) {
     const IngestRecord* r = item->record;
     RecordAck& ack = result.acks[r->index];
@@ -717,6 +746,7 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       if (it == keys.months.end()) return absl::InternalError("a signal's month was not locked");
       stored = &it->second;
       stored_key = &it->first;
+      month = nullptr;
     }
     if (stored->Holds(s.event_id)) {
       ack.outcome = RecordOutcome::kDuplicate;
@@ -727,13 +757,16 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
     ack.outcome = RecordOutcome::kAccepted;
     ++result.accepted;
     staged.accepted.push_back(item);
-    touched.insert(s.account_id);
+    if (month == nullptr) {
+      touched.insert(s.account_id);
+      month = &staged.counters[*stored_key];
+    }
     if (IsExpansionSignal(s.kind)) expansion.push_back(&s);
     first_value_candidates.push_back({&s, r->event_name});
-    MonthCounters& month = staged.counters[{s.account_id, absl::CivilMonth(day)}];
-    for (const auto& [counter, amount] : CounterIncrements(s)) {
-      month[{static_cast<int>(day.day()), counter}] += amount;
-    }
+    const int day_of_month = static_cast<int>(day.day());
+    ForEachCounterIncrement(s, [&](absl::string_view counter, double amount) {
+      (*month)[{day_of_month, std::string(counter)}] += amount;
+    });
   }
   return staged;
 }

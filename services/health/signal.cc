@@ -1,6 +1,8 @@
 #include "services/health/signal.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/enum_names.h"
@@ -122,40 +124,52 @@ absl::Status ValidateSignal(absl::string_view field, const Signal& s, absl::Time
   return absl::OkStatus();
 }
 
-std::vector<std::pair<std::string, double>> CounterIncrements(const Signal& s) {
+void ForEachCounterIncrement(const Signal& s,
+                             absl::FunctionRef<void(absl::string_view counter, double amount)> add) {
   using namespace counter;  // NOLINT(build/namespaces): the names read as a table here
   switch (s.kind) {
-    case SignalKind::kLogin: return {{kLogins, 1}};
-    case SignalKind::kSessionMinutes: return {{kSessionMinutes, s.value}};
-    case SignalKind::kDataVolume: return {{kDataVolume, s.value}};
-    case SignalKind::kFeatureUsed:
-      return {{kFeatureUses, 1}, {absl::StrCat(kFeaturePrefix, s.feature), 1}};
-    case SignalKind::kTicketOpened: return {{kTicketsOpened, 1}};
-    case SignalKind::kTicketResolved: {
-      std::vector<std::pair<std::string, double>> out = {{kTicketsResolved, 1},
-                                                         {kResolutionHours, s.value}};
-      if (s.csat != 0) {
-        out.emplace_back(kCsatSum, s.csat);
-        out.emplace_back(kCsatCount, 1);
-      }
-      return out;
+    case SignalKind::kLogin: return add(kLogins, 1);
+    case SignalKind::kSessionMinutes: return add(kSessionMinutes, s.value);
+    case SignalKind::kDataVolume: return add(kDataVolume, s.value);
+    case SignalKind::kFeatureUsed: {
+      add(kFeatureUses, 1);
+      // A valid feature name is at most 64 characters: the counter's name fits here.
+      char name[sizeof(kFeaturePrefix) + 64];
+      const size_t prefix = sizeof(kFeaturePrefix) - 1;
+      const size_t length = std::min(s.feature.size(), sizeof(name) - prefix);
+      std::memcpy(name, kFeaturePrefix, prefix);
+      std::memcpy(name + prefix, s.feature.data(), length);
+      return add(absl::string_view(name, prefix + length), 1);
     }
-    case SignalKind::kPaymentSucceeded: return {{kPaymentsSucceeded, 1}};
-    case SignalKind::kPaymentFailed: return {{kPaymentsFailed, 1}};
-    case SignalKind::kPaymentLate: return {{kPaymentsLate, 1}};
-    case SignalKind::kEmailOpen: return {{kEmailOpens, 1}};
-    case SignalKind::kEmailClick: return {{kEmailClicks, 1}};
-    case SignalKind::kWebinarAttended: return {{kWebinars, 1}};
-    case SignalKind::kCommunityPost: return {{kCommunityPosts, 1}};
-    case SignalKind::kSurveyResponse: return {{kSurveys, 1}};
-    case SignalKind::kNpsResponse: return {{kNpsSum, s.value}, {kNpsCount, 1}};
-    case SignalKind::kFeatureRequest: return {{kFeatureRequests, 1}};
-    case SignalKind::kIntegrationRequest: return {{kIntegrationRequests, 1}};
-    case SignalKind::kUpsellInterest: return {{kUpsellInterest, 1}};
-    case SignalKind::kReferral: return {{kReferrals, 1}};
-    case SignalKind::kSponsorChange: return {{kSponsorChanges, 1}};
-    case SignalKind::kCsmSentiment: return {{kSentimentSum, s.value}, {kSentimentCount, 1}};
-    default: return {};
+    case SignalKind::kTicketOpened: return add(kTicketsOpened, 1);
+    case SignalKind::kTicketResolved:
+      add(kTicketsResolved, 1);
+      add(kResolutionHours, s.value);
+      if (s.csat != 0) {
+        add(kCsatSum, s.csat);
+        add(kCsatCount, 1);
+      }
+      return;
+    case SignalKind::kPaymentSucceeded: return add(kPaymentsSucceeded, 1);
+    case SignalKind::kPaymentFailed: return add(kPaymentsFailed, 1);
+    case SignalKind::kPaymentLate: return add(kPaymentsLate, 1);
+    case SignalKind::kEmailOpen: return add(kEmailOpens, 1);
+    case SignalKind::kEmailClick: return add(kEmailClicks, 1);
+    case SignalKind::kWebinarAttended: return add(kWebinars, 1);
+    case SignalKind::kCommunityPost: return add(kCommunityPosts, 1);
+    case SignalKind::kSurveyResponse: return add(kSurveys, 1);
+    case SignalKind::kNpsResponse:
+      add(kNpsSum, s.value);
+      return add(kNpsCount, 1);
+    case SignalKind::kFeatureRequest: return add(kFeatureRequests, 1);
+    case SignalKind::kIntegrationRequest: return add(kIntegrationRequests, 1);
+    case SignalKind::kUpsellInterest: return add(kUpsellInterest, 1);
+    case SignalKind::kReferral: return add(kReferrals, 1);
+    case SignalKind::kSponsorChange: return add(kSponsorChanges, 1);
+    case SignalKind::kCsmSentiment:
+      add(kSentimentSum, s.value);
+      return add(kSentimentCount, 1);
+    default: return;
   }
 }
 

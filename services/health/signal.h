@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
@@ -98,8 +99,10 @@ inline constexpr char kSentimentSum[] = "sentiment_sum";
 inline constexpr char kSentimentCount[] = "sentiment_count";
 }  // namespace counter
 
-// What one (valid) signal adds to its day's counters.
-std::vector<std::pair<std::string, double>> CounterIncrements(const Signal& s);
+// What one (valid) signal adds to its day's counters: `add` is called once per
+// counter (at most four), with a name that lives only for the call.
+void ForEachCounterIncrement(const Signal& s,
+                             absl::FunctionRef<void(absl::string_view counter, double amount)> add);
 
 // The UTC day a time falls on, and the instant that day starts.
 absl::CivilDay DayOf(absl::Time t);
