@@ -533,7 +533,7 @@ void MySqlHealthRepository::AppendSignalLog(db::Connection& conn, KeyView& keys,
     }
     std::string& text = rows.back().text;
     if (!text.empty()) text += '\n';
-    text += item->line;
+    text.append(item->line.data(), item->line.size());
     ++rows.back().lines;
   }
   std::vector<const LogRow*> rows;
@@ -625,6 +625,10 @@ MySqlHealthRepository::PreparedBatch MySqlHealthRepository::PrepareBatch(const I
   absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>> seen;
   seen.reserve(batch.records.size());
   const SignalKeyCache::Key* last_month = nullptr;  // the month of the signal before
+  std::string& lines = *prepared.lines;
+  lines.reserve(batch.records.size() * 64);
+  std::vector<std::pair<PreparedBatch::Item*, size_t>> line_at;  // (item, offset in `lines`)
+  line_at.reserve(batch.records.size());
   for (PreparedBatch::Item& item : prepared.items) {
     if (!item.record->signal.has_value()) continue;
     const Signal& s = *item.record->signal;
@@ -640,7 +644,13 @@ MySqlHealthRepository::PreparedBatch MySqlHealthRepository::PrepareBatch(const I
         last_month->second != month) {
       last_month = &*prepared.months.emplace(s.account_id, month).first;
     }
-    AppendSignalLine(s, item.line);
+    line_at.emplace_back(&item, lines.size());
+    AppendSignalFields(s, lines);
+  }
+  // Pointed into once the buffer is complete.
+  for (size_t i = 0; i < line_at.size(); ++i) {
+    const size_t end = i + 1 < line_at.size() ? line_at[i + 1].second : lines.size();
+    line_at[i].first->line = absl::string_view(lines).substr(line_at[i].second, end - line_at[i].second);
   }
   return prepared;
 }

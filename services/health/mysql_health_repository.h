@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "common/db/pool.h"
 #include "services/health/packed_rows.h"
@@ -165,9 +166,12 @@ class MySqlHealthRepository final : public HealthRepository {
       const IngestRecord* record = nullptr;
       bool repeated = false;  // its key came earlier in the batch: a duplicate
       absl::CivilDay day;     // of occurred_at
-      std::string line;       // its signal_log line
+      absl::string_view line; // its signal_log line, in `lines`
     };
     std::vector<Item> items;            // every record, accounts in id order (stable)
+    // The items' signal_log lines one after another: one buffer for the batch, where
+    // it stays when the batch moves.
+    std::unique_ptr<std::string> lines = std::make_unique<std::string>();
     std::vector<std::string> accounts;  // of the records with a signal, distinct, in order
     // The month of every record with a signal that is not repeated.
     std::set<SignalKeyCache::Key> months;

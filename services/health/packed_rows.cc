@@ -410,6 +410,10 @@ absl::Status AddCounters(absl::CivilMonth month, absl::string_view text, absl::C
 
 void AppendSignalLine(const Signal& s, std::string& out) {
   if (!out.empty()) out += '\n';
+  AppendSignalFields(s, out);
+}
+
+void AppendSignalFields(const Signal& s, std::string& out) {
   absl::StrAppend(&out, s.event_id, "\t", SignalKindName(s.kind), "\t",
                   absl::ToUnixMicros(s.occurred_at), "\t");
   AppendNumber(s.value, out);

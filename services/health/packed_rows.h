@@ -75,6 +75,8 @@ absl::Status AddCounters(absl::CivilMonth month, absl::string_view text, absl::C
 // A line is "<event_id>\t<kind name>\t<occurred_at, Unix microseconds>\t<value>\t
 // <csat>\t<feature>"; only the feature is escaped (ids are printable ASCII).
 void AppendSignalLine(const Signal& s, std::string& out);
+// The same line without the newline before it.
+void AppendSignalFields(const Signal& s, std::string& out);
 
 // Calls visit(signal) for each line; the signals carry no account_id (the row's).
 // Malformed text is DATA_LOSS naming the line.
