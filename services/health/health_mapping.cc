@@ -183,13 +183,40 @@ void MoveIngestResultToProto(IngestResult&& r, v1::TrackEventsResponse* out) {
 }
 
 void IngestResultToStored(const IngestResult& r, v1::RecordSignalsResponse* out) {
-  IngestResultToResponse(r, out, /*event_ids=*/false);
+  for (const RecordAck& ack : r.acks) {
+    if (ack.outcome == RecordOutcome::kAccepted && ack.reason.empty()) continue;
+    v1::RecordAck* p = out->add_acks();
+    p->set_index(ack.index);
+    p->set_outcome(static_cast<v1::RecordOutcome>(ack.outcome));
+    p->set_reason(ack.reason);
+  }
+  out->set_accepted(r.accepted);
+  out->set_duplicates(r.duplicates);
+  out->set_rejected(r.rejected);
 }
 
 absl::StatusOr<IngestResult> IngestResultFromProto(const v1::RecordSignalsResponse& p) {
   IngestResult r;
+  // A stored answer leaves out the acks of accepted records (IngestResultToStored):
+  // every record the acks present do not name was accepted.
+  const int64_t records = static_cast<int64_t>(p.accepted()) + p.duplicates() + p.rejected();
+  const bool compact = p.acks_size() < records;
+  if (compact) r.acks.reserve(static_cast<size_t>(records));
+  const auto accepted_until = [&](int64_t index) {
+    while (static_cast<int64_t>(r.acks.size()) < index) {
+      RecordAck& ack = r.acks.emplace_back();
+      ack.index = static_cast<int>(r.acks.size() - 1);
+      ack.outcome = RecordOutcome::kAccepted;
+    }
+  };
   for (int i = 0; i < p.acks_size(); ++i) {
     const v1::RecordAck& a = p.acks(i);
+    if (compact) {
+      if (a.index() < static_cast<int64_t>(r.acks.size()) || a.index() >= records) {
+        return absl::InternalError("stored response is corrupt: acks out of order");
+      }
+      accepted_until(a.index());
+    }
     RecordAck ack;
     ack.index = a.index();
     ack.event_id = a.event_id();
@@ -199,6 +226,7 @@ absl::StatusOr<IngestResult> IngestResultFromProto(const v1::RecordSignalsRespon
     ack.reason = a.reason();
     r.acks.push_back(std::move(ack));
   }
+  if (compact) accepted_until(records);
   r.accepted = p.accepted();
   r.duplicates = p.duplicates();
   r.rejected = p.rejected();

@@ -94,8 +94,9 @@ class IngestGroupDbTest : public HealthDbFixture {
     absl::StatusOr<IngestResult> out = absl::UnknownError("not run");
   };
 
+  // The service's own: stored answers keep only the acks of records not accepted.
   db::ResultCodec<IngestResult> codec_ = ProtoCodec<IngestResult, v1::RecordSignalsResponse>(
-      RecordSignalsResultToProto, IngestResultFromProto);
+      IngestResultToStored, IngestResultFromProto);
 };
 
 TEST_F(IngestGroupDbTest, ConcurrentCallsCommitTogetherWithTheirOwnAnswers) {
@@ -227,10 +228,19 @@ TEST_F(IngestGroupDbTest, RequestIdsRepeatedInsideOneGroupAnswerAsOneByOne) {
   EXPECT_EQ(Count(CountLoggedSignalsSql()), 8);
   EXPECT_EQ(Count(CountLoggedSignalsSql("event_id LIKE 'other%' OR event_id LIKE 'changed%'")), 0);
   // A retry after the group is answered from what the group stored.
-  absl::StatusOr<IngestResult> again = health_->RecordSignals(
-      {"RecordSignals", "r-new", "fp-new"}, codec_, Logins("a1", "new", 0, 4), {}, false);
+  const std::vector<Signal> sent = Logins("a1", "new", 0, 4);
+  absl::StatusOr<IngestResult> again =
+      health_->RecordSignals({"RecordSignals", "r-new", "fp-new"}, codec_, sent, {}, false);
   ASSERT_OK(again);
   EXPECT_EQ(again->accepted, 5);
+  // Every record's ack, as the first answer had it.
+  ASSERT_EQ(again->acks.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(again->acks[i].index, static_cast<int>(i));
+    EXPECT_EQ(again->acks[i].event_id, sent[i].event_id);
+    EXPECT_EQ(again->acks[i].outcome, RecordOutcome::kAccepted);
+    EXPECT_EQ(again->acks[i].event_id, calls[3].out->acks[i].event_id);
+  }
 }
 
 TEST_F(IngestGroupDbTest, ASingleCallRunsAloneAsBefore) {
