@@ -97,9 +97,13 @@ FieldPlans& Plans() {
   return *plans;
 }
 
-void Collect(const Message& m, int depth, MessageIds* ids, int* resource_depth) {
+// `plan`: Plans().For(m's type), when the caller has it (the elements of a repeated
+// field share one).
+void Collect(const Message& m, int depth, MessageIds* ids, int* resource_depth,
+             const std::vector<const FieldDescriptor*>* plan = nullptr) {
   const google::protobuf::Reflection* r = m.GetReflection();
-  for (const FieldDescriptor* f : Plans().For(m.GetDescriptor())) {
+  if (plan == nullptr) plan = &Plans().For(m.GetDescriptor());
+  for (const FieldDescriptor* f : *plan) {
     if (f->is_repeated() ? r->FieldSize(m, f) == 0 : !r->HasField(m, f)) continue;
     const std::string& name = f->name();
     if (f->type() == FieldDescriptor::TYPE_STRING) {
@@ -130,8 +134,9 @@ void Collect(const Message& m, int depth, MessageIds* ids, int* resource_depth) 
       }
     } else if (depth < kMaxDepth) {
       if (f->is_repeated()) {
+        const std::vector<const FieldDescriptor*>& elements = Plans().For(f->message_type());
         for (int i = 0; i < r->FieldSize(m, f); ++i) {
-          Collect(r->GetRepeatedMessage(m, f, i), depth + 1, ids, resource_depth);
+          Collect(r->GetRepeatedMessage(m, f, i), depth + 1, ids, resource_depth, &elements);
         }
       } else {
         Collect(r->GetMessage(m, f), depth + 1, ids, resource_depth);

@@ -67,7 +67,9 @@ absl::StatusOr<IngestResult> HealthService::RecordSignals(
     r.index = static_cast<int>(i);
     r.event_id = signals[i].event_id;
     r.account_id = signals[i].account_id;
-    absl::Status valid = ValidateSignal(absl::StrCat("signals[", i, "]"), signals[i], now);
+    // The field's path is built only for a signal that fails.
+    absl::Status valid = ValidateSignal("signals[]", signals[i], now);
+    if (!valid.ok()) valid = ValidateSignal(absl::StrCat("signals[", i, "]"), signals[i], now);
     if (valid.ok()) {
       r.signal = std::move(signals[i]);
     } else if (atomic) {

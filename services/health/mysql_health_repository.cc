@@ -346,10 +346,10 @@ struct MySqlHealthRepository::KeyView {
     // The event ids of the signals staged (the transaction's batches outlive it).
     absl::flat_hash_set<absl::string_view> added;
 
-    bool Holds(const std::string& event_id) const {
-      if (added.contains(event_id)) return true;
-      std::lock_guard<std::mutex> lock(stored->mu);
-      return stored->keys.contains(event_id);
+    // Adds a key unless it is stored or added already (false then). The caller
+    // holds stored->mu.
+    bool Add(absl::string_view event_id) {
+      return !stored->keys.contains(event_id) && added.insert(event_id).second;
     }
   };
   std::map<SignalKeyCache::Key, Month> months;
@@ -758,12 +758,16 @@ absl::StatusOr<MySqlHealthRepository::StagedIngest> MySqlHealthRepository::Stage
       stored_key = &it->first;
       month = nullptr;
     }
-    if (stored->Holds(s.event_id)) {
+    bool fresh_key;
+    {
+      std::lock_guard<std::mutex> lock(stored->stored->mu);
+      fresh_key = stored->Add(s.event_id);
+    }
+    if (!fresh_key) {
       ack.outcome = RecordOutcome::kDuplicate;
       ++result.duplicates;
       continue;
     }
-    stored->added.insert(s.event_id);
     ack.outcome = RecordOutcome::kAccepted;
     ++result.accepted;
     staged.accepted.push_back(item);
