@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <limits>
-#include <type_traits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -54,22 +53,16 @@ void SetNextBeforeId(int64_t next_before_id, cs::common::v1::PageResponse* out) 
   if (next_before_id != 0) out->set_next_page_token(EncodePageToken(absl::StrCat(next_before_id)));
 }
 
-// Copies the acks of `r`, or moves their strings when `r` is an rvalue.
-template <typename Result, typename Response>
-void IngestResultToResponse(Result&& r, Response* out, bool event_ids = true) {
-  constexpr bool kTake = std::is_rvalue_reference_v<Result&&>;
+// A call's answer: the acks' strings are taken, not copied.
+template <typename Response>
+void IngestResultToResponse(IngestResult&& r, Response* out) {
   out->mutable_acks()->Reserve(static_cast<int>(r.acks.size()));
-  for (auto& ack : r.acks) {
+  for (RecordAck& ack : r.acks) {
     v1::RecordAck* p = out->add_acks();
     p->set_index(ack.index);
-    if constexpr (kTake) {
-      if (event_ids) p->set_event_id(std::move(ack.event_id));
-      p->set_reason(std::move(ack.reason));
-    } else {
-      if (event_ids) p->set_event_id(ack.event_id);
-      p->set_reason(ack.reason);
-    }
+    p->set_event_id(std::move(ack.event_id));
     p->set_outcome(static_cast<v1::RecordOutcome>(ack.outcome));
+    p->set_reason(std::move(ack.reason));
   }
   out->set_accepted(r.accepted);
   out->set_duplicates(r.duplicates);
@@ -164,14 +157,6 @@ std::vector<TrackEvent> TrackEventsFromProto(const v1::TrackEventsRequest& p) {
   events.reserve(p.events_size());
   for (const v1::TrackEvent& e : p.events()) events.push_back(TrackEventFromProto(e));
   return events;
-}
-
-void RecordSignalsResultToProto(const IngestResult& r, v1::RecordSignalsResponse* out) {
-  IngestResultToResponse(r, out);
-}
-
-void TrackEventsResultToProto(const IngestResult& r, v1::TrackEventsResponse* out) {
-  IngestResultToResponse(r, out);
 }
 
 void MoveIngestResultToProto(IngestResult&& r, v1::RecordSignalsResponse* out) {

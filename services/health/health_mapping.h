@@ -41,9 +41,7 @@ std::vector<TrackEvent> TrackEventsFromProto(const cs::health::v1::TrackEventsRe
 
 // RecordSignals and TrackEvents answer in the same shape; stored answers of both
 // use RecordSignalsResponse.
-void RecordSignalsResultToProto(const IngestResult& r, cs::health::v1::RecordSignalsResponse* out);
-void TrackEventsResultToProto(const IngestResult& r, cs::health::v1::TrackEventsResponse* out);
-// The same, taking the acks' strings instead of copying them (a call's answer).
+// A call's answer takes the acks' strings instead of copying them.
 void MoveIngestResultToProto(IngestResult&& r, cs::health::v1::RecordSignalsResponse* out);
 void MoveIngestResultToProto(IngestResult&& r, cs::health::v1::TrackEventsResponse* out);
 absl::StatusOr<IngestResult> IngestResultFromProto(const cs::health::v1::RecordSignalsResponse& p);

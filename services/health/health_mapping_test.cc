@@ -75,7 +75,7 @@ TEST(StoredIngestAnswerTest, AnAllAcceptedBatchStoresNoAck) {
 // Answers stored before carry every ack and read as they are.
 TEST(StoredIngestAnswerTest, AnAnswerWithEveryAckReadsAsStored) {
   v1::RecordSignalsResponse full;
-  RecordSignalsResultToProto(Mixed(), &full);
+  MoveIngestResultToProto(Mixed(), &full);
   absl::StatusOr<IngestResult> back = IngestResultFromProto(full);
   ASSERT_OK(back);
   ASSERT_EQ(back->acks.size(), 5u);
