@@ -19,8 +19,10 @@
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -40,6 +42,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -75,6 +79,7 @@ ABSL_FLAG(int, health_pid, 0,
           "Process id of the health service, for its peak RSS and CPU (rescore.cpu_us_per_account)");
 ABSL_FLAG(int, playbooks_pid, 0, "Process id of the playbooks service, for its CPU");
 ABSL_FLAG(int, mariadb_pid, 0, "Process id of the database server, for its CPU");
+ABSL_FLAG(int, echo_pid, 0, "Process id of the echo baseline server, for its CPU per call");
 ABSL_FLAG(int, accounts, 2000, "Accounts the ingest and read scenarios spread over");
 ABSL_FLAG(int, concurrency, 16, "Concurrent clients (closed loop)");
 ABSL_FLAG(int, batch, 500, "Signals per RecordSignals request");
@@ -92,6 +97,8 @@ ABSL_FLAG(absl::Duration, rescore_settle_max, absl::Minutes(30),
 ABSL_FLAG(int, peak_rounds, 3,
           "Read scenario: alternating closed-loop rounds of GetHealth and echo; each peak is "
           "the median of its rounds");
+ABSL_FLAG(std::vector<std::string>, read_load_fractions, std::vector<std::string>({"0.5", "0.8", "0.9"}),
+          "Read scenario: the fractions of each peak at which an open-loop phase runs");
 ABSL_FLAG(absl::Duration, settle_max, absl::Seconds(120),
           "Read scenario: longest wait for the database to go quiet after the set-up (0: none)");
 ABSL_FLAG(double, quiet_statements_per_s, 200,
@@ -125,7 +132,9 @@ int ServeEcho(const std::string& addr) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
   // The services' thread settings, so the baseline differs only in the work done.
-  cs::ApplySyncServerSettings(builder);
+  cs::ServerConfig defaults;
+  defaults.service_name = "echo";
+  cs::ApplySyncServerSettings(builder, defaults);
   builder.RegisterService(&echo);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
@@ -533,11 +542,12 @@ std::map<std::string, int> ServicePids() {
 // signal accepted), with each one's share and the whole machine's busy time in the
 // note.
 void ReportCpuPer(const CpuSample& from, const CpuSample& to, int64_t units,
-                  const std::string& figure, const std::string& span) {
+                  const std::string& figure, const std::string& span,
+                  const std::map<std::string, int>& pids = ServicePids()) {
   const std::map<std::string, double> per = CpuMicrosPer(from, to, static_cast<double>(units));
   double sum = 0;
   std::vector<std::string> parts;
-  for (const auto& [name, pid] : ServicePids()) {
+  for (const auto& [name, pid] : pids) {
     auto it = per.find(name);
     if (it == per.end()) continue;
     sum += it->second;
@@ -637,9 +647,10 @@ bool IngestScenario(const cs::DbConfig& db) {
 // ---------------------------------------------------------------------------
 // Read path
 
-// Closed loop: `concurrency` callers back to back; returns calls/s.
+// Closed loop: `concurrency` callers back to back; returns calls/s and sets `done`
+// to the calls answered.
 double ClosedLoop(int concurrency, absl::Duration duration,
-                  const std::function<std::function<bool()>(int)>& make_caller) {
+                  const std::function<std::function<bool()>(int)>& make_caller, int64_t* done) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> calls{0};
   std::vector<std::thread> threads;
@@ -655,6 +666,7 @@ double ClosedLoop(int concurrency, absl::Duration duration,
   std::this_thread::sleep_for(std::chrono::microseconds(absl::ToInt64Microseconds(duration)));
   stop = true;
   for (auto& th : threads) th.join();
+  *done = calls.load();
   return calls.load() / Seconds(Clock::now() - start);
 }
 
@@ -681,8 +693,19 @@ constexpr int kLanes = 4;
 struct OpenLoopResult {
   Latencies latency;
   int64_t errors = 0;
+  std::map<grpc::StatusCode, int64_t> errors_by_code;
   double achieved_rate = 0;
 };
+
+// "0 errors", or "12 errors (10 DEADLINE_EXCEEDED, 2 RESOURCE_EXHAUSTED)".
+std::string DescribeErrors(const OpenLoopResult& r) {
+  std::vector<std::string> parts;
+  for (const auto& [code, n] : r.errors_by_code) {
+    parts.push_back(absl::StrCat(n, " ", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))));
+  }
+  return parts.empty() ? absl::StrCat(r.errors, " errors")
+                       : absl::StrCat(r.errors, " errors (", absl::StrJoin(parts, ", "), ")");
+}
 
 // One sender and one completion queue at `rate`; OpenLoop runs several.
 OpenLoopResult OpenLoopLane(int lane, double rate, absl::Duration duration,
@@ -699,6 +722,7 @@ OpenLoopResult OpenLoopLane(int lane, double rate, absl::Duration duration,
         result.latency.Add(Seconds(Clock::now() - call->scheduled) * 1e6);
       } else {
         ++result.errors;
+        ++result.errors_by_code[call->status.error_code()];
       }
       outstanding.fetch_sub(1);
     }
@@ -736,6 +760,7 @@ OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& sta
   for (const OpenLoopResult& lane : lanes) {
     total.latency.Merge(lane.latency);
     total.errors += lane.errors;
+    for (const auto& [code, n] : lane.errors_by_code) total.errors_by_code[code] += n;
     total.achieved_rate += lane.achieved_rate;
   }
   return total;
@@ -743,9 +768,21 @@ OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& sta
 
 struct ReadFigures {
   double peak = 0;
-  OpenLoopResult at50;
-  OpenLoopResult at90;
+  std::vector<OpenLoopResult> phases;  // one per --read_load_fractions
 };
+
+std::vector<double> ReadLoadFractions() {
+  std::vector<double> out;
+  for (const std::string& text : absl::GetFlag(FLAGS_read_load_fractions)) {
+    double f = 0;
+    if (!absl::SimpleAtod(text, &f) || !(f > 0)) {
+      std::fprintf(stderr, "--read_load_fractions: %s is not a positive number\n", text.c_str());
+      std::exit(2);
+    }
+    out.push_back(f);
+  }
+  return out;
+}
 
 // The median of a series of figures.
 double Median(std::vector<double> v) {
@@ -755,18 +792,51 @@ double Median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
+// The processes one side of the read scenario runs on: its server and this client.
+std::map<std::string, int> ReadPids(int server_pid) {
+  return {{"server", server_pid}, {"bench", static_cast<int>(getpid())}};
+}
+
+// The CPU per call of the server and of this client, "server 41.2 + bench 38.0 us"
+// ("" without the server's pid).
+std::string CpuPerCallNote(const CpuSample& from, const CpuSample& to, int64_t calls) {
+  if (from.process_ticks.count("server") == 0 || calls <= 0) return "";
+  const std::map<std::string, double> per = CpuMicrosPer(from, to, static_cast<double>(calls));
+  const auto get = [&](const char* name) {
+    auto it = per.find(name);
+    return it == per.end() ? 0.0 : it->second;
+  };
+  return absl::StrFormat("server %.1f + bench %.1f us", get("server"), get("bench"));
+}
+
+// One side of the read scenario: how to make closed-loop callers, how to start an
+// open-loop call, and the server's pid (0: not sampled).
+struct ReadTarget {
+  std::function<std::function<bool()>(int)> caller;
+  StartFn start;
+  int pid = 0;
+};
+
 // Peak QPS of the service and of the baseline, measured in alternating rounds so that
 // a change in the machine's state (another process's burst, the page cache, a CPU's
 // clock) falls on both alike; each peak is the median of its rounds.
-std::pair<double, double> InterleavedPeaks(
-    int rounds, int concurrency, absl::Duration duration,
-    const std::function<std::function<bool()>(int)>& service,
-    const std::function<std::function<bool()>(int)>& baseline) {
+std::pair<double, double> InterleavedPeaks(int rounds, int concurrency, absl::Duration duration,
+                                           const ReadTarget& service,
+                                           const ReadTarget* baseline) {
   std::vector<double> s;
   std::vector<double> b;
+  std::vector<std::string> cpu;
+  const auto round = [&](const ReadTarget& target, std::vector<double>& peaks, const char* side) {
+    const std::map<std::string, int> pids = ReadPids(target.pid);
+    const CpuSample from = SampleCpu(pids);
+    int64_t calls = 0;
+    peaks.push_back(ClosedLoop(concurrency, duration, target.caller, &calls));
+    const std::string note = CpuPerCallNote(from, SampleCpu(pids), calls);
+    if (!note.empty()) cpu.push_back(absl::StrCat(side, " ", note));
+  };
   for (int r = 0; r < rounds; ++r) {
-    s.push_back(ClosedLoop(concurrency, duration, service));
-    if (baseline) b.push_back(ClosedLoop(concurrency, duration, baseline));
+    round(service, s, "service");
+    if (baseline != nullptr) round(*baseline, b, "baseline");
   }
   const auto joined = [](const std::vector<double>& v) {
     std::vector<std::string> parts;
@@ -774,24 +844,31 @@ std::pair<double, double> InterleavedPeaks(
     return absl::StrJoin(parts, " / ");
   };
   std::printf("  (peak rounds: service %s; baseline %s)\n", joined(s).c_str(), joined(b).c_str());
+  if (!cpu.empty()) std::printf("  (CPU a call: %s)\n", absl::StrJoin(cpu, "; ").c_str());
   return {Median(s), Median(b)};
 }
 
-// Open loop at 50 % and 90 % of a measured peak.
+// Open loop at each of --read_load_fractions of a measured peak; the figures are
+// named by percent (at50, at90), and each phase's note says the rate reached, the
+// errors by code and the CPU a call took in the server and in this client.
 ReadFigures MeasureOpenLoops(const std::string& label, int concurrency, double peak,
-                             absl::Duration duration, const StartFn& start) {
+                             absl::Duration duration, const ReadTarget& target) {
   ReadFigures f;
   f.peak = peak;
-  f.at50 = OpenLoop(f.peak * 0.5, duration, start);
-  f.at90 = OpenLoop(f.peak * 0.9, duration, start);
   Report(label + ".peak_qps", f.peak, "calls/s",
          absl::StrFormat("closed loop, %d clients, median of %d rounds", concurrency,
                          absl::GetFlag(FLAGS_peak_rounds)));
-  for (auto [name, r] : {std::pair<const char*, OpenLoopResult*>{"at50", &f.at50},
-                         std::pair<const char*, OpenLoopResult*>{"at90", &f.at90}}) {
-    Report(absl::StrCat(label, ".", name, "_p50_ms"), r->latency.Percentile(50) / 1000, "ms",
-           absl::StrFormat("open loop %.0f calls/s, %d errors", r->achieved_rate, r->errors));
-    Report(absl::StrCat(label, ".", name, "_p99_ms"), r->latency.Percentile(99) / 1000, "ms");
+  const std::map<std::string, int> pids = ReadPids(target.pid);
+  for (double fraction : ReadLoadFractions()) {
+    const CpuSample from = SampleCpu(pids);
+    OpenLoopResult& r = f.phases.emplace_back(OpenLoop(f.peak * fraction, duration, target.start));
+    const std::string cpu =
+        CpuPerCallNote(from, SampleCpu(pids), r.latency.count() + r.errors);
+    const std::string name = absl::StrCat(label, ".at", std::lround(fraction * 100));
+    Report(name + "_p50_ms", r.latency.Percentile(50) / 1000, "ms",
+           absl::StrFormat("open loop %.0f calls/s, %s%s", r.achieved_rate, DescribeErrors(r),
+                           cpu.empty() ? "" : absl::StrCat("; CPU a call ", cpu)));
+    Report(name + "_p99_ms", r.latency.Percentile(99) / 1000, "ms");
   }
   return f;
 }
@@ -918,13 +995,17 @@ bool ReadScenario(const cs::DbConfig& db) {
       return Fail("GetHealth (warm-up)", s);
     }
   }
-  const auto [health_peak, echo_peak] = InterleavedPeaks(
-      absl::GetFlag(FLAGS_peak_rounds), concurrency, duration, health_caller, echo_caller);
-  ReadFigures h = MeasureOpenLoops("read.gethealth", concurrency, health_peak, duration, health_start);
+  const ReadTarget health_target{health_caller, health_start, absl::GetFlag(FLAGS_health_pid)};
+  const ReadTarget echo_target{echo_caller, echo_start, absl::GetFlag(FLAGS_echo_pid)};
+  const auto [health_peak, echo_peak] =
+      InterleavedPeaks(absl::GetFlag(FLAGS_peak_rounds), concurrency, duration, health_target,
+                       echo.empty() ? nullptr : &echo_target);
+  ReadFigures h = MeasureOpenLoops("read.gethealth", concurrency, health_peak, duration, health_target);
   if (echo.empty()) return h.peak > 0;
-  ReadFigures e = MeasureOpenLoops("read.echo", concurrency, echo_peak, duration, echo_start);
+  ReadFigures e = MeasureOpenLoops("read.echo", concurrency, echo_peak, duration, echo_target);
   Report("read.ratio_gethealth_to_echo_qps", h.peak / e.peak, "x");
-  return h.peak > 0 && e.peak > 0 && h.at50.errors == 0;
+  // The lightest phase (50 % of the peak by default) must be served without errors.
+  return h.peak > 0 && e.peak > 0 && !h.phases.empty() && h.phases.front().errors == 0;
 }
 
 // ---------------------------------------------------------------------------

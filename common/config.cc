@@ -102,6 +102,12 @@ absl::Status Validate(const ServerConfig& config) {
     return Invalid("db_pool_size", "must be in 1-512");
   }
   if (config.db.pool_wait <= absl::ZeroDuration()) return Invalid("db_pool_wait", "must be > 0");
+  if (config.max_concurrent_streams < 1) return Invalid("max_concurrent_streams", "must be >= 1");
+  if (config.max_threads != 0 && (config.max_threads < kMinServerThreads ||
+                                  config.max_threads > kMaxServerThreads)) {
+    return Invalid("max_threads", absl::StrCat("must be 0 (no limit) or in ", kMinServerThreads,
+                                               "-", kMaxServerThreads));
+  }
   if (config.drain_timeout < absl::ZeroDuration()) {
     return Invalid("drain_timeout", "must not be negative");
   }

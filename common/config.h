@@ -85,12 +85,25 @@ struct ServerConfig {
   // RESOURCE_EXHAUSTED from gRPC itself), and each authenticated principal's calls a
   // second and burst (over it: RESOURCE_EXHAUSTED; 0 calls a second: no limit).
   int max_receive_message_bytes = 4 << 20;
+  // Overload bounds of the gRPC port. A connection carries at most
+  // max_concurrent_streams calls at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS);
+  // a client's further calls wait on its side until one ends. The server runs at
+  // most max_threads handler and polling threads; a call arriving with all of them
+  // busy is refused RESOURCE_EXHAUSTED at once (0: no limit). A stream
+  // (WatchEvents, WatchTasks) holds one thread for as long as it is open.
+  int max_concurrent_streams = 100;
+  int max_threads = 256;
   double rate_limit_per_second = 500;
   double rate_limit_burst = 1000;
   // How long a stream trusts that an account it carried is outside the regulated
   // industries before asking again (an account can become regulated mid-stream).
   absl::Duration audit_stream_recheck = absl::Seconds(60);
 };
+
+// The range of ServerConfig::max_threads: the sync server keeps 2 polling threads
+// and needs one more to run a call.
+inline constexpr int kMinServerThreads = 4;
+inline constexpr int kMaxServerThreads = 65536;
 
 // Checks every field, naming the flag and the environment variable at fault.
 absl::Status Validate(const ServerConfig& config);

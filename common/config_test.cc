@@ -75,5 +75,24 @@ TEST(ValidateTest, NamesTheFlagAndTheEnvironmentVariable) {
                                     HasSubstr("--idempotency_retention (CS_IDEMPOTENCY_RETENTION)")));
 }
 
+TEST(ValidateTest, BoundsTheServersStreamsAndThreads) {
+  ServerConfig c = Valid();
+  c.max_concurrent_streams = 0;
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("--max_concurrent_streams (CS_MAX_CONCURRENT_STREAMS)")));
+  c = Valid();
+  c.max_threads = 3;  // the two polling threads and not one more to run a call
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("--max_threads (CS_MAX_THREADS)")));
+  c.max_threads = -1;
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("--max_threads (CS_MAX_THREADS)")));
+  c.max_threads = 0;
+  EXPECT_OK(Validate(c));
+  c.max_threads = kMinServerThreads;
+  c.max_concurrent_streams = 1;
+  EXPECT_OK(Validate(c));
+}
+
 }  // namespace
 }  // namespace cs

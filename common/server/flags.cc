@@ -54,6 +54,12 @@ ABSL_FLAG(std::string, peer_tls_cert_file, "", "Client certificate presented to 
 ABSL_FLAG(std::string, peer_tls_key_file, "", "Private key of --peer_tls_cert_file");
 ABSL_FLAG(int, max_receive_message_bytes, 4 << 20,
           "Largest request message the gRPC port accepts; larger ones get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_concurrent_streams, 100,
+          "Calls one client connection may have in flight at once; its further calls wait on"
+          " the client's side");
+ABSL_FLAG(int, max_threads, 256,
+          "Most threads running and polling for calls; a call arriving with all busy gets"
+          " RESOURCE_EXHAUSTED (0: no limit). Each open stream holds one");
 ABSL_FLAG(absl::Duration, audit_stream_recheck, absl::Seconds(60),
           "How long a stream trusts that an account it carried is outside the regulated "
           "industries before it checks again and records the account's reads");
@@ -164,6 +170,8 @@ absl::StatusOr<ServerConfig> LoadServerConfig(int argc, char** argv,
   config.peer.key_file = absl::GetFlag(FLAGS_peer_tls_key_file);
   config.peer.token_file = absl::GetFlag(FLAGS_peer_token_file);
   config.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  config.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  config.max_threads = absl::GetFlag(FLAGS_max_threads);
   config.rate_limit_per_second = absl::GetFlag(FLAGS_rate_limit_per_second);
   config.audit_stream_recheck = absl::GetFlag(FLAGS_audit_stream_recheck);
   config.rate_limit_burst = absl::GetFlag(FLAGS_rate_limit_burst);

@@ -37,8 +37,9 @@ void BlockShutdownSignals();
 
 // The sync server's thread settings every service (and the benchmark's echo
 // baseline) uses: enough pollers kept alive that concurrent calls do not make the
-// server create and end a thread per call.
-void ApplySyncServerSettings(grpc::ServerBuilder& builder);
+// server create and end a thread per call, and the overload bounds of `config`
+// (max_concurrent_streams, max_threads).
+void ApplySyncServerSettings(grpc::ServerBuilder& builder, const ServerConfig& config);
 
 class ServiceRuntime {
  public:
