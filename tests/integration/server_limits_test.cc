@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/server/runtime.h"
 #include "common/testing/test_db.h"
 #include "cs/health/v1/health.grpc.pb.h"
 #include "tests/support/process.h"
@@ -143,6 +144,11 @@ TEST_F(ServerLimitsTest, ACallArrivingWithEveryThreadBusyIsRefusedAtOnce) {
   EXPECT_EQ(GetUnknownAccount(*stub, absl::Seconds(10)).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // The probes still answer: gRPC's health service does not run on these threads, so
+  // an overloaded replica is not restarted by its liveness probe.
+  EXPECT_EQ(service_->Check(kLivenessService), HealthStatus::SERVING);
+  EXPECT_EQ(service_->Check(), HealthStatus::SERVING);
+
   // Operators see the refusals on the metrics page.
   EXPECT_THAT(service_->Metrics(),
               HasSubstr("cs_grpc_server_handled_total{grpc_code=\"RESOURCE_EXHAUSTED\","
