@@ -723,7 +723,7 @@ OpenLoopResult OpenLoopLane(int lane, double rate, absl::Duration duration,
                             const StartFn& start) {
   OpenLoopResult result;
   grpc::CompletionQueue cq;
-  const int64_t cap = absl::GetFlag(FLAGS_read_lane_in_flight);
+  const int64_t cap = std::max(1, absl::GetFlag(FLAGS_read_lane_in_flight));  // 0 would never send
   std::atomic<int64_t> outstanding{0};
   std::atomic<bool> sender_waiting{false};
   std::mutex mu;
