@@ -546,12 +546,11 @@ std::map<std::string, int> ServicePids() {
 // signal accepted), with each one's share and the whole machine's busy time in the
 // note.
 void ReportCpuPer(const CpuSample& from, const CpuSample& to, int64_t units,
-                  const std::string& figure, const std::string& span,
-                  const std::map<std::string, int>& pids = ServicePids()) {
+                  const std::string& figure, const std::string& span) {
   const std::map<std::string, double> per = CpuMicrosPer(from, to, static_cast<double>(units));
   double sum = 0;
   std::vector<std::string> parts;
-  for (const auto& [name, pid] : pids) {
+  for (const auto& [name, pid] : ServicePids()) {
     auto it = per.find(name);
     if (it == per.end()) continue;
     sum += it->second;
@@ -792,7 +791,6 @@ OpenLoopResult OpenLoop(double rate, absl::Duration duration, const StartFn& sta
   }
   return total;
 }
-
 
 std::vector<double> ReadLoadFractions() {
   std::vector<double> out;
